@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './registry.js';
+export * from './rng.js';
+export * from './contracts.js';
+export * from './tensors.js';

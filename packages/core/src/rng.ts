@@ -1,0 +1,96 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
+import { ConfigError } from './errors.js';
+
+/** Serializable RNG state, stored in checkpoints so a resumed run continues the same stream. */
+export interface RngState {
+  readonly algorithm: 'xoroshiro128plus';
+  readonly state: readonly number[];
+}
+
+/**
+ * A seeded, serialisable pseudo-random generator (xoroshiro128+ from `pure-rand`).
+ * Used for data order, augmentation parameters and seeds handed to TensorFlow.js ops.
+ */
+export class Rng {
+  private gen: JumpableRandomGenerator;
+  private normalSpare: number | undefined;
+
+  private constructor(gen: JumpableRandomGenerator) {
+    this.gen = gen;
+  }
+
+  /** A generator seeded with an integer. */
+  static fromSeed(seed: number): Rng {
+    if (!Number.isInteger(seed)) throw new ConfigError(`RNG seed must be an integer, got ${seed}.`, { field: 'seed' });
+    return new Rng(xoroshiro128plus(seed | 0));
+  }
+
+  /** Restores a generator from {@link Rng.getState}. */
+  static fromState(s: RngState): Rng {
+    if (s.algorithm !== 'xoroshiro128plus' || !Array.isArray(s.state)) {
+      throw new ConfigError(`Unsupported RNG state (algorithm '${String(s.algorithm)}').`, { field: 'rng' });
+    }
+    return new Rng(xoroshiro128plusFromState(s.state));
+  }
+
+  getState(): RngState {
+    return { algorithm: 'xoroshiro128plus', state: [...this.gen.getState()] };
+  }
+
+  /** An independent child stream (jump-ahead), e.g. one per worker or per component. */
+  fork(): Rng {
+    const child = this.gen.clone();
+    child.jump();
+    this.gen.next();
+    return new Rng(child);
+  }
+
+  /** Uniform float in [0, 1). */
+  random(): number {
+    return uniformFloat64(this.gen);
+  }
+
+  /** Uniform integer in [lo, hi] (both inclusive). */
+  int(lo: number, hi: number): number {
+    return uniformInt(this.gen, lo, hi);
+  }
+
+  /** A 31-bit integer seed for TensorFlow.js random ops. */
+  seed(): number {
+    return uniformInt(this.gen, 0, 0x7fffffff);
+  }
+
+  /** Standard normal sample (Box–Muller). */
+  normal(): number {
+    if (this.normalSpare !== undefined) {
+      const v = this.normalSpare;
+      this.normalSpare = undefined;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.random();
+    const v = this.random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.normalSpare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Fisher–Yates shuffle in place; returns the array. */
+  shuffle<T>(array: T[]): T[] {
+    for (let i = array.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      const t = array[i] as T;
+      array[i] = array[j] as T;
+      array[j] = t;
+    }
+    return array;
+  }
+
+  /** A random permutation of 0..n-1. */
+  permutation(n: number): number[] {
+    return this.shuffle(Array.from({ length: n }, (_, i) => i));
+  }
+}

@@ -1,0 +1,6 @@
+export { expectNoTensorLeak, countTensorsDuring } from './leak.js';
+export { checkGradients, numericGradient } from './grad-check.js';
+export type { GradCheckOptions, GradCheckResult } from './grad-check.js';
+export { describeBackends, useBackend } from './backends.js';
+export { readFixture, fixturePath } from './fixtures.js';
+export { expectClose, maxRelativeError } from './close.js';

@@ -1,0 +1,3 @@
+export { initBackend } from './init-backend.js';
+export type { BackendName, BackendChoice, InitBackendOptions } from './init-backend.js';
+export { registerWasmTrainingKernels } from './kernels/index.js';

@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs';
+import { BackendError, ConfigError } from '@promptkd/core';
+import { registerWasmTrainingKernels } from './kernels/index.js';
+
+/** Backend names accepted by {@link initBackend}. `tensorflow` is tfjs-node(-gpu). */
+export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Which backend to use; defaults to `PROMPTKD_BACKEND` or `auto`. */
+  readonly backend?: BackendName;
+  /** Called with one human-readable line per decision. Default: silent. */
+  readonly log?: (line: string) => void;
+  /**
+   * Module loader, injectable for tests. Default: dynamic `import()`.
+   * @internal
+   */
+  readonly importModule?: (specifier: string) => Promise<unknown>;
+}
+
+/** What {@link initBackend} chose and why the others were skipped. */
+export interface BackendChoice {
+  /** The tfjs backend now active: `tensorflow`, `wasm` or `cpu`. */
+  readonly backend: string;
+  /** The package that provides it. */
+  readonly package: string;
+  /** Candidates that were tried and skipped, with the reason. */
+  readonly skipped: ReadonlyArray<{ readonly package: string; readonly reason: string }>;
+  /** Kernels/gradients promptkd registered on top of the stock backend. */
+  readonly patches: readonly string[];
+}
+
+interface Candidate {
+  readonly pkg: string;
+  readonly tfName: string;
+  readonly group: Exclude<BackendName, 'auto'>;
+}
+
+const CANDIDATES: readonly Candidate[] = [
+  { pkg: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow', group: 'tensorflow' },
+  { pkg: '@tensorflow/tfjs-node', tfName: 'tensorflow', group: 'tensorflow' },
+  { pkg: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm', group: 'wasm' },
+  { pkg: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu', group: 'cpu' },
+];
+
+const TFJS_NODE_HINT =
+  'tfjs-node is optional. Its install script downloads libtensorflow 2.9.1, which fails offline and, since ' +
+  'tensorflow/tfjs#8742, sometimes online too. To use it, supply libtensorflow yourself: put the tarball on a ' +
+  'local mirror and set TFJS_NODE_CDN_STORAGE (or TFJS_NODE_BASE_URI) before `npm install @tensorflow/tfjs-node`.';
+
+function describeImportError(pkg: string, err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)|Could not resolve|Failed to load url/.test(msg)) {
+    return pkg.startsWith('@tensorflow/tfjs-node') ? `not installed. ${TFJS_NODE_HINT}` : 'not installed.';
+  }
+  return `failed to load: ${msg.split('\n')[0] ?? msg}`;
+}
+
+function resolveRequested(options: InitBackendOptions): BackendName {
+  const raw = options.backend ?? (process.env.PROMPTKD_BACKEND as BackendName | undefined) ?? 'auto';
+  if (!BACKEND_NAMES.includes(raw)) {
+    throw new ConfigError(
+      `Unknown backend '${String(raw)}'${options.backend ? '' : ' (from PROMPTKD_BACKEND)'}. ` +
+        `Valid: ${BACKEND_NAMES.join(', ')}.`,
+      { field: 'backend', value: raw, valid: BACKEND_NAMES },
+    );
+  }
+  return raw;
+}
+
+/**
+ * Chooses and initialises the TensorFlow.js backend: the only place in promptkd where this happens.
+ *
+ * `auto` tries `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`, the wasm backend and the cpu backend,
+ * in that order, by dynamic import. On wasm it registers the training kernels the stock backend lacks
+ * (see {@link registerWasmTrainingKernels}). Call it once, before creating any tensor.
+ *
+ * @example
+ * const choice = await initBackend({ backend: 'auto', log: console.log });
+ * console.log(choice.backend); // 'wasm' on a machine without tfjs-node
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
+  const requested = resolveRequested(options);
+  const log = options.log ?? (() => {});
+  const load = options.importModule ?? ((s: string) => import(s));
+  const candidates = requested === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.group === requested);
+  const skipped: { package: string; reason: string }[] = [];
+
+  for (const cand of candidates) {
+    try {
+      if (cand.pkg !== '@tensorflow/tfjs-backend-cpu') await load(cand.pkg);
+      if (!tf.findBackendFactory(cand.tfName)) {
+        throw new Error(`the package loaded but registered no '${cand.tfName}' backend (two copies of tfjs-core?)`);
+      }
+      const ok = await tf.setBackend(cand.tfName);
+      if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
+      await tf.ready();
+      const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : [];
+      for (const s of skipped) log(`promptkd: skipped ${s.package}: ${s.reason}`);
+      log(`promptkd: using backend '${tf.getBackend()}' from ${cand.pkg}` + (patches.length ? ` (+${patches.length} training kernels)` : ''));
+      return { backend: tf.getBackend(), package: cand.pkg, skipped, patches };
+    } catch (err) {
+      skipped.push({ package: cand.pkg, reason: describeImportError(cand.pkg, err) });
+    }
+  }
+  const detail = skipped.map((s) => `  - ${s.package}: ${s.reason}`).join('\n');
+  throw new BackendError(
+    `No usable TensorFlow.js backend for '${requested}':\n${detail}\n` +
+      "Use backend 'auto' (falls back to wasm, then cpu) or install the missing package.",
+    { requested, skipped },
+  );
+}
