@@ -18,6 +18,11 @@ export interface BatchNormTap {
   readonly runningMean: tf.Tensor1D;
   /** The layer's running variance (shape [C]). */
   readonly runningVar: tf.Tensor1D;
+  /**
+   * Per-sample spatial mean of the BN input, shape [N, C] (CMI's instance-mean feature; concatenated over
+   * layers it is the contrastive head's input). Always set by `@promptkd/models`; optional for other producers.
+   */
+  readonly spatialMean?: tf.Tensor2D;
 }
 
 /** Options for a forward pass. */
@@ -56,6 +61,11 @@ export interface ClassifierModel {
   readonly numClasses: number;
   readonly inputChannels: number;
   readonly normalization: Normalization | undefined;
+  /**
+   * Names (keys of {@link ClassifierModel.namedVariables}) of the classifier-head parameters, e.g.
+   * `['fc.weight', 'fc.bias']`: what changes when the class count changes.
+   */
+  readonly headNames?: readonly string[];
   /** Forward pass. Must be called inside a tidy scope by the caller or returns tensors the caller disposes. */
   apply(x: tf.Tensor4D, options?: ApplyOptions): ModelOutput;
   /** All parameters and buffers by PyTorch name (weights, biases, running stats). */

@@ -1,6 +1,6 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
-import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 import { ConfigError } from './errors.js';
 
@@ -25,7 +25,19 @@ export class Rng {
   /** A generator seeded with an integer. */
   static fromSeed(seed: number): Rng {
     if (!Number.isInteger(seed)) throw new ConfigError(`RNG seed must be an integer, got ${seed}.`, { field: 'seed' });
-    return new Rng(xoroshiro128plus(seed | 0));
+    // Expand the seed with splitmix32 into a full 128-bit state: small seeds otherwise give
+    // near-identical first outputs.
+    let x = seed | 0;
+    const next = (): number => {
+      x = (x + 0x9e3779b9) | 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+      return (z ^ (z >>> 15)) | 0;
+    };
+    const state = [next(), next(), next(), next()];
+    if (state.every((w) => w === 0)) state[0] = 1;
+    return new Rng(xoroshiro128plusFromState(state));
   }
 
   /** Restores a generator from {@link Rng.getState}. */

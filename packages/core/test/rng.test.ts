@@ -12,6 +12,14 @@ describe('Rng', () => {
     for (const v of sa) expect(v >= 0 && v < 1).toBe(true);
   });
 
+  it('gives well-spread first draws for small consecutive seeds', () => {
+    const first = Array.from({ length: 20 }, (_, s) => Rng.fromSeed(s).random());
+    const mean = first.reduce((a, b) => a + b, 0) / first.length;
+    expect(mean).toBeGreaterThan(0.25);
+    expect(mean).toBeLessThan(0.75);
+    expect(new Set(first.map((v) => v.toFixed(2))).size).toBeGreaterThan(10);
+  });
+
   it('resumes from a saved state', () => {
     const a = Rng.fromSeed(1);
     a.random();
