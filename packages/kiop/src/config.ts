@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/** KiOP variants (paper §5 "Baselines and Evaluations"). */
+export const KIOP_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel'] as const;
+export type KiopVariantKey = (typeof KIOP_VARIANTS)[number];
+
+/** CMI synthesis settings for one bank (kiop-spec §1.3, §3). */
+export const synthesisSchema = z.object({
+  /** Generator iterations per round — the paper's T ("T times"); code `g_steps`. */
+  gSteps: z.number().int().positive(),
+  /** Synthesis rounds per epoch per bank (`ep_steps // kd_steps`). */
+  roundsPerEpoch: z.number().int().positive(),
+  /** Generator + z Adam learning rate (`lr_g`). */
+  lrG: z.number().positive(),
+  /** Latent size nz and generator width ngf. */
+  nz: z.number().int().positive(),
+  ngf: z.number().int().positive(),
+  /** Loss weights: BN statistics, class prior (one-hot), adversarial, contrastive; contrastive temperature. */
+  bn: z.number().nonnegative(),
+  oh: z.number().nonnegative(),
+  adv: z.number().nonnegative(),
+  cr: z.number().nonnegative(),
+  crT: z.number().positive(),
+  /** Feature memory bank rows (must be divisible by the batch) and negatives sampled per iteration. */
+  bankCapacity: z.number().int().positive(),
+  nNeg: z.number().int().positive(),
+  /** Contrastive head hidden width ('feature' = D, as the reference) and output width. */
+  headHidden: z.union([z.literal('feature'), z.number().int().positive()]),
+  headOut: z.number().int().positive(),
+});
+
+/** Reference-code behaviours that differ from the paper (kiop-spec §6). All off by default. */
+export const fidelitySchema = z.object({
+  /** §6.1: the reference never puts the host in eval mode; its BN uses batch statistics everywhere. */
+  hostBnTrainMode: z.boolean(),
+  /** §4.1/§6.2: preservation KL argument order. 'forward' = paper KL(P_MA ‖ P_SMA); 'reversed' = code. */
+  preservationKl: z.enum(['forward', 'reversed']),
+  /**
+   * §6.3: 'perModel' uses each model's own normalisation everywhere (default); 'reference' normalises all
+   * synthesis views with the first source's statistics, as the code does.
+   */
+  normalization: z.enum(['perModel', 'reference']),
+});
+
+/** One KiOP run. */
+export const kiopConfigSchema = z.object({
+  variant: z.enum(KIOP_VARIANTS),
+  seed: z.number().int(),
+  /** Epochs E (code default 100). */
+  epochs: z.number().int().positive(),
+  /** Prompt (knowledge-storing) steps per epoch (`kd_steps`). */
+  kdSteps: z.number().int().positive(),
+  /** Batch N: synthesis batch and KD batch from each bank. */
+  batchSize: z.number().int().positive(),
+  /** Nested prompt sizes: [image n, PC, PP, (PP2 ...)] — paper 32 → 36 → 128 (→ 224 for multi-model). */
+  promptSizes: z.array(z.number().int().positive()).min(2),
+  /** Prompt SGD: lr 0.8, momentum 0.9, weight decay 1e-4, cosine over epochs (stepped per epoch). */
+  lr: z.number().positive(),
+  momentum: z.number().min(0).max(1),
+  weightDecay: z.number().nonnegative(),
+  /** KD temperature τ (code `--T`, 20); losses are scaled by τ². */
+  temperature: z.number().positive(),
+  /** α (preservation) and β (source) weights of L_KiOP (Eq. 8); both 1 in the paper. */
+  alpha: z.number().nonnegative(),
+  beta: z.number().nonnegative(),
+  /** Label mapping: random (paper: RLM) or frequency/iterative (ILM-VP; optional). */
+  labelMapping: z.enum(['random', 'frequency', 'iterative']),
+  /** Vanilla-KD: learning rate of the host network trained by data-free KD (CMI's student recipe). */
+  vanillaLr: z.number().positive(),
+  synthesis: synthesisSchema,
+  fidelity: fidelitySchema,
+});
+
+export type KiopConfig = z.infer<typeof kiopConfigSchema>;
+export type SynthesisConfig = z.infer<typeof synthesisSchema>;
+export type FidelityConfig = z.infer<typeof fidelitySchema>;

@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ClassifierModel, LabelMapping } from '@promptkd/core';
+import type { FidelityConfig } from './config.js';
+import type { NestedPrompt } from './ports.js';
+
+/**
+ * Model fusion (KiOP §4.1, Fig. 2b). With a frozen host f_A, a nested prompt (PC, PP, PP2, ...) and one
+ * label mapping per source:
+ *
+ * ```
+ * SMA(x)   = f_A(PC(x))                                  // host task, 36 px
+ * SM_k(x)  = LM_k(f_A(P_{k+1}(...PP(PC(x)))))            // source k (k = 1: SMB, 128 px; k = 2: SMC, 224 px)
+ * ```
+ *
+ * Host and sources are frozen; only the prompt trains. The host runs in eval mode unless
+ * `fidelity.hostBnTrainMode` reproduces the reference code (BN on batch statistics, kiop-spec §6.1).
+ */
+export class FusedModels {
+  constructor(
+    readonly host: ClassifierModel,
+    readonly prompt: NestedPrompt,
+    /** LM_k for k = 1..K (one per source, disjoint host logits for several sources). */
+    readonly mappings: readonly LabelMapping[],
+    readonly fidelity: Pick<FidelityConfig, 'hostBnTrainMode'>,
+  ) {
+    if (prompt.numSegments < mappings.length + 1) {
+      throw new RangeError(
+        `A prompt with ${prompt.numSegments} segment(s) cannot serve ${mappings.length} source(s): ` +
+          `it needs ${mappings.length + 1} (PC for the host plus one periphery segment per source).`,
+      );
+    }
+  }
+
+  /** Host logits of an already prompted canvas. */
+  hostLogits(canvas: tf.Tensor4D): tf.Tensor2D {
+    return this.host.apply(canvas, { training: this.fidelity.hostBnTrainMode }).logits;
+  }
+
+  /** SMA = f_A ∘ PC: K_A logits. */
+  sma(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.hostLogits(this.prompt.apply(x, { upTo: 1 })));
+  }
+
+  /** SM_k (k ≥ 1): K_k logits of source k through segments 1..k+1 and LM_k. `smk(1)` is SMB. */
+  smk(k: number, x: tf.Tensor4D): tf.Tensor2D {
+    const mapping = this.mappings[k - 1];
+    if (!mapping) throw new RangeError(`No source ${k}: this fusion has ${this.mappings.length} source(s).`);
+    return tf.tidy(() => mapping.apply(this.hostLogits(this.prompt.apply(x, { upTo: k + 1 }))));
+  }
+
+  /** SMB = LM ∘ f_A ∘ PP ∘ PC. */
+  smb(x: tf.Tensor4D): tf.Tensor2D {
+    return this.smk(1, x);
+  }
+}

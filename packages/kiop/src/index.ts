@@ -1,0 +1,11 @@
+export * from './config.js';
+export { kiopPresets } from './presets.js';
+export type * from './ports.js';
+export { FusedModels } from './fusion.js';
+export { top1Accuracy } from './evaluate.js';
+export { bankStream } from './bank-stream.js';
+export { sourceTerm, preservationTerm } from './kl-terms.js';
+export { createPromptSession, type PreservationData } from './prompt-session.js';
+export { KIOP_PAPER, type KiopContext, type KiopVariant, type VariantSession } from './session.js';
+export { kiopVariantRegistry } from './registry.js';
+export { trainKiop, knowledgeStoringStep, cosineLr, type KiopEpoch, type KiopHooks, type KiopResult } from './train-kiop.js';

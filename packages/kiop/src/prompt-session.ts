@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@promptkd/core';
+import { bankStream } from './bank-stream.js';
+import { top1Accuracy } from './evaluate.js';
+import { FusedModels } from './fusion.js';
+import { preservationTerm, sourceTerm } from './kl-terms.js';
+import type { ImageStream } from './ports.js';
+import type { KiopContext, VariantSession } from './session.js';
+
+/** Where the host-preservation data (data bank A) comes from. */
+export type PreservationData = 'none' | 'real' | 'synthetic';
+
+const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
+
+/**
+ * The session shared by the prompt variants (KiOP-T, KiOP-B, KiOP-BF, multi-model): host and sources frozen,
+ * only the nested prompt trains on
+ * `L = α·L_A + β·Σ_k L_k` (Eq. 8), L_A from bank A (absent for KiOP-T), L_k from synthetic bank k.
+ */
+export function createPromptSession(ctx: KiopContext, preservation: PreservationData): VariantSession {
+  const { config, host, sources, prompt } = ctx;
+  if (sources.length !== ctx.mappings.length || sources.length !== ctx.sourceTests.length) {
+    throw new ConfigError(
+      `Got ${sources.length} source model(s), ${ctx.mappings.length} label mapping(s) and ${ctx.sourceTests.length} ` +
+        'source test set(s); give one of each per source.',
+      { field: 'sources' },
+    );
+  }
+  if (preservation === 'real' && !ctx.hostTrain) {
+    throw new ConfigError(`Variant '${config.variant}' needs real host training data (hostTrain).`, { field: 'hostTrain' });
+  }
+  host.setTrainable(false);
+  for (const s of sources) s.setTrainable(false);
+  const fused = new FusedModels(host, prompt, ctx.mappings, config.fidelity);
+  const T = config.temperature;
+
+  const synthesizers: { bank: string; synthesizer: import('@promptkd/core').Synthesizer }[] = [];
+  const sourceStreams: ImageStream[] = sources.map((teacher, i) => {
+    const k = i + 1;
+    const synthesizer = ctx.createSynthesizer({
+      bank: String.fromCharCode(65 + k), // B, C, ...
+      teacher,
+      adversary: (x) => fused.smk(k, x),
+      numClasses: teacher.numClasses,
+      rng: ctx.rng.fork(),
+    });
+    synthesizers.push({ bank: String.fromCharCode(65 + k), synthesizer });
+    return bankStream(synthesizer, ctx.rng.fork(), ctx.sourceAugment?.[i]);
+  });
+  let hostStream: ImageStream | undefined;
+  if (preservation === 'real') hostStream = ctx.hostTrain;
+  if (preservation === 'synthetic') {
+    const synthesizer = ctx.createSynthesizer({
+      bank: 'A',
+      teacher: host,
+      adversary: (x) => fused.sma(x),
+      numClasses: host.numClasses,
+      rng: ctx.rng.fork(),
+    });
+    synthesizers.unshift({ bank: 'A', synthesizer });
+    hostStream = bankStream(synthesizer, ctx.rng.fork(), ctx.hostAugment);
+  }
+
+  return {
+    synthesizers,
+    baseLr: config.lr,
+    trainableVariables: () => prompt.trainableVariables(),
+    lossTerms() {
+      const terms: Record<string, tf.Scalar> = {};
+      sources.forEach((teacher, i) => {
+        const x = sourceStreams[i]!.next(config.batchSize);
+        const t = teacher.apply(x, { training: false }).logits;
+        const name = `L_${String.fromCharCode(66 + i)}`;
+        terms[name] = tf.mul(config.beta, sourceTerm(fused.smk(i + 1, x), t, T));
+      });
+      if (hostStream) {
+        const xA = hostStream.next(config.batchSize);
+        const plain = fused.hostLogits(xA);
+        terms.L_A = tf.mul(
+          config.alpha,
+          preservationTerm(fused.sma(xA), plain, { temperature: T, order: config.fidelity.preservationKl }),
+        );
+      }
+      return terms;
+    },
+    async evaluate() {
+      const out: Record<string, number> = { accA: await top1Accuracy((x) => fused.sma(x), ctx.hostTest) };
+      for (let k = 1; k <= sources.length; k++) {
+        out[ACC_NAMES[k - 1]!] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
+      }
+      return out;
+    },
+    stateVariables() {
+      const vars: Record<string, tf.Variable> = {};
+      prompt.trainableVariables().forEach((v, i) => (vars[`prompt.${i}.${v.name}`] = v));
+      return vars;
+    },
+    dispose() {
+      for (const s of synthesizers) s.synthesizer.dispose();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ClassifierModel, LabelMapping, PaperRef, Rng, Synthesizer } from '@promptkd/core';
+import type { KiopConfig } from './config.js';
+import type { Augment, EvalSet, ImageStream, NestedPrompt, SynthesizerFactory } from './ports.js';
+
+/** Inputs shared by every KiOP variant. */
+export interface KiopContext {
+  readonly config: KiopConfig;
+  /** Frozen host f_A (paper "Model A"; code `student`). */
+  readonly host: ClassifierModel;
+  /** Frozen sources f_B (, f_C) (paper "Model B"; code `teacher`). One, or two for `multiModel`. */
+  readonly sources: readonly ClassifierModel[];
+  /** The nested prompt [PC, PP, (PP2)] — the only trainable tensors of KiOP-T/B/BF/multi-model. */
+  readonly prompt: NestedPrompt;
+  /** LM_k per source: host logits → source-k logits. */
+  readonly mappings: readonly LabelMapping[];
+  /** Host test set (Acc.A) and one test set per source (Acc.B, Acc.C). */
+  readonly hostTest: EvalSet;
+  readonly sourceTests: readonly EvalSet[];
+  /** Real host training images (KiOP-B's data bank A). */
+  readonly hostTrain?: ImageStream;
+  /** Train-time augmentation of each dataset's images (applied to bank samples), host first. */
+  readonly hostAugment?: Augment;
+  readonly sourceAugment?: readonly (Augment | undefined)[];
+  /** Builds CMI synthesizers (default: `@promptkd/data-free`). */
+  readonly createSynthesizer: SynthesizerFactory;
+  /**
+   * Builds a fresh network of the host's architecture with `numClasses` outputs (Vanilla-KD trains a copy
+   * of the host with a K_B-way head).
+   */
+  readonly buildHostLike?: (numClasses: number) => ClassifierModel;
+  readonly rng: Rng;
+}
+
+/** A running variant: what trains, on which loss, and how it is evaluated. */
+export interface VariantSession {
+  /** Synthesizers run `roundsPerEpoch` times at the start of every epoch (the Synthesize Period). */
+  readonly synthesizers: ReadonlyArray<{ readonly bank: string; readonly synthesizer: Synthesizer }>;
+  /** Variables the knowledge-storing optimiser updates. */
+  trainableVariables(): tf.Variable[];
+  /** Learning rate at epoch 0 (prompt lr, or the host's for Vanilla-KD). */
+  readonly baseLr: number;
+  /** Weighted loss terms of one knowledge-storing step; called inside `tf.variableGrads`. */
+  lossTerms(): Record<string, tf.Scalar>;
+  /** Acc.A, Acc.B (and Acc.C), in [0, 1]. */
+  evaluate(): Promise<Record<string, number>>;
+  /** Named tensors that make up the trained result and must be checkpointed. */
+  stateVariables(): Record<string, tf.Variable>;
+  dispose(): void;
+}
+
+/** A registered KiOP variant. */
+export interface KiopVariant {
+  readonly create: (ctx: KiopContext) => VariantSession;
+}
+
+/** The KiOP paper, for registry entries. */
+export const KIOP_PAPER: PaperRef = {
+  citation: 'Li et al., ECCV 2024',
+  title: 'Encapsulating Knowledge in One Prompt',
+  url: 'https://arxiv.org/abs/2407.11902',
+};

@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs';
+import { assertFinite } from '@promptkd/core';
+import type { KiopConfig } from './config.js';
+import { kiopVariantRegistry } from './registry.js';
+import type { KiopContext, VariantSession } from './session.js';
+
+/** What one epoch reports. */
+export interface KiopEpoch {
+  readonly epoch: number;
+  /** Learning rate used in this epoch. */
+  readonly lr: number;
+  /** Mean of each loss term over the epoch's knowledge-storing steps, and their sum `loss`. */
+  readonly losses: Readonly<Record<string, number>>;
+  /** Synthesis report per bank (loss terms of the kept batch, bank size). */
+  readonly synthesis: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Acc.A, Acc.B (, Acc.C) after the epoch, in [0, 1]. */
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly seconds: number;
+}
+
+/** Final and best-epoch numbers (the reference selects "best" by Acc.B; kiop-spec §4.4, §6.9). */
+export interface KiopResult {
+  readonly variant: string;
+  readonly epochs: readonly KiopEpoch[];
+  readonly final: Readonly<Record<string, number>>;
+  /** The epoch with the highest Acc.B and all its metrics. */
+  readonly best: { readonly epoch: number; readonly metrics: Readonly<Record<string, number>> };
+}
+
+/** Hooks of {@link trainKiop}: progress, per-epoch persistence and resume. */
+export interface KiopHooks {
+  /** After every knowledge-storing step (for progress bars). */
+  onStep?(info: { epoch: number; step: number; steps: number; loss: number }): void;
+  /** After each synthesis round. */
+  onSynthesis?(info: { epoch: number; bank: string; round: number; losses: Readonly<Record<string, number>> }): void;
+  /** After every epoch, with the live session (checkpoint here). */
+  onEpoch?(epoch: KiopEpoch, session: VariantSession, optimizer: tf.Optimizer): void | Promise<void>;
+  /** Epoch to start from and the epochs already done (when resuming); restore state before returning. */
+  resume?(session: VariantSession, optimizer: tf.Optimizer): Promise<{ startEpoch: number; done: KiopEpoch[] } | undefined>;
+}
+
+/** Cosine annealing over epochs, stepped once per epoch, η_min = 0 (PyTorch CosineAnnealingLR, T_max = E). */
+export function cosineLr(baseLr: number, epoch: number, epochs: number): number {
+  return 0.5 * baseLr * (1 + Math.cos((Math.PI * epoch) / epochs));
+}
+
+/**
+ * The loop every KiOP variant shares (kiop-spec §4.3). Per epoch: the Synthesize Period (each synthesizer runs
+ * `roundsPerEpoch` rounds), the Knowledge Storing Period (`kdSteps` SGD steps with momentum 0.9 and weight decay
+ * on the variant's trainable variables, cosine learning rate), then evaluation of Acc.A (SMA on the host test set)
+ * and Acc.B (SMB on the source test set).
+ */
+export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promise<KiopResult> {
+  const { config } = ctx;
+  const session = kiopVariantRegistry.get(config.variant).create(ctx);
+  const optimizer = tf.train.momentum(session.baseLr, config.momentum);
+  try {
+    const resumed = hooks.resume ? await hooks.resume(session, optimizer) : undefined;
+    const epochs: KiopEpoch[] = resumed ? [...resumed.done] : [];
+    for (let epoch = resumed?.startEpoch ?? 0; epoch < config.epochs; epoch++) {
+      const started = performance.now();
+      const lr = cosineLr(session.baseLr, epoch, config.epochs);
+      optimizer.setLearningRate(lr);
+      const synthesis: Record<string, Record<string, number>> = {};
+      for (const { bank, synthesizer } of session.synthesizers) {
+        for (let round = 0; round < config.synthesis.roundsPerEpoch; round++) {
+          const step = await synthesizer.synthesize();
+          synthesis[bank] = { ...step.losses, bankSize: step.bankSize };
+          hooks.onSynthesis?.({ epoch, bank, round, losses: step.losses });
+        }
+      }
+      const sums: Record<string, number> = {};
+      for (let step = 0; step < config.kdSteps; step++) {
+        const values = knowledgeStoringStep(session, optimizer, config);
+        for (const [k, v] of Object.entries(values)) {
+          assertFinite(v, { step: epoch * config.kdSteps + step, term: k, what: 'loss' });
+          sums[k] = (sums[k] ?? 0) + v;
+        }
+        hooks.onStep?.({ epoch, step, steps: config.kdSteps, loss: values.loss ?? Number.NaN });
+      }
+      const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / config.kdSteps]));
+      const metrics = await session.evaluate();
+      const record: KiopEpoch = { epoch, lr, losses, synthesis, metrics, seconds: (performance.now() - started) / 1000 };
+      epochs.push(record);
+      await hooks.onEpoch?.(record, session, optimizer);
+    }
+    const last = epochs[epochs.length - 1];
+    const best = epochs.reduce((b, e) => ((e.metrics.accB ?? -1) > (b.metrics.accB ?? -1) ? e : b), epochs[0]!);
+    return {
+      variant: config.variant,
+      epochs,
+      final: last ? last.metrics : {},
+      best: { epoch: best.epoch, metrics: best.metrics },
+    };
+  } finally {
+    optimizer.dispose();
+    session.dispose();
+  }
+}
+
+/**
+ * One knowledge-storing step: gradients of the summed loss terms w.r.t. the session's trainable variables,
+ * PyTorch-style weight decay (g + λθ), momentum SGD update. Returns the term values.
+ */
+export function knowledgeStoringStep(
+  session: VariantSession,
+  optimizer: tf.Optimizer,
+  config: Pick<KiopConfig, 'weightDecay'>,
+): Record<string, number> {
+  const vars = session.trainableVariables();
+  const kept: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const terms = session.lossTerms();
+    for (const [k, t] of Object.entries(terms)) kept[k] = tf.keep(t);
+    return tf.addN(Object.values(terms)) as tf.Scalar;
+  }, vars);
+  tf.tidy(() => {
+    const decayed: Record<string, tf.Tensor> = {};
+    for (const v of vars) {
+      const g = grads[v.name];
+      if (g) decayed[v.name] = config.weightDecay > 0 ? tf.add(g, tf.mul(config.weightDecay, v)) : g;
+    }
+    optimizer.applyGradients(decayed as tf.NamedTensorMap);
+  });
+  const out: Record<string, number> = { loss: value.dataSync()[0] as number };
+  for (const [k, t] of Object.entries(kept)) out[k] = t.dataSync()[0] as number;
+  tf.dispose([value, ...Object.values(grads), ...Object.values(kept)]);
+  return out;
+}
