@@ -35,7 +35,7 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
       return (z ^ (z >>> 15)) | 0;
     };
-    const state = [next(), next(), next(), next()];
+    const state: number[] = [next(), next(), next(), next()];
     if (state.every((w) => w === 0)) state[0] = 1;
     return new Rng(xoroshiro128plusFromState(state));
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng, Synthesizer } from '@promptkd/core';
+import { Rng, type Synthesizer } from '@promptkd/core';
 import type { Augment, ImageStream } from './ports.js';
 
 /**
@@ -8,6 +8,9 @@ import type { Augment, ImageStream } from './ports.js';
  */
 export function bankStream(synthesizer: Synthesizer, rng: Rng, augment?: Augment): ImageStream {
   return {
+    reseed(seed) {
+      rng = Rng.fromSeed(seed);
+    },
     next(batchSize) {
       const x = synthesizer.sample(batchSize, rng);
       if (!augment) return x;

@@ -63,8 +63,11 @@ export const kiopConfigSchema = z.object({
   /** α (preservation) and β (source) weights of L_KiOP (Eq. 8); both 1 in the paper. */
   alpha: z.number().nonnegative(),
   beta: z.number().nonnegative(),
-  /** Label mapping: random (paper: RLM) or frequency/iterative (ILM-VP; optional). */
-  labelMapping: z.enum(['random', 'frequency', 'iterative']),
+  /**
+   * Label mapping LM: random label mapping (RLM), fixed for the run, as the paper and the reference code.
+   * (Frequency/iterative mapping live in `@promptkd/label-mapping`; they are not part of KiOP's data-free loop.)
+   */
+  labelMapping: z.enum(['random']),
   /** Vanilla-KD: learning rate of the host network trained by data-free KD (CMI's student recipe). */
   vanillaLr: z.number().positive(),
   synthesis: synthesisSchema,

@@ -9,3 +9,7 @@ export { createPromptSession, type PreservationData } from './prompt-session.js'
 export { KIOP_PAPER, type KiopContext, type KiopVariant, type VariantSession } from './session.js';
 export { kiopVariantRegistry } from './registry.js';
 export { trainKiop, knowledgeStoringStep, cosineLr, type KiopEpoch, type KiopHooks, type KiopResult } from './train-kiop.js';
+export { createKiopContext, type KiopParticipant, type KiopPipelineInput } from './pipeline.js';
+export { bankAugment } from './bank-augment.js';
+export { withReferenceNormalization } from './renormalize.js';
+export { epochSeed } from './reseed.js';

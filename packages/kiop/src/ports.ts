@@ -27,6 +27,17 @@ export type EvalSet = () => Iterable<Batch> | AsyncIterable<Batch>;
 /** An endless stream of training images (a real-data loader or a synthetic bank with augmentation). */
 export interface ImageStream {
   next(batchSize: number): tf.Tensor4D;
+  /** Restarts the stream's randomness from `seed` (called at every epoch start, so a resumed run replays it). */
+  reseed?(seed: number): void;
+}
+
+/** Optional synthesizer capabilities KiOP uses for exact resume. */
+export interface ResumableSynthesizer {
+  /** Restarts all randomness of the next rounds from `seed`. */
+  reseed?(seed: number): void;
+  /** Persistent state across rounds: banks, head weights, head optimizer, counters. */
+  exportState?(): Promise<{ tensors: Record<string, tf.Tensor>; state: unknown }>;
+  importState?(saved: { tensors: Record<string, tf.Tensor>; state: unknown }): Promise<void>;
 }
 
 /** Everything needed to build a CMI synthesizer for one (teacher, adversary) pair. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@promptkd/core';
 import { bankStream } from './bank-stream.js';
 import { top1Accuracy } from './evaluate.js';
+import { reseedAll } from './reseed.js';
 import { FusedModels } from './fusion.js';
 import { preservationTerm, sourceTerm } from './kl-terms.js';
 import type { ImageStream } from './ports.js';
@@ -89,6 +90,9 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
         out[ACC_NAMES[k - 1]!] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
       }
       return out;
+    },
+    reseed(seed) {
+      reseedAll(seed, [...sourceStreams, hostStream], synthesizers.map((s) => s.synthesizer));
     },
     stateVariables() {
       const vars: Record<string, tf.Variable> = {};

@@ -44,6 +44,12 @@ export interface VariantSession {
   lossTerms(): Record<string, tf.Scalar>;
   /** Acc.A, Acc.B (and Acc.C), in [0, 1]. */
   evaluate(): Promise<Record<string, number>>;
+  /**
+   * Restarts every random stream of the session (bank sampling, real-data order, synthesizers) from `seed`.
+   * The loop calls it at the start of each epoch with a seed derived from (config.seed, epoch), so a run resumed
+   * at an epoch boundary replays exactly what an uninterrupted run does.
+   */
+  reseed(seed: number): void;
   /** Named tensors that make up the trained result and must be checkpointed. */
   stateVariables(): Record<string, tf.Variable>;
   dispose(): void;

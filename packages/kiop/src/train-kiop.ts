@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assertFinite } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import { kiopVariantRegistry } from './registry.js';
+import { epochSeed } from './reseed.js';
 import type { KiopContext, VariantSession } from './session.js';
 
 /** What one epoch reports. */
@@ -36,7 +37,7 @@ export interface KiopHooks {
   /** After every epoch, with the live session (checkpoint here). */
   onEpoch?(epoch: KiopEpoch, session: VariantSession, optimizer: tf.Optimizer): void | Promise<void>;
   /** Epoch to start from and the epochs already done (when resuming); restore state before returning. */
-  resume?(session: VariantSession, optimizer: tf.Optimizer): Promise<{ startEpoch: number; done: KiopEpoch[] } | undefined>;
+  resume?(session: VariantSession, optimizer: tf.Optimizer): Promise<{ startEpoch: number; done: readonly KiopEpoch[] } | undefined>;
 }
 
 /** Cosine annealing over epochs, stepped once per epoch, η_min = 0 (PyTorch CosineAnnealingLR, T_max = E). */
@@ -61,6 +62,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       const started = performance.now();
       const lr = cosineLr(session.baseLr, epoch, config.epochs);
       optimizer.setLearningRate(lr);
+      session.reseed(epochSeed(config.seed, epoch, 0));
       const synthesis: Record<string, Record<string, number>> = {};
       for (const { bank, synthesizer } of session.synthesizers) {
         for (let round = 0; round < config.synthesis.roundsPerEpoch; round++) {

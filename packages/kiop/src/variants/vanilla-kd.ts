@@ -3,6 +3,7 @@ import { ConfigError, type ClassifierModel } from '@promptkd/core';
 import { bankStream } from '../bank-stream.js';
 import { top1Accuracy } from '../evaluate.js';
 import { sourceTerm } from '../kl-terms.js';
+import { reseedAll } from '../reseed.js';
 import type { KiopVariant } from '../session.js';
 
 function headNames(model: ClassifierModel): readonly string[] {
@@ -84,6 +85,7 @@ export const vanillaKd: KiopVariant = {
           restored.dispose();
         }
       },
+      reseed: (seed) => reseedAll(seed, [stream], [synthesizer]),
       stateVariables: () => Object.fromEntries(student.namedVariables()),
       dispose() {
         synthesizer.dispose();

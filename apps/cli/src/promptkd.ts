@@ -1,0 +1,36 @@
+import { Command, Option } from 'commander';
+import { PromptKdError } from '@promptkd/core';
+import { demo, kiopCommand } from '@promptkd/kiop-bench';
+import { initBackend, type BackendName } from '@promptkd/tfjs-env';
+
+const program = new Command('promptkd')
+  .description('promptkd: knowledge in prompts (KiOP) and continual distillation with prompts (KDP) on TensorFlow.js')
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).env('PROMPTKD_BACKEND').default('auto'))
+  .showHelpAfterError();
+
+let ready: Promise<unknown> | undefined;
+const init = () =>
+  (ready ??= initBackend({ backend: program.opts().backend as BackendName, log: (l) => process.stderr.write(`${l}\n`) }));
+
+program
+  .command('demo')
+  .description('the README main job: KiOP on MNIST (host) and Fashion-MNIST (source), offline, about 15 minutes on 2 cores')
+  .option('--out <dir>', 'runs root', 'runs/demo')
+  .option('--jobs <n>', 'cells at a time (one process each)', (v) => Number(v), 2)
+  .option('--pairs <list>', 'host:source pairs', (v) => v.split(','), ['mnist:fashionMnist'])
+  .option('--seed <n>', 'seed', (v) => Number(v), 0)
+  .action(async (o) => {
+    await init();
+    await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed });
+  });
+program.addCommand(kiopCommand(init));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof PromptKdError) {
+    process.stderr.write(`error (${err.code}): ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,69 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@promptkd/core';
+import { applyOverrides, parseConfig, parseSetOverrides } from '@promptkd/experiments';
+import { KIOP_VARIANTS, kiopConfigSchema, kiopPresets, type KiopConfig, type KiopVariantKey } from '@promptkd/kiop';
+import { benchPresets, type BenchPreset } from './bench-presets.js';
+
+export type PresetName = keyof typeof kiopPresets;
+export const PRESET_NAMES = Object.keys(kiopPresets) as PresetName[];
+
+/** One cell of a KiOP grid: a host dataset, its sources, a variant, a preset, a seed. */
+export interface KiopCellSpec {
+  readonly host: string;
+  readonly sources: readonly string[];
+  readonly variant: KiopVariantKey;
+  readonly preset: PresetName;
+  readonly seed: number;
+  /** `key.path=value` overrides of the KiOP config. */
+  readonly set?: readonly string[];
+}
+
+/** The run-folder name of a cell: `<host>__<src1>+<src2>/<variant>__s<seed>`. */
+export function cellId(c: KiopCellSpec): string {
+  return `${c.host}__${c.sources.join('+')}/${c.variant}__s${c.seed}`;
+}
+
+/** Resolves and validates a cell's KiOP config and bench preset. */
+export function resolveCell(c: KiopCellSpec): { config: KiopConfig; bench: BenchPreset } {
+  if (!PRESET_NAMES.includes(c.preset)) {
+    throw new ConfigError(`Unknown preset '${c.preset}'. Valid: ${PRESET_NAMES.join(', ')}.`, { field: 'preset', valid: PRESET_NAMES });
+  }
+  if (!KIOP_VARIANTS.includes(c.variant)) {
+    throw new ConfigError(`Unknown variant '${c.variant}'. Valid: ${KIOP_VARIANTS.join(', ')}.`, { field: 'variant', valid: KIOP_VARIANTS });
+  }
+  const base = { ...kiopPresets[c.preset], variant: c.variant, seed: c.seed };
+  if (c.variant === 'multiModel' && base.promptSizes.length < c.sources.length + 2) {
+    // one more periphery segment per extra source: 32 → 36 → PP → PP2 (the reference uses 224)
+    const last = base.promptSizes[base.promptSizes.length - 1]!;
+    base.promptSizes = [...base.promptSizes, ...Array.from({ length: c.sources.length + 2 - base.promptSizes.length }, (_, i) => last + 16 * (i + 1))];
+  }
+  const withSet = c.set?.length ? applyOverrides(base, parseSetOverrides(kiopConfigSchema, c.set)) : base;
+  const config = parseConfig(kiopConfigSchema, withSet, `preset '${c.preset}'`);
+  return { config, bench: benchPresets[c.preset] };
+}
+
+/** CLI arguments that re-create a cell in another process (`promptkd kiop run ...`). */
+export function cellArgs(c: KiopCellSpec, root: string): string[] {
+  return [
+    'kiop', 'run',
+    '--host', c.host,
+    '--source', c.sources.join(','),
+    '--variant', c.variant,
+    '--preset', c.preset,
+    '--seed', String(c.seed),
+    '--out', root,
+    ...(c.set ?? []).flatMap((s) => ['--set', s]),
+  ];
+}
+
+/** Runs a cell in a child process (one wasm engine per core); resolves when it exits successfully. */
+export function runCellInChild(c: KiopCellSpec, root: string, cli: string = fileURLToPath(new URL('../../cli/src/promptkd.ts', import.meta.url))): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = fork(cli, cellArgs(c, root), { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`cell ${cellId(c)} exited with ${signal ?? `code ${code}`}`)),
+    );
+  });
+}

@@ -1,0 +1,116 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { runGrid } from '@promptkd/experiments';
+import { KIOP_VARIANTS, type KiopVariantKey } from '@promptkd/kiop';
+import { cellId, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
+import { prepareParticipant } from './participants.js';
+import { collectCells, writeReport } from './report.js';
+import { runCell } from './run-cell.js';
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Runs one cell in this process: prepares (pretrains or loads) host and sources, trains, writes the run folder. */
+export async function runOneCell(spec: KiopCellSpec, root: string, weights: { host?: string; sources?: string[] } = {}) {
+  const { config, bench } = resolveCell(spec);
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  const host = await prepareParticipant({ dataset: spec.host, preset: bench, seed: 0, weights: weights.host, log });
+  const sources = [];
+  for (const [i, ds] of spec.sources.entries()) {
+    sources.push(await prepareParticipant({ dataset: ds, preset: bench, seed: 0, weights: weights.sources?.[i], log }));
+  }
+  try {
+    return await runCell({ root, name: cellId(spec), config, bench, host, sources });
+  } finally {
+    host.model.dispose();
+    for (const s of sources) s.model.dispose();
+  }
+}
+
+/** Runs cells, `jobs` at a time in child processes (one wasm engine per core), resuming finished ones. */
+export async function runCells(cells: readonly KiopCellSpec[], root: string, jobs: number) {
+  return runGrid(
+    cells.map((c) => ({ id: cellId(c), config: c })),
+    async (cell) => {
+      await runCellInChild(cell.config, root);
+      return cell.id;
+    },
+    { root, concurrency: jobs, continueOnError: true },
+  );
+}
+
+/** `promptkd kiop ...` */
+export function kiopCommand(init: () => Promise<unknown>): Command {
+  const kiop = new Command('kiop').description('KiOP: store frozen source models in one visual prompt of a frozen host');
+  kiop
+    .command('run')
+    .description('run one cell: host dataset, source dataset(s), variant, preset, seed')
+    .requiredOption('--host <dataset>', 'host dataset (Model A): mnist, fashionMnist, cifar10, cifar100, svhn, gtsrb')
+    .requiredOption('--source <datasets>', 'source dataset(s) (Model B[, C]), comma-separated', list)
+    .addOption(new Option('--variant <key>', 'method').choices([...KIOP_VARIANTS]).default('kiopBF'))
+    .addOption(new Option('--preset <name>', 'hyper-parameters').choices(PRESET_NAMES).default('demo'))
+    .option('--seed <n>', 'seed', int, 0)
+    .option('--set <key=value>', 'override a config field, e.g. --set epochs=3 (repeatable)', collect, [])
+    .option('--out <dir>', 'runs root', 'runs/kiop')
+    .option('--host-weights <file>', 'host checkpoint (safetensors, PyTorch names) instead of pretraining')
+    .option('--source-weights <files>', 'source checkpoint(s), comma-separated', list)
+    .action(async (o) => {
+      await init();
+      const spec: KiopCellSpec = { host: o.host, sources: o.source, variant: o.variant as KiopVariantKey, preset: o.preset as PresetName, seed: o.seed, set: o.set };
+      const { folder, results } = await runOneCell(spec, resolve(o.out), { host: o.hostWeights, sources: o.sourceWeights });
+      process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best }, null, 2)}\n`);
+    });
+  kiop
+    .command('grid')
+    .description('run a Table-1 style grid (pairs × variants × seeds), then write the table')
+    .option('--pairs <list>', 'host:source pairs, comma-separated', list, ['mnist:fashionMnist', 'fashionMnist:mnist'])
+    .option('--variants <list>', 'variants', list, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'])
+    .option('--seeds <list>', 'seeds', (v) => list(v).map(int), [0])
+    .addOption(new Option('--preset <name>', 'hyper-parameters').choices(PRESET_NAMES).default('cpu'))
+    .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
+    .option('--jobs <n>', 'cells at a time (one process each)', int, 2)
+    .option('--out <dir>', 'grid root', 'runs/kiop-grid')
+    .action(async (o) => {
+      await init();
+      const cells = gridCells(o.pairs, o.variants, o.seeds, o.preset, o.set);
+      const root = resolve(o.out);
+      const outcomes = await runCells(cells, root, o.jobs);
+      const failed = outcomes.filter((x) => x.status === 'failed');
+      const { markdown } = await writeReport(root, collectCells(root));
+      process.stdout.write(`${markdown}\n`);
+      if (failed.length) throw new Error(`${failed.length} cell(s) failed: ${failed.map((f) => f.cell.id).join(', ')}`);
+    });
+  kiop
+    .command('table')
+    .description('write the results table (markdown + CSV) and curves of a grid folder')
+    .argument('<dir>', 'grid root')
+    .action(async (dir: string) => {
+      const { markdown } = await writeReport(resolve(dir), collectCells(resolve(dir)));
+      process.stdout.write(`${markdown}\n`);
+    });
+  kiop
+    .command('plot')
+    .description('training curves (SVG + PNG) of a grid folder; prompt images are in each run folder (figures/prompt.png)')
+    .argument('<dir>', 'grid root')
+    .action(async (dir: string) => {
+      await writeReport(resolve(dir), collectCells(resolve(dir)));
+      process.stdout.write(`figures written to ${resolve(dir)}/figures and ${resolve(dir)}\n`);
+    });
+  return kiop;
+}
+
+/** Cells of a grid from `host:source[+source2]` pairs. */
+export function gridCells(pairs: readonly string[], variants: readonly string[], seeds: readonly number[], preset: string, set: readonly string[] = []): KiopCellSpec[] {
+  return pairs.flatMap((p) => {
+    const [host, src] = p.split(':');
+    if (!host || !src) throw new Error(`pair '${p}' must look like host:source (or host:source1+source2)`);
+    return variants.flatMap((variant) =>
+      seeds.map((seed) => ({ host, sources: src.split('+'), variant: variant as KiopVariantKey, preset: preset as PresetName, seed, set })),
+    );
+  });
+}

@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+import { collectCells, writeReport } from './report.js';
+import { gridCells, runCells } from './commands.js';
+import { cellArgs, resolveCell } from './cells.js';
+import { prepareParticipant } from './participants.js';
+
+/**
+ * The README's main job: host = small BN CNN on MNIST, source = small BN CNN on Fashion-MNIST (offline data);
+ * pretrain both (cached), run Vanilla-KD, KiOP-T, KiOP-B and KiOP-BF at demo scale, print the table and where the
+ * run folders, curves and prompt images are.
+ */
+export async function demo(options: { out: string; jobs: number; pairs: string[]; seed: number }): Promise<void> {
+  const t0 = performance.now();
+  const root = resolve(options.out);
+  const cells = gridCells(options.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [options.seed], 'demo');
+  // Pretrain (or load) every model once, here, so the parallel cells find them cached.
+  const { bench } = resolveCell(cells[0]!);
+  const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];
+  for (const ds of datasets) {
+    const p = await prepareParticipant({ dataset: ds, preset: bench, seed: 0, log: (l) => process.stderr.write(`${l}\n`) });
+    process.stderr.write(`${ds}: ${p.train.count} train / ${p.test.count} test images, clean accuracy ${(100 * p.cleanAccuracy).toFixed(2)}%\n`);
+    p.model.dispose();
+  }
+  process.stderr.write(`running ${cells.length} cells, ${options.jobs} at a time (one process each)\n`);
+  const outcomes = await runCells(cells, root, options.jobs);
+  const found = collectCells(root);
+  const { markdown } = await writeReport(root, found, 'KiOP demo (host MNIST, source Fashion-MNIST; demo preset)');
+  const minutes = (performance.now() - t0) / 60000;
+  process.stdout.write(`\n${markdown}\n`);
+  process.stdout.write(`\nrun folders:    ${root}/<host>__<source>/<variant>__s<seed>/ (metrics.jsonl, results.json, checkpoints/)\n`);
+  process.stdout.write(`table:          ${root}/kiop-results.md (+ .csv)\n`);
+  process.stdout.write(`curves:         ${root}/curves-<pair>.svg|png\n`);
+  process.stdout.write(`prompt images:  ${root}/<pair>/<variant>__s${options.seed}/figures/prompt.png\n`);
+  process.stdout.write(`one cell again: promptkd ${cellArgs(cells[0]!, root).join(' ')}\n`);
+  process.stdout.write(`wall time:      ${minutes.toFixed(1)} min\n`);
+  const failed = outcomes.filter((o) => o.status === 'failed');
+  if (failed.length) throw new Error(`${failed.length} demo cell(s) failed: ${failed.map((f) => f.cell.id).join(', ')}`);
+}

@@ -1,0 +1,106 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeLineChart, writeTable, type Table } from '@promptkd/experiments';
+import type { CellResults } from './run-cell.js';
+
+const VARIANT_LABEL: Record<string, string> = {
+  vanillaKd: 'Vanilla-KD',
+  kiopT: 'KiOP-T',
+  kiopB: 'KiOP-B',
+  kiopBF: 'KiOP-BF',
+  multiModel: 'Multi-model',
+};
+const ORDER = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel'];
+
+/** A finished cell found under a grid root. */
+export interface FoundCell {
+  readonly dir: string;
+  readonly pair: string;
+  readonly variant: string;
+  readonly seed: number;
+  readonly results: CellResults;
+}
+
+/** Every `<pair>/<variant>__s<seed>/results.json` under `root`. */
+export function collectCells(root: string): FoundCell[] {
+  const out: FoundCell[] = [];
+  if (!existsSync(root)) return out;
+  for (const pair of readdirSync(root)) {
+    const pairDir = join(root, pair);
+    if (!statSync(pairDir).isDirectory()) continue;
+    for (const cell of readdirSync(pairDir)) {
+      const file = join(pairDir, cell, 'results.json');
+      const m = /^(\w+)__s(-?\d+)$/.exec(cell);
+      if (!m || !existsSync(file)) continue;
+      const stored = JSON.parse(readFileSync(file, 'utf8')) as { results: CellResults };
+      out.push({ dir: join(pairDir, cell), pair, variant: m[1]!, seed: Number(m[2]), results: stored.results });
+    }
+  }
+  return out.sort((a, b) => a.pair.localeCompare(b.pair) || ORDER.indexOf(a.variant) - ORDER.indexOf(b.variant) || a.seed - b.seed);
+}
+
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : (100 * v).toFixed(2));
+
+/**
+ * The paper's Table 1 layout: one row per (source dataset, method), columns Acc.B and Acc.A per host dataset
+ * (final epoch, then the epoch with the best Acc.B as the reference code selects), plus the models' clean accuracy.
+ */
+export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): Table {
+  const rows = cells.map((c) => ({
+    source: c.results.sources.map((s) => s.dataset).join('+'),
+    host: c.results.host.dataset,
+    method: VARIANT_LABEL[c.variant] ?? c.variant,
+    seed: c.seed,
+    accB: pct(c.results.final.accB),
+    accA: pct(c.results.final.accA),
+    accC: pct(c.results.final.accC),
+    bestEpoch: c.results.best.epoch,
+    bestAccB: pct(c.results.best.metrics.accB),
+    bestAccA: pct(c.results.best.metrics.accA),
+    cleanB: pct(c.results.sources[0]?.cleanAccuracy),
+    cleanA: pct(c.results.host.cleanAccuracy),
+    minutes: (c.results.seconds / 60).toFixed(1),
+  }));
+  const hasC = rows.some((r) => r.accC !== '');
+  return {
+    title,
+    columns: [
+      { key: 'source', header: 'Dts.B' },
+      { key: 'host', header: 'Dts.A' },
+      { key: 'method', header: 'method' },
+      { key: 'seed', header: 'seed', align: 'right' },
+      { key: 'accB', header: 'Acc.B %', align: 'right' },
+      { key: 'accA', header: 'Acc.A %', align: 'right' },
+      ...(hasC ? [{ key: 'accC', header: 'Acc.C %', align: 'right' as const }] : []),
+      { key: 'bestAccB', header: 'best Acc.B %', align: 'right' },
+      { key: 'bestAccA', header: 'Acc.A @best %', align: 'right' },
+      { key: 'bestEpoch', header: 'best ep.', align: 'right' },
+      { key: 'cleanB', header: 'source clean %', align: 'right' },
+      { key: 'cleanA', header: 'host clean %', align: 'right' },
+      { key: 'minutes', header: 'min', align: 'right' },
+    ],
+    rows,
+    notes: [
+      'Acc.B: SMB (host + PC + PP + label mapping) on the source test set; Vanilla-KD: the KD-trained host with a source head.',
+      'Acc.A: SMA (host + PC) on the host test set; Vanilla-KD: the trained backbone with the original head restored.',
+      'Final epoch, and the epoch with the highest Acc.B (the reference code reports that one).',
+    ],
+  };
+}
+
+/** Writes the table (markdown + CSV) and one training-curve figure (SVG + PNG) per pair into `root`. */
+export async function writeReport(root: string, cells: readonly FoundCell[], title?: string): Promise<{ markdown: string }> {
+  const { markdown } = writeTable(root, kiopTable(cells, title), { name: 'kiop-results' });
+  const pairs = [...new Set(cells.map((c) => c.pair))];
+  for (const pair of pairs) {
+    const inPair = cells.filter((c) => c.pair === pair);
+    const series = inPair.flatMap((c) =>
+      ['accA', 'accB'].map((m) => ({
+        name: `${VARIANT_LABEL[c.variant] ?? c.variant} ${m === 'accA' ? 'Acc.A' : 'Acc.B'}${inPair.some((o) => o.seed !== c.seed) ? ` s${c.seed}` : ''}`,
+        points: c.results.epochs.map((e) => [e.epoch + 1, 100 * (e.metrics[m] ?? Number.NaN)] as const),
+      })),
+    );
+    await writeLineChart(root, `curves-${pair}`, { title: `KiOP training curves (${pair.replace('__', ' ← ')})`, xLabel: 'epoch', yLabel: 'accuracy (%)', series, yDomain: [0, 100] }, { png: true });
+  }
+  return { markdown };
+}

@@ -1,0 +1,142 @@
+import { ConfigError, Rng, type ClassifierModel, type Normalization } from '@promptkd/core';
+import { CMISynthesizer, type SynthesisGenerator } from '@promptkd/data-free';
+import { BatchLoader, NORMALIZATIONS, evalBatches, kiopTransform, subset, type ImageDataset } from '@promptkd/datasets';
+import { randomLabelMappingSlices } from '@promptkd/label-mapping';
+import { SegmentedPrompt } from '@promptkd/visual-prompt';
+import { bankAugment } from './bank-augment.js';
+import type { KiopConfig } from './config.js';
+import type { EvalSet, ImageStream, SynthesizerFactory } from './ports.js';
+import { withReferenceNormalization } from './renormalize.js';
+import type { KiopContext } from './session.js';
+
+/** A frozen model with the dataset it was trained on. */
+export interface KiopParticipant {
+  /** Dataset key (`mnist`, `fashionMnist`, `cifar10`, `gtsrb`, ...): picks transforms and augmentation. */
+  readonly dataset: string;
+  readonly model: ClassifierModel;
+  /** Test split (Acc.A / Acc.B). */
+  readonly test: ImageDataset;
+  /** Training split; only the host's is used, and only by KiOP-B (real data bank A). */
+  readonly train?: ImageDataset;
+}
+
+/** Inputs of {@link createKiopContext}. */
+export interface KiopPipelineInput {
+  readonly config: KiopConfig;
+  readonly host: KiopParticipant;
+  readonly sources: readonly KiopParticipant[];
+  /** A fresh CMI generator per synthesizer (e.g. models' `cmiGenerator`), sized by the config. */
+  readonly createGenerator: (options: { nz: number; ngf: number; imageSize: number; seed: number }) => SynthesisGenerator & {
+    dispose?(): void;
+  };
+  /** For Vanilla-KD: a fresh network of the host's architecture with `numClasses` outputs. */
+  readonly buildHostLike?: (numClasses: number) => ClassifierModel;
+  /** Evaluate on at most this many test images per set (a fixed prefix in dataset order). Default: all. */
+  readonly evalLimit?: number;
+  readonly evalBatchSize?: number;
+  /** Synthesis progress. */
+  readonly onSynthesisIteration?: (bank: string, iteration: number, loss: number) => void;
+}
+
+function evalSet(p: KiopParticipant, limit: number | undefined, batchSize: number): EvalSet {
+  const ds = limit !== undefined && limit < p.test.count ? subset(p.test, Int32Array.from({ length: limit }, (_, i) => i)) : p.test;
+  return () => evalBatches(ds, { batchSize, transform: kiopTransform(p.dataset, 'test') });
+}
+
+function realStream(p: KiopParticipant, config: KiopConfig): ImageStream {
+  if (!p.train) throw new ConfigError(`KiOP-B needs the host's training split ('${p.dataset}' train).`, { field: 'host.train' });
+  const make = (seed: number) =>
+    new BatchLoader(p.train!, { batchSize: config.batchSize, shuffle: true, cycle: true, seed, transform: kiopTransform(p.dataset, 'train') });
+  let loader = make(config.seed + 7);
+  return {
+    reseed(seed) {
+      loader = make(seed);
+    },
+    next(batchSize) {
+      if (batchSize !== config.batchSize) {
+        throw new ConfigError(`The host data stream serves batches of ${config.batchSize}, asked for ${batchSize}.`);
+      }
+      const b = loader.next();
+      if (!b) throw new ConfigError('The host data stream ended (empty training split?).', { field: 'host.train' });
+      b.y.dispose();
+      return b.x;
+    },
+  };
+}
+
+/**
+ * Builds a {@link KiopContext} from frozen models, their datasets and a config: the nested prompt
+ * (`promptSizes`), the random label mapping(s) (disjoint slices for several sources), CMI synthesizers, test
+ * sets, the real host stream (KiOP-B) and the bank augmentations. Returns a `dispose` for what it created.
+ */
+export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext; dispose(): void } {
+  const { config, host, sources } = input;
+  const imageSize = config.promptSizes[0]!;
+  const rng = Rng.fromSeed(config.seed);
+  const prompt = new SegmentedPrompt({ sizes: config.promptSizes, channels: host.model.inputChannels });
+  const mappings = randomLabelMappingSlices(
+    host.model.numClasses,
+    sources.map((s) => s.model.numClasses),
+    config.seed,
+  );
+  const referenceNorm: Normalization | undefined =
+    config.fidelity.normalization === 'reference'
+      ? (NORMALIZATIONS as Record<string, Normalization>)[sources[0]!.dataset === 'fashionMnist' ? 'mnist' : sources[0]!.dataset] ??
+        NORMALIZATIONS.none
+      : undefined;
+  const generators: { dispose?(): void }[] = [];
+  const s = config.synthesis;
+  const createSynthesizer: SynthesizerFactory = (req) => {
+    const generator = input.createGenerator({ nz: s.nz, ngf: s.ngf, imageSize, seed: req.rng.seed() });
+    generators.push(generator);
+    const teacher = referenceNorm ? withReferenceNormalization(req.teacher, referenceNorm) : req.teacher;
+    return new CMISynthesizer({
+      teacher,
+      generator,
+      student: req.adversary,
+      config: {
+        batchSize: config.batchSize,
+        iterations: s.gSteps,
+        nz: s.nz,
+        lrGenerator: s.lrG,
+        lrHead: s.lrG,
+        bn: s.bn,
+        oh: s.oh,
+        adv: s.adv,
+        cr: s.cr,
+        crTemperature: s.crT,
+        bankCapacity: s.bankCapacity,
+        negatives: s.nNeg,
+        headDim: s.headOut,
+        headHidden: s.headHidden === 'feature' ? undefined : s.headHidden,
+        seed: req.rng.seed(),
+      },
+      onIteration: input.onSynthesisIteration
+        ? (it, losses) => input.onSynthesisIteration!(req.bank, it, losses.total)
+        : undefined,
+    });
+  };
+  const evalBatch = input.evalBatchSize ?? 256;
+  const ctx: KiopContext = {
+    config,
+    host: host.model,
+    sources: sources.map((p) => p.model),
+    prompt,
+    mappings,
+    hostTest: evalSet(host, input.evalLimit, evalBatch),
+    sourceTests: sources.map((p) => evalSet(p, input.evalLimit, evalBatch)),
+    hostTrain: config.variant === 'kiopB' ? realStream(host, config) : undefined,
+    hostAugment: bankAugment(host.dataset),
+    sourceAugment: sources.map((p) => bankAugment(p.dataset)),
+    createSynthesizer,
+    buildHostLike: input.buildHostLike,
+    rng,
+  };
+  return {
+    ctx,
+    dispose() {
+      prompt.dispose();
+      for (const g of generators) g.dispose?.();
+    },
+  };
+}

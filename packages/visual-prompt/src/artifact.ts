@@ -1,0 +1,290 @@
+import * as tf from '@tensorflow/tfjs';
+import type * as NodeFs from 'node:fs/promises';
+import {
+  CheckpointError,
+  DataFormatError,
+  NonFiniteError,
+  PromptKdError,
+  type Normalization,
+} from '@promptkd/core';
+import type { ImageShape, ParameterCount, SegmentInfo, VisualPrompt } from './prompt.js';
+import { createPrompt, promptRegistry } from './registry.js';
+import { decodeSafetensors, encodeSafetensors, type StoredTensor } from './safetensors.js';
+import { VERSION } from './version.js';
+
+/** The host model a prompt was trained for: what a user needs to run it. */
+export interface PromptHostInfo {
+  /** Registry key or name of the host model (e.g. `resnet18-gtsrb`). */
+  readonly name: string;
+  /** The host's own input normalisation (the prompt's ring is in [0,1] image space, before it). */
+  readonly normalization?: Normalization;
+  /** K_host. */
+  readonly numClasses?: number;
+}
+
+/** What the caller supplies when saving. */
+export interface PromptArtifactInput {
+  readonly host?: PromptHostInfo;
+  /** Label mappings π by name (e.g. `{ "source": [...], "sourceC": [...] }`): source class j reads host logit π[j]. */
+  readonly labelMappings?: Readonly<Record<string, readonly number[]>>;
+  readonly description?: string;
+  /** Free-form JSON (training recipe, metrics, ...). */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+/** The full metadata stored with a prompt (safetensors `__metadata__.promptkd` and the JSON sidecar). */
+export interface PromptArtifactMetadata extends PromptArtifactInput {
+  readonly format: 'promptkd-prompt';
+  readonly formatVersion: 1;
+  /** Prompt registry key. */
+  readonly type: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Tensor layout of images and θ: `NHWC` (θ is `[H, W, C]`; PyTorch's is `[C, H, W]`). */
+  readonly layout: 'NHWC';
+  readonly inputShape: ImageShape;
+  readonly outputShape: ImageShape;
+  readonly tensors: Readonly<Record<string, readonly number[]>>;
+  readonly segments: readonly SegmentInfo[];
+  readonly parameterCount: ParameterCount;
+  readonly state?: Record<string, unknown>;
+  readonly createdAt: string;
+  readonly promptkdVersion: string;
+}
+
+/** A loaded prompt and its metadata. */
+export interface LoadedPromptArtifact {
+  readonly prompt: VisualPrompt;
+  readonly metadata: PromptArtifactMetadata;
+}
+
+/** Where {@link savePromptArtifact} wrote the files. */
+export interface SavedPromptArtifact {
+  readonly safetensorsPath: string;
+  readonly metadataPath: string;
+  readonly metadata: PromptArtifactMetadata;
+}
+
+function artifactError(reason: string, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+  return new CheckpointError(message, { ...details, reason }, cause === undefined ? undefined : { cause });
+}
+
+/** In-memory encoding: the safetensors bytes (metadata embedded) and the metadata object. */
+export function encodePromptArtifact(
+  prompt: VisualPrompt,
+  input: PromptArtifactInput = {},
+  options: { createdAt?: Date } = {},
+): { safetensors: Uint8Array; metadata: PromptArtifactMetadata } {
+  const tensors = new Map<string, StoredTensor>();
+  const shapes: Record<string, number[]> = {};
+  for (const [name, v] of prompt.namedVariables()) {
+    const data = v.dataSync() as Float32Array;
+    tensors.set(name, { shape: v.shape, data: Float32Array.from(data) });
+    shapes[name] = [...v.shape];
+  }
+  const state = prompt.getState();
+  const metadata: PromptArtifactMetadata = {
+    format: 'promptkd-prompt',
+    formatVersion: 1,
+    type: prompt.key,
+    config: JSON.parse(JSON.stringify(prompt.config)) as Record<string, unknown>,
+    layout: 'NHWC',
+    inputShape: prompt.inputShape,
+    outputShape: prompt.outputShape,
+    tensors: shapes,
+    segments: prompt.segments(),
+    parameterCount: prompt.parameterCount(),
+    ...(state !== undefined ? { state } : {}),
+    ...(input.host ? { host: input.host } : {}),
+    ...(input.labelMappings ? { labelMappings: input.labelMappings } : {}),
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.extra ? { extra: input.extra } : {}),
+    createdAt: (options.createdAt ?? new Date()).toISOString(),
+    promptkdVersion: VERSION,
+  };
+  validateLabelMappings(metadata);
+  const safetensors = encodeSafetensors(tensors, { format: 'promptkd-prompt', promptkd: JSON.stringify(metadata) });
+  return { safetensors, metadata };
+}
+
+function validateLabelMappings(meta: PromptArtifactInput, file?: string): void {
+  const k = meta.host?.numClasses;
+  for (const [name, pi] of Object.entries(meta.labelMappings ?? {})) {
+    const ok =
+      Array.isArray(pi) &&
+      pi.every((h) => Number.isInteger(h) && h >= 0 && (k === undefined || h < k)) &&
+      new Set(pi).size === pi.length;
+    if (!ok) {
+      throw artifactError(
+        'bad-label-mapping',
+        `Label mapping '${name}' must be a list of distinct host class indices${k !== undefined ? ` in [0, ${k})` : ''}, ` +
+          `got ${JSON.stringify(pi)}.`,
+        { name, file },
+      );
+    }
+  }
+}
+
+/**
+ * Rebuilds a prompt from safetensors bytes (metadata embedded, or given as `sidecar`), strictly: the prompt type
+ * must be registered, the config valid, every tensor present with the exact shape and finite values, and no
+ * unexpected tensors. Errors are {@link CheckpointError}s with `details.reason` ∈
+ * `unknown-type | bad-config | missing-tensor | wrong-shape | unexpected-tensor | bad-label-mapping`, or
+ * {@link DataFormatError} for a corrupt file / metadata.
+ */
+export function decodePromptArtifact(
+  bytes: Uint8Array,
+  options: { file?: string; sidecar?: unknown } = {},
+): LoadedPromptArtifact {
+  const file = options.file ?? '<memory>';
+  const { tensors, metadata: raw } = decodeSafetensors(bytes, file);
+  let meta: PromptArtifactMetadata;
+  if (raw.promptkd !== undefined) {
+    try {
+      meta = JSON.parse(raw.promptkd) as PromptArtifactMetadata;
+    } catch (e) {
+      throw new DataFormatError(`${file}: the embedded promptkd metadata is not valid JSON.`, { file }, { cause: e });
+    }
+  } else if (options.sidecar !== undefined) {
+    meta = options.sidecar as PromptArtifactMetadata;
+  } else {
+    throw new DataFormatError(
+      `${file} has no promptkd metadata (no __metadata__.promptkd and no JSON sidecar). It is not a prompt artifact ` +
+        'saved by savePromptArtifact.',
+      { file },
+    );
+  }
+  if (typeof meta !== 'object' || meta === null || meta.format !== 'promptkd-prompt') {
+    throw new DataFormatError(`${file}: metadata 'format' must be 'promptkd-prompt'.`, { file });
+  }
+  if (meta.formatVersion !== 1) {
+    throw new DataFormatError(
+      `${file}: prompt artifact format version ${String(meta.formatVersion)} is not supported by @promptkd/visual-prompt ` +
+        `${VERSION} (supports 1). Upgrade the package.`,
+      { file, formatVersion: meta.formatVersion },
+    );
+  }
+  if (!promptRegistry.has(meta.type)) {
+    throw artifactError(
+      'unknown-type',
+      `${file}: unknown prompt type '${meta.type}'. Registered types: ${promptRegistry.keys().join(', ')}. ` +
+        'Register the type (see docs/contributing/prompt-type.md) before loading.',
+      { file, type: meta.type },
+    );
+  }
+  validateLabelMappings(meta, file);
+  let prompt: VisualPrompt;
+  try {
+    prompt = createPrompt(meta.type, meta.config);
+  } catch (e) {
+    if (e instanceof PromptKdError) {
+      throw artifactError('bad-config', `${file}: invalid config for prompt type '${meta.type}': ${e.message}`, { file }, e);
+    }
+    throw e;
+  }
+  try {
+    const expected = prompt.namedVariables();
+    for (const [name, v] of expected) {
+      const t = tensors.get(name);
+      if (!t) {
+        throw artifactError(
+          'missing-tensor',
+          `${file}: tensor '${name}' of prompt type '${meta.type}' is missing (found: ${[...tensors.keys()].join(', ') || 'none'}).`,
+          { file, name },
+        );
+      }
+      if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
+        throw artifactError(
+          'wrong-shape',
+          `${file}: tensor '${name}' has shape [${t.shape.join(', ')}], but the config needs [${v.shape.join(', ')}] ` +
+            '(NHWC layout; transpose PyTorch [C, H, W] tensors to [H, W, C]).',
+          { file, name, expected: v.shape, actual: t.shape },
+        );
+      }
+      if (!t.data.every(Number.isFinite)) {
+        throw new NonFiniteError(`${file}: tensor '${name}' contains NaN or infinite values.`, { file, name });
+      }
+    }
+    for (const name of tensors.keys()) {
+      if (!expected.has(name)) {
+        throw artifactError(
+          'unexpected-tensor',
+          `${file}: unexpected tensor '${name}' for prompt type '${meta.type}' (expected: ${[...expected.keys()].join(', ')}).`,
+          { file, name },
+        );
+      }
+    }
+    for (const [name, v] of expected) {
+      const t = tensors.get(name) as StoredTensor;
+      tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape], 'float32')));
+    }
+    if (meta.state !== undefined) prompt.setState(meta.state);
+  } catch (e) {
+    prompt.dispose();
+    throw e;
+  }
+  return { prompt, metadata: meta };
+}
+
+/** Node's fs, loaded lazily so the in-memory API also works in browser bundles. */
+async function nodeFs(): Promise<typeof NodeFs> {
+  return import('node:fs/promises');
+}
+
+function join(dir: string, name: string): string {
+  return dir.endsWith('/') || dir.endsWith('\\') ? `${dir}${name}` : `${dir}/${name}`;
+}
+
+function dirname(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i < 0 ? '.' : i === 0 ? path.slice(0, 1) : path.slice(0, i);
+}
+
+function pathsFor(target: string): { safetensorsPath: string; metadataPath: string } {
+  if (target.endsWith('.safetensors')) {
+    return { safetensorsPath: target, metadataPath: `${target.slice(0, -'.safetensors'.length)}.json` };
+  }
+  return { safetensorsPath: join(target, 'prompt.safetensors'), metadataPath: join(target, 'prompt.json') };
+}
+
+/**
+ * Saves a trained prompt as `<dir>/prompt.safetensors` + `<dir>/prompt.json` (or `<name>.safetensors` +
+ * `<name>.json` when `target` ends in `.safetensors`). The safetensors file is self-contained (the metadata is
+ * embedded in `__metadata__.promptkd`); the JSON file is a readable copy. Tensors are float32, NHWC.
+ */
+export async function savePromptArtifact(
+  target: string,
+  prompt: VisualPrompt,
+  input: PromptArtifactInput = {},
+): Promise<SavedPromptArtifact> {
+  const { mkdir, writeFile } = await nodeFs();
+  const { safetensorsPath, metadataPath } = pathsFor(target);
+  const { safetensors, metadata } = encodePromptArtifact(prompt, input);
+  await mkdir(dirname(safetensorsPath), { recursive: true });
+  await writeFile(safetensorsPath, safetensors);
+  await writeFile(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  return { safetensorsPath, metadataPath, metadata };
+}
+
+/** Loads a prompt saved by {@link savePromptArtifact} (a directory or a `.safetensors` path); see {@link decodePromptArtifact}. */
+export async function loadPromptArtifact(source: string): Promise<LoadedPromptArtifact> {
+  const { readFile, stat } = await nodeFs();
+  const isFile = (await stat(source).catch(() => undefined))?.isFile() ?? false;
+  const { safetensorsPath, metadataPath } =
+    isFile && !source.endsWith('.safetensors') ? { safetensorsPath: source, metadataPath: undefined } : pathsFor(source);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(safetensorsPath));
+  } catch (e) {
+    throw new CheckpointError(`Prompt artifact not found: ${safetensorsPath}.`, { file: safetensorsPath, reason: 'missing-file' }, { cause: e });
+  }
+  const sidecarText = metadataPath ? await readFile(metadataPath, 'utf8').catch(() => undefined) : undefined;
+  let sidecar: unknown;
+  if (sidecarText !== undefined) {
+    try {
+      sidecar = JSON.parse(sidecarText);
+    } catch {
+      sidecar = undefined;
+    }
+  }
+  return decodePromptArtifact(bytes, { file: safetensorsPath, sidecar });
+}
