@@ -36,7 +36,7 @@ export class Rng {
       return (z ^ (z >>> 15)) | 0;
     };
     const state: number[] = [next(), next(), next(), next()];
-    if (state.every((w) => w === 0)) state[0] = 1;
+    if (!state.some((w) => w !== 0)) state[0] = 1;
     return new Rng(xoroshiro128plusFromState(state));
   }
 
