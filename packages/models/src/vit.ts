@@ -1,0 +1,299 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, Rng, ShapeError, type ApplyOptions, type ModelOutput } from '@promptkd/core';
+import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
+import { LayerNorm, Linear, gelu, tap, type ForwardContext } from './layers.js';
+import { init } from './param-store.js';
+
+/** Prefix key/value tokens for one attention layer, already in the projected space: [N, Lp, D] (or [1, Lp, D], broadcast). */
+export interface PrefixKeyValue {
+  /** P_K — prefix keys, rank 3 (a `tf.Variable` works directly). */
+  readonly key: tf.Tensor;
+  /** P_V — prefix values, rank 3. */
+  readonly value: tf.Tensor;
+}
+
+/**
+ * Prefix tuning for one block: `prepend` (CL prompts: `[P_K; K]`) and/or `append` (KDP KD prompts: `[K; P_K]`).
+ * Queries come only from the real tokens, so the sequence length is unchanged.
+ */
+export interface BlockPrefix {
+  readonly prepend?: PrefixKeyValue;
+  readonly append?: PrefixKeyValue;
+}
+
+/** Forward options of a {@link VisionTransformer}. */
+export interface VitApplyOptions extends ApplyOptions {
+  /** Per-block prefixes, indexed by block number ℓ (array or sparse record). */
+  readonly prefixes?: readonly (BlockPrefix | undefined)[] | Readonly<Record<number, BlockPrefix | undefined>>;
+  /**
+   * Extra tokens [N, E, D] (or [1, E, D]) appended after the patch tokens WITHOUT positional embedding
+   * (KDP's KD token, DeiT's distillation token). Their final normed outputs are the `extra` tap.
+   */
+  readonly extraTokens?: tf.Tensor;
+}
+
+/** Config of {@link VisionTransformer} (timm `VisionTransformer`). */
+export interface VitConfig extends BaseModelConfig {
+  /** Input side length (square). Default 32. */
+  readonly imageSize?: number;
+  /** Patch side p. Default 4. */
+  readonly patchSize?: number;
+  /** Embedding width D. Default 128. */
+  readonly dim?: number;
+  /** Number of blocks L. Default 6. */
+  readonly depth?: number;
+  /** Attention heads H (D divisible by H). Default 4. */
+  readonly heads?: number;
+  /** MLP hidden = mlpRatio·D. Default 4. */
+  readonly mlpRatio?: number;
+  /** Bias in the qkv projection. Default true. */
+  readonly qkvBias?: boolean;
+  /** LayerNorm eps. Default 1e-6 (timm). */
+  readonly layerNormEps?: number;
+}
+
+/** Weights of one timm `Attention` in this package's layout ([in, out]). */
+export interface AttentionWeights {
+  readonly qkvWeight: tf.Tensor2D;
+  readonly qkvBias?: tf.Tensor1D;
+  readonly projWeight: tf.Tensor2D;
+  readonly projBias?: tf.Tensor1D;
+}
+
+function toHeads(t: tf.Tensor, n: number, heads: number): tf.Tensor3D {
+  // [N|1, L, D] → [N·H, L, d]
+  let u = t as tf.Tensor3D;
+  if (u.shape[0] !== n) {
+    if (u.shape[0] !== 1) {
+      throw new ShapeError(`Prefix/extra tokens have batch ${u.shape[0]}, expected ${n} or 1.`, { actual: u.shape });
+    }
+    u = tf.tile(u, [n, 1, 1]);
+  }
+  const [, l, d] = u.shape;
+  return tf.reshape(tf.transpose(tf.reshape(u, [n, l, heads, d / heads]), [0, 2, 1, 3]), [n * heads, l, d / heads]);
+}
+
+/**
+ * timm multi-head self-attention with optional prefix tuning:
+ * `softmax(q·[P_K^pre; K; P_K^app]ᵀ·d_h^-½)·[P_V^pre; V; P_V^app]`, then the output projection.
+ * x: [N, L, D] → [N, L, D].
+ *
+ * @param heads — H; the head width is d_h = D/H.
+ */
+export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: number, prefix?: BlockPrefix): tf.Tensor3D {
+  const [n, l, d] = x.shape;
+  if (d % heads !== 0) throw new ConfigError(`Width ${d} is not divisible by ${heads} heads.`, { field: 'heads' });
+  const dh = d / heads;
+  for (const p of [prefix?.prepend, prefix?.append]) {
+    if (p && (p.key.rank !== 3 || p.key.shape[2] !== d || p.value.rank !== 3 || p.value.shape[2] !== d || p.key.shape[1] !== p.value.shape[1])) {
+      throw new ShapeError(
+        `Prefix key/value must be [N, Lp, ${d}] with equal Lp; got key [${p.key.shape.join(', ')}], value [${p.value.shape.join(', ')}].`,
+        { key: p.key.shape, value: p.value.shape },
+      );
+    }
+  }
+  let qkv: tf.Tensor = tf.matMul(tf.reshape(x, [n * l, d]), w.qkvWeight);
+  if (w.qkvBias) qkv = tf.add(qkv, w.qkvBias);
+  // [N·L, 3D] → [3, N·H, L, d_h]
+  const parts = tf.reshape(tf.transpose(tf.reshape(qkv, [n, l, 3, heads, dh]), [2, 0, 3, 1, 4]), [3, n * heads, l, dh]);
+  const [q0, k0, v0] = tf.split(parts, 3, 0).map((t) => tf.reshape(t, [n * heads, l, dh]) as tf.Tensor3D) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  const ks: tf.Tensor3D[] = [];
+  const vs: tf.Tensor3D[] = [];
+  if (prefix?.prepend) {
+    ks.push(toHeads(prefix.prepend.key, n, heads));
+    vs.push(toHeads(prefix.prepend.value, n, heads));
+  }
+  ks.push(k0);
+  vs.push(v0);
+  if (prefix?.append) {
+    ks.push(toHeads(prefix.append.key, n, heads));
+    vs.push(toHeads(prefix.append.value, n, heads));
+  }
+  const k = ks.length === 1 ? k0 : tf.concat(ks, 1);
+  const v = vs.length === 1 ? v0 : tf.concat(vs, 1);
+  const q = tf.mul(q0, dh ** -0.5);
+  const scores = tf.matMul(q, tf.transpose(k, [0, 2, 1])); // [N·H, L, Lk]
+  const attn = tf.softmax(scores);
+  const o = tf.matMul(attn, v); // [N·H, L, d_h]
+  const merged = tf.reshape(tf.transpose(tf.reshape(o, [n, heads, l, dh]), [0, 2, 1, 3]), [n * l, d]);
+  let y: tf.Tensor = tf.matMul(merged, w.projWeight);
+  if (w.projBias) y = tf.add(y, w.projBias);
+  return tf.reshape(y, [n, l, d]);
+}
+
+interface Block {
+  norm1: LayerNorm;
+  qkv: Linear;
+  proj: Linear;
+  norm2: LayerNorm;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+/**
+ * Vision Transformer with timm parameter names (`patch_embed.proj`, `cls_token`, `pos_embed`,
+ * `blocks.i.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}`, `norm`, `head`): patch embedding,
+ * [CLS] token, learned position embedding, pre-norm blocks (exact GELU), final LayerNorm, linear head on
+ * the normed [CLS]. `numClasses: 0` removes the head (logits = the [CLS] feature, as timm's `num_classes=0`).
+ *
+ * Insertion points (see {@link VitApplyOptions}): per-block prefix keys/values prepended and/or appended,
+ * and extra tokens after the patch tokens without positional embedding.
+ * Taps: `tokens` (final normed sequence [N, 1+P+E, D]), `cls` and `features` (normed [CLS], [N, D]),
+ * `extra` (normed extra tokens [N, E, D], when given), `blocks.i` (output of block i, [N, 1+P+E, D]).
+ *
+ * Init (timm `init_weights_vit_timm`): linear weights trunc-normal(0.02), biases 0, `pos_embed`
+ * trunc-normal(0.02), `cls_token` N(0, 1e-6), LayerNorm 1/0, patch conv PyTorch default.
+ */
+export class VisionTransformer extends FunctionalClassifier {
+  readonly tapNames: readonly string[];
+  readonly imageSize: number;
+  readonly patchSize: number;
+  readonly dim: number;
+  readonly depth: number;
+  readonly heads: number;
+  readonly numPatches: number;
+  private readonly patchWeight: tf.Variable;
+  private readonly patchBias: tf.Variable;
+  private readonly clsToken: tf.Variable;
+  private readonly posEmbed: tf.Variable;
+  private readonly blocks: Block[] = [];
+  private readonly norm: LayerNorm;
+  private readonly head: Linear | undefined;
+
+  constructor(config: VitConfig = {}) {
+    const imageSize = config.imageSize ?? 32;
+    const patchSize = config.patchSize ?? 4;
+    const dim = config.dim ?? 128;
+    const depth = config.depth ?? 6;
+    const heads = config.heads ?? 4;
+    const mlpRatio = config.mlpRatio ?? 4;
+    const numClasses = config.numClasses ?? 10;
+    const inputChannels = config.inputChannels ?? 3;
+    const eps = config.layerNormEps ?? 1e-6;
+    if (imageSize % patchSize !== 0) {
+      throw new ConfigError(`imageSize ${imageSize} is not a multiple of patchSize ${patchSize}.`, { field: 'patchSize' });
+    }
+    if (dim % heads !== 0) throw new ConfigError(`dim ${dim} is not divisible by heads ${heads}.`, { field: 'heads' });
+    super(config.name ?? 'vit', numClasses, inputChannels, config.normalization, {
+      ...config, imageSize, patchSize, dim, depth, heads, mlpRatio, numClasses, inputChannels, layerNormEps: eps,
+    });
+    this.imageSize = imageSize;
+    this.patchSize = patchSize;
+    this.dim = dim;
+    this.depth = depth;
+    this.heads = heads;
+    this.numPatches = (imageSize / patchSize) ** 2;
+    const rng = Rng.fromSeed(config.seed ?? 0);
+    const p = this.params;
+    this.clsToken = p.add('cls_token', init.normal([1, 1, dim], 1e-6, rng));
+    this.posEmbed = p.add('pos_embed', init.truncatedNormal([1, this.numPatches + 1, dim], 0.02, rng));
+    const fanIn = inputChannels * patchSize * patchSize;
+    this.patchWeight = p.add('patch_embed.proj.weight', init.torchDefault([patchSize, patchSize, inputChannels, dim], fanIn, rng), 'conv');
+    this.patchBias = p.add('patch_embed.proj.bias', init.torchDefault([dim], fanIn, rng));
+    const hidden = Math.round(dim * mlpRatio);
+    for (let i = 0; i < depth; i++) {
+      const b = `blocks.${i}`;
+      this.blocks.push({
+        norm1: new LayerNorm(p, `${b}.norm1`, dim, eps),
+        qkv: new Linear(p, `${b}.attn.qkv`, { inFeatures: dim, outFeatures: 3 * dim, bias: config.qkvBias ?? true, init: 'truncNormal02' }, rng),
+        proj: new Linear(p, `${b}.attn.proj`, { inFeatures: dim, outFeatures: dim, init: 'truncNormal02' }, rng),
+        norm2: new LayerNorm(p, `${b}.norm2`, dim, eps),
+        fc1: new Linear(p, `${b}.mlp.fc1`, { inFeatures: dim, outFeatures: hidden, init: 'truncNormal02' }, rng),
+        fc2: new Linear(p, `${b}.mlp.fc2`, { inFeatures: hidden, outFeatures: dim, init: 'truncNormal02' }, rng),
+      });
+    }
+    this.norm = new LayerNorm(p, 'norm', dim, eps);
+    this.head = numClasses > 0 ? new Linear(p, 'head', { inFeatures: dim, outFeatures: numClasses, init: 'truncNormal02' }, rng) : undefined;
+    this.headNames = this.head ? ['head.weight', 'head.bias'] : [];
+    this.tapNames = ['tokens', 'cls', 'features', 'extra', ...this.blocks.map((_, i) => `blocks.${i}`)];
+  }
+
+  protected override checkInput(x: tf.Tensor4D): void {
+    super.checkInput(x);
+    if (x.shape[1] !== this.imageSize || x.shape[2] !== this.imageSize) {
+      throw new ShapeError(
+        `ViT '${this.name}' was built for ${this.imageSize}×${this.imageSize} inputs (learned position embedding), ` +
+          `got ${x.shape[1]}×${x.shape[2]}. Resize the images first.`,
+        { expected: this.imageSize, actual: x.shape },
+      );
+    }
+  }
+
+  /** Patch embedding as reshape + matmul (equal to the stride-p conv): [N, H, W, C] → [N, P, D]. */
+  private embedPatches(x: tf.Tensor4D): tf.Tensor3D {
+    const [n, h, w, c] = x.shape;
+    const ps = this.patchSize;
+    const gh = h / ps;
+    const gw = w / ps;
+    const patches = tf.reshape(tf.transpose(tf.reshape(x, [n, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [n * gh * gw, ps * ps * c]);
+    const emb = tf.add(tf.matMul(patches, tf.reshape(this.patchWeight, [ps * ps * c, this.dim])), this.patchBias);
+    return tf.reshape(emb, [n, gh * gw, this.dim]);
+  }
+
+  private block(b: Block, x: tf.Tensor3D, prefix: BlockPrefix | undefined): tf.Tensor3D {
+    const a = multiHeadAttention(b.norm1.apply(x), {
+      qkvWeight: b.qkv.weight as tf.Tensor2D,
+      qkvBias: b.qkv.bias as tf.Tensor1D | undefined,
+      projWeight: b.proj.weight as tf.Tensor2D,
+      projBias: b.proj.bias as tf.Tensor1D | undefined,
+    }, this.heads, prefix);
+    const h = tf.add(x, a);
+    return tf.add(h, b.fc2.apply(gelu(b.fc1.apply(b.norm2.apply(h)))));
+  }
+
+  /** Forward with prompts/extra tokens; see {@link VitApplyOptions}. */
+  override apply(x: tf.Tensor4D, options: VitApplyOptions = {}): ModelOutput {
+    const extra = options.extraTokens;
+    if (extra && (extra.rank !== 3 || extra.shape[2] !== this.dim)) {
+      throw new ShapeError(`extraTokens must be [N, E, ${this.dim}], got [${extra.shape.join(', ')}].`, { actual: extra.shape });
+    }
+    return super.apply(x, options);
+  }
+
+  protected forward(x: tf.Tensor4D, ctx: ForwardContext, options: VitApplyOptions): tf.Tensor2D {
+    const n = x.shape[0];
+    const patches = tf.add(this.embedPatches(x), tf.slice(this.posEmbed, [0, 1, 0], [1, this.numPatches, this.dim])) as tf.Tensor3D;
+    const cls = tf.tile(tf.add(this.clsToken, tf.slice(this.posEmbed, [0, 0, 0], [1, 1, this.dim])), [n, 1, 1]);
+    const seq: tf.Tensor3D[] = [cls as tf.Tensor3D, patches];
+    const extra = options.extraTokens;
+    const e = extra ? (extra.shape[1] as number) : 0;
+    if (extra) {
+      if (extra.shape[0] !== n && extra.shape[0] !== 1) {
+        throw new ShapeError(`extraTokens have batch ${extra.shape[0]}, expected ${n} or 1.`, { actual: extra.shape });
+      }
+      seq.push((extra.shape[0] === n ? extra : tf.tile(extra, [n, 1, 1])) as tf.Tensor3D);
+    }
+    let h: tf.Tensor3D = tf.concat(seq, 1);
+    const prefixes = options.prefixes as Readonly<Record<number, BlockPrefix | undefined>> | undefined;
+    this.blocks.forEach((b, i) => {
+      h = this.block(b, h, prefixes?.[i]);
+      tap(ctx, `blocks.${i}`, h);
+    });
+    const tokens = this.norm.apply(h);
+    tap(ctx, 'tokens', tokens);
+    const clsOut = tf.reshape(tf.slice(tokens, [0, 0, 0], [n, 1, this.dim]), [n, this.dim]) as tf.Tensor2D;
+    tap(ctx, 'cls', clsOut);
+    tap(ctx, 'features', clsOut);
+    if (e > 0) tap(ctx, 'extra', tf.slice(tokens, [0, 1 + this.numPatches, 0], [n, e, this.dim]));
+    else if (ctx.wanted.has('extra')) throw new ConfigError("Tap 'extra' needs extraTokens.", { field: 'taps' });
+    return this.head ? this.head.apply(clsOut) : clsOut;
+  }
+}
+
+/** Named ViT presets (timm `vit_*_patch16_224` and small CPU configs). */
+export const vitPresets = {
+  /** timm `vit_tiny_patch16_224`: D=192, 12 blocks, 3 heads. */
+  vitTiny: { imageSize: 224, patchSize: 16, dim: 192, depth: 12, heads: 3, mlpRatio: 4, numClasses: 1000 },
+  /** timm `vit_small_patch16_224`: D=384, 12 blocks, 6 heads. */
+  vitSmall: { imageSize: 224, patchSize: 16, dim: 384, depth: 12, heads: 6, mlpRatio: 4, numClasses: 1000 },
+  /** timm `vit_base_patch16_224`: D=768, 12 blocks, 12 heads. */
+  vitBase: { imageSize: 224, patchSize: 16, dim: 768, depth: 12, heads: 12, mlpRatio: 4, numClasses: 1000 },
+  /** timm `vit_large_patch16_224`: D=1024, 24 blocks, 16 heads. */
+  vitLarge: { imageSize: 224, patchSize: 16, dim: 1024, depth: 24, heads: 16, mlpRatio: 4, numClasses: 1000 },
+  /** CPU ViT for 32×32 RGB: patch 4 (64 patches), D=128, 6 blocks, 4 heads, MLP ratio 4. */
+  vitMini: { imageSize: 32, patchSize: 4, dim: 128, depth: 6, heads: 4, mlpRatio: 4, numClasses: 10 },
+  /** kdp-spec §8.2 mini-CDL teacher: 28×28 grey, patch 7 (16 patches), D=64, depth 4, 4 heads, MLP ratio 2. */
+  vitCdlTeacher: { imageSize: 28, patchSize: 7, inputChannels: 1, dim: 64, depth: 4, heads: 4, mlpRatio: 2, numClasses: 10 },
+  /** kdp-spec §8.2 mini-CDL student: 28×28 grey, patch 7, D=32, depth 4, 2 heads, MLP ratio 2. */
+  vitCdlStudent: { imageSize: 28, patchSize: 7, inputChannels: 1, dim: 32, depth: 4, heads: 2, mlpRatio: 2, numClasses: 10 },
+} as const satisfies Record<string, VitConfig>;
