@@ -95,6 +95,7 @@ async function pretrain(
   const steps = Math.ceil(train.count / batchSize) * epochs;
   const progress = createProgress({ total: steps, label: `pretrain ${dataset} ${preset.arch}` });
   log(`pretraining ${dataset} ${preset.arch} on ${train.count} images for ${epochs} epoch(s)`);
+  let done = 0;
   await trainClassifier(
     model,
     (epoch) => new BatchLoader(train, { batchSize, shuffle: true, seed: seed * 1000 + epoch, transform: kiopTransform(dataset, 'train') }),
@@ -106,7 +107,10 @@ async function pretrain(
       epochs,
       cosine: true,
       seed,
-      onProgress: (p) => progress.tick(1, { loss: p.loss.toFixed(3) }),
+      onProgress: (p) => {
+        progress.tick(p.step - done, { loss: p.loss.toFixed(3) });
+        done = p.step;
+      },
     },
   );
   progress.stop();

@@ -27,3 +27,16 @@ export function assertFinite(value: number, where: { step?: number; term?: strin
 export function scalarValue(t: tf.Tensor): number {
   return t.dataSync()[0] as number;
 }
+
+/**
+ * Disposes a `tf.train` optimizer completely. TensorFlow.js 4.22's `MomentumOptimizer.dispose()` frees its
+ * momentum scalar and accumulators but not the learning-rate scalar it inherits from `SGDOptimizer`, leaking one
+ * tensor per optimizer; this frees that one too.
+ */
+export function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  if (optimizer.getClassName() === 'Momentum') {
+    const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+    if (c && !c.isDisposed) c.dispose();
+  }
+}

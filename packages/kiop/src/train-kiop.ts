@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFinite } from '@promptkd/core';
+import { assertFinite, disposeOptimizer } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import { kiopVariantRegistry } from './registry.js';
 import { epochSeed } from './reseed.js';
@@ -95,7 +95,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       best: { epoch: best.epoch, metrics: best.metrics },
     };
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
     session.dispose();
   }
 }

@@ -100,7 +100,9 @@ export abstract class BasePrompt implements VisualPrompt {
   /** Creates the variables from their specs. Call once from the subclass constructor. */
   protected initVariables(specs: readonly VariableSpec[]): void {
     for (const s of specs) {
-      const v = tf.variable(tf.tensor(s.init, [...s.shape], 'float32'), true, `${this.uid}/${s.name}`);
+      const initial = tf.tensor(s.init, [...s.shape], 'float32');
+      const v = tf.variable(initial, true, `${this.uid}/${s.name}`);
+      initial.dispose();
       this.vars.set(s.name, v);
     }
   }

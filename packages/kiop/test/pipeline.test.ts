@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets';
+import { CmiGenerator, createModel, type FunctionalClassifier } from '@promptkd/models';
+import { createKiopContext, kiopConfigSchema, kiopPresets, trainKiop, KIOP_VARIANTS, type KiopConfig } from '@promptkd/kiop';
+
+// End-to-end smoke of every variant through the real pipeline: BN CNNs, real (tiny) MNIST / Fashion-MNIST
+// subsets, CMI synthesis with the CMI generator, nested prompt, random label mapping. Seconds, not accuracy.
+const net = (k: number, seed: number) => createModel('bnCnn', { blocks: [4, 8], numClasses: k, seed }) as FunctionalClassifier;
+
+let data: Record<string, { train: ImageDataset; test: ImageDataset }>;
+
+beforeAll(async () => {
+  data = {};
+  for (const ds of ['mnist', 'fashionMnist']) {
+    const [train, test] = await Promise.all([loadDataset(ds, { split: 'train' }), loadDataset(ds, { split: 'test' })]);
+    data[ds] = { train: takePerClass(train, 2), test: takePerClass(test, 1) };
+  }
+});
+
+describe('KiOP pipeline smoke (every variant, end to end)', () => {
+  for (const variant of KIOP_VARIANTS) {
+    it(variant, async () => {
+      const sources = variant === 'multiModel' ? ['fashionMnist', 'mnist'] : ['fashionMnist'];
+      const config: KiopConfig = kiopConfigSchema.parse({
+        ...kiopPresets.smoke,
+        variant,
+        seed: 1,
+        epochs: 1,
+        kdSteps: 2,
+        batchSize: 4,
+        promptSizes: variant === 'multiModel' ? [32, 36, 40, 44] : [32, 36, 40],
+        synthesis: { ...kiopPresets.smoke.synthesis, gSteps: 2, bankCapacity: 16, nNeg: 8 },
+      });
+      const host = net(20, 1); // 20 ≥ 10 + 10 classes: room for two disjoint label-mapping slices
+      const srcModels = sources.map((_, i) => net(10, 2 + i));
+      for (const m of [host, ...srcModels]) m.setTrainable(false);
+      const before = tf.memory().numTensors;
+      const { ctx, dispose } = createKiopContext({
+        config,
+        host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
+        sources: sources.map((ds, i) => ({ dataset: ds, model: srcModels[i]!, test: data[ds]!.test })),
+        createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+        buildHostLike: (k) => net(k, 1),
+      });
+      const result = await trainKiop(ctx);
+      dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(result.epochs).toHaveLength(1);
+      for (const v of Object.values(result.final)) expect(v).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(result.final)).toContain('accB');
+      for (const m of [host, ...srcModels]) m.dispose();
+    });
+  }
+});
