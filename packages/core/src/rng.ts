@@ -8,6 +8,8 @@ import { ConfigError } from './errors.js';
 export interface RngState {
   readonly algorithm: 'xoroshiro128plus';
   readonly state: readonly number[];
+  /** The cached second Box–Muller sample, when one is pending. */
+  readonly normalSpare?: number;
 }
 
 /**
@@ -45,11 +47,16 @@ export class Rng {
     if (s.algorithm !== 'xoroshiro128plus' || !Array.isArray(s.state)) {
       throw new ConfigError(`Unsupported RNG state (algorithm '${String(s.algorithm)}').`, { field: 'rng' });
     }
-    return new Rng(xoroshiro128plusFromState(s.state));
+    const rng = new Rng(xoroshiro128plusFromState(s.state));
+    rng.normalSpare = s.normalSpare;
+    return rng;
   }
 
   getState(): RngState {
-    return { algorithm: 'xoroshiro128plus', state: [...this.gen.getState()] };
+    const state = [...this.gen.getState()];
+    return this.normalSpare === undefined
+      ? { algorithm: 'xoroshiro128plus', state }
+      : { algorithm: 'xoroshiro128plus', state, normalSpare: this.normalSpare };
   }
 
   /** An independent child stream (jump-ahead), e.g. one per worker or per component. */

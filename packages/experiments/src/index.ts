@@ -1,0 +1,71 @@
+/**
+ * @promptkd/experiments — the experiment infrastructure shared by the KiOP and KDP apps: run folders,
+ * atomic checkpoints with resume, NaN guards, progress, config schemas and presets, tables, plots and the
+ * grid runner.
+ */
+export { StorageError } from './errors.js';
+export {
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeFileDurable,
+  removeStaleTempFiles,
+  TEMP_MARKER,
+} from './atomic-file.js';
+export type { AtomicWriteOptions, WriteFileFn } from './atomic-file.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  tensorsToRaw,
+  rawToTensors,
+  SAFETENSORS_MAX_HEADER_BYTES,
+} from './safetensors.js';
+export type { RawTensor } from './safetensors.js';
+export { snapshotOptimizer, restoreOptimizer, orderOptimizerWeights } from './optimizer-state.js';
+export type { OptimizerSnapshot, OptimizerSnapshotMeta, RestoreOptimizerOptions, NamedVariables } from './optimizer-state.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadLatestCheckpoint,
+  listCheckpoints,
+  assignVariables,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+} from './checkpoint.js';
+export type {
+  CheckpointInput,
+  CheckpointInfo,
+  LoadedCheckpoint,
+  SaveCheckpointOptions,
+  LoadLatestOptions,
+} from './checkpoint.js';
+export { createRunFolder, openRunFolder, stableStringify } from './run-folder.js';
+export type { RunFolder, RunFolderPaths, RunInfo, ResultsFile, CreateRunFolderOptions } from './run-folder.js';
+export { runMetadata } from './run-metadata.js';
+export type { RunMetadata } from './run-metadata.js';
+export { guardFinite, guardFiniteTensors } from './guard.js';
+export { createProgress, formatDuration } from './progress.js';
+export type { Progress, ProgressOptions, ProgressMode, ProgressStream, ProgressValues } from './progress.js';
+export {
+  parseConfig,
+  readConfigFile,
+  applyOverrides,
+  parseSetOverrides,
+  definePresets,
+  resolvePreset,
+} from './config.js';
+export type { ConfigIssue, Presets, StandardPresetName } from './config.js';
+export {
+  writeTable,
+  renderMarkdown,
+  renderCsv,
+  slugify,
+  meanStd,
+  formatMeanStd,
+  pairedDifference,
+  formatPairedDifference,
+} from './tables.js';
+export type { Cell, Table, TableColumn, MeanStd, BySeed, PairedDifference } from './tables.js';
+export { lineChartSvg, lineChartVegaLite, vegaLiteToSvg, svgToPng, encodePng, writeFigure, writeLineChart } from './plots.js';
+export type { Series, LineChartSpec } from './plots.js';
+export { runGrid, createInProcessQueue } from './grid.js';
+export type { GridCell, GridCellContext, GridOutcome, GridQueue, RunCell, RunGridOptions, InProcessQueueOptions } from './grid.js';
