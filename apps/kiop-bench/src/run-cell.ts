@@ -63,13 +63,16 @@ export async function runCell(options: {
     sources: sources.map((s) => ({ dataset: s.dataset, model: s.model, test: s.test })),
     createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
     buildHostLike: (k) => buildNetwork(options.bench, k, config.seed),
+    onSynthesisIteration: (bank) => progress.tick(1, { phase: `synthesis ${bank}` }),
   });
   let history: KiopEpoch[] = [];
-  const steps = config.epochs * config.kdSteps;
-  const progress = createProgress({ total: steps, label: `${options.name}`, silent: options.quiet });
+  // progress units: generator iterations of every bank + knowledge-storing steps
+  const banks = config.variant === 'kiopBF' ? 2 : config.variant === 'multiModel' ? sources.length + 1 : 1;
+  const perEpoch = config.kdSteps + banks * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
+  const progress = createProgress({ total: config.epochs * perEpoch, label: `${options.name}`, silent: options.quiet });
   try {
     const result = await trainKiop(ctx, {
-      onStep: ({ loss }) => progress.tick(1, { loss: loss.toFixed(4) }),
+      onStep: ({ loss }) => progress.tick(1, { phase: 'storing', loss: loss.toFixed(4) }),
       async resume(session, optimizer) {
         const ckpt = await folder.loadLatestCheckpoint<CellState>();
         if (!ckpt) return undefined;
@@ -91,7 +94,7 @@ export async function runCell(options: {
           }
           const startEpoch = ckpt.epoch ?? ckpt.state.epochs.length;
           folder.rewindMetrics((r) => typeof r.epoch === 'number' && r.epoch < startEpoch);
-          progress.tick(startEpoch * config.kdSteps);
+          progress.tick(startEpoch * perEpoch);
           history = [...ckpt.state.epochs];
           return { startEpoch, done: ckpt.state.epochs };
         } finally {

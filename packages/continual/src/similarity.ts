@@ -1,0 +1,35 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Row-wise L2 normalisation `x / max(‖x‖, eps)` (PyTorch `F.normalize`, eps 1e-12). */
+export function l2Normalize(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
+  const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
+  return tf.div(x, tf.maximum(norm, eps));
+}
+
+/** Cosine similarity matrix `cos(q_n, K_m)`: `[N, D] × [M, D] → [N, M]`. */
+export function cosineMatrix(q: tf.Tensor2D, keys: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(l2Normalize(q), tf.transpose(l2Normalize(keys)));
+}
+
+/**
+ * One-hot rows `[N·k, M]` for integer indices (host array), used to select pool entries with a matmul
+ * instead of a differentiable `tf.gather`.
+ */
+export function oneHotRows(indices: readonly number[], depth: number): tf.Tensor2D {
+  const data = new Float32Array(indices.length * depth);
+  indices.forEach((ix, r) => {
+    data[r * depth + ix] = 1;
+  });
+  return tf.tensor2d(data, [indices.length, depth]);
+}
+
+/** Top-k column indices per row of a host matrix (descending; ties → lower index first, like torch.topk on CPU). */
+export function topKRows(values: Float32Array | number[], rows: number, cols: number, k: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rows; r++) {
+    const idx = Array.from({ length: cols }, (_, c) => c);
+    idx.sort((a, b) => (values[r * cols + b] as number) - (values[r * cols + a] as number) || a - b);
+    out.push(idx.slice(0, k));
+  }
+  return out;
+}

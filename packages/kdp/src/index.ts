@@ -1,0 +1,42 @@
+export type {
+  KdHyperParams,
+  KdMethodArgs,
+  KdMethod,
+  KdLossArgs,
+  TeacherFeatureNeed,
+  TeacherOutputs,
+  StudentExtras,
+} from './types.js';
+export { KdPrompts, type KdPromptsOptions } from './kd-prompts.js';
+export { createStudentAlone } from './kd-methods/none.js';
+export { createLogitKd } from './kd-methods/logit-kd.js';
+export { createDkd } from './kd-methods/dkd.js';
+export { createFitNets } from './kd-methods/fitnets.js';
+export { createReviewKd } from './kd-methods/review-kd.js';
+export { createKdp, createDeitToken } from './kd-methods/kdp.js';
+export { kdMethodRegistry, createKdMethod, type KdMethodFactory } from './registry.js';
+export { LiveTeacher, teacherTaskLogits, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
+export { DistillationStudent } from './distillation-student.js';
+export {
+  TeacherStream,
+  runContinualDistillation,
+  exportStudentState,
+  importStudentState,
+  cdlSeed,
+  type CdlResume,
+  type CdlBackbones,
+  type CdlConfig,
+  type CdlResult,
+  type CdlRunOptions,
+  type StreamResult,
+  type TeacherStreamOptions,
+} from './continual-distillation.js';
+export {
+  kdpPresets,
+  resolveClConfig,
+  validateKdpPreset,
+  type KdpPreset,
+  type KdpPresetName,
+  type VitShape,
+  type ClPresetParams,
+} from './presets.js';
