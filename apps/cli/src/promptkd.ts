@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { PromptKdError } from '@promptkd/core';
 import { demo, kiopCommand } from '@promptkd/kiop-bench';
+import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
 
 const program = new Command('promptkd')
@@ -24,6 +25,7 @@ program
     await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed });
   });
 program.addCommand(kiopCommand(init));
+program.addCommand(kdpCommand(init));
 
 try {
   await program.parseAsync(process.argv);

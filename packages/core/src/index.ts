@@ -3,3 +3,4 @@ export * from './registry.js';
 export * from './rng.js';
 export * from './contracts.js';
 export * from './tensors.js';
+export * from './safetensors.js';

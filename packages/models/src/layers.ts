@@ -222,13 +222,18 @@ export function adaptiveAvgPool2d(x: tf.Tensor4D, outH: number, outW: number): t
   return tf.concat(rows, 1);
 }
 
-/** Nearest-neighbour ×2 upsampling (`nn.Upsample(scale_factor=2)`), built from concat/reshape so it trains on every backend. */
-export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const cols = tf.reshape(x, [n, h, w, 1, c]);
-  const wide = tf.reshape(tf.concat([cols, cols], 3), [n, h, 1, 2 * w, c]);
-  return tf.reshape(tf.concat([wide, wide], 2), [n, 2 * h, 2 * w, c]);
-}
+/**
+ * Nearest-neighbour ×2 upsampling (`nn.Upsample(scale_factor=2)`). Forward: two 4-D concats + reshapes; backward:
+ * the exact adjoint, a 2×2 sum pool (4·avgPool). A custom gradient because the stock concat gradient (SplitV on
+ * 5-D tensors) takes seconds per call on wasm.
+ */
+export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  save([]);
+  const wide = tf.reshape(tf.concat([x, x], 3), [n, h, 2 * w, c]);
+  const value = tf.reshape(tf.concat([wide, wide], 2), [n, 2 * h, 2 * w, c]);
+  return { value, gradFunc: (dy: tf.Tensor) => tf.mul(tf.avgPool(dy as tf.Tensor4D, 2, 2, 'valid'), 4) };
+}) as unknown as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /** Applies (x − mean) / std per channel when a normalisation is given. */
 export function normalizeInput(x: tf.Tensor4D, norm: { mean: readonly number[]; std: readonly number[] } | undefined): tf.Tensor4D {

@@ -4,7 +4,6 @@ import {
   CheckpointError,
   DataFormatError,
   NonFiniteError,
-  PromptKdError,
   type Normalization,
 } from '@promptkd/core';
 import type { ImageShape, ParameterCount, SegmentInfo, VisualPrompt } from './prompt.js';
@@ -124,6 +123,32 @@ function validateLabelMappings(meta: PromptArtifactInput, file?: string): void {
   }
 }
 
+/** Largest number a stored prompt config may hold outside `seed` fields (canvas sides, patch sizes, ...). */
+const MAX_CONFIG_NUMBER = 4096;
+
+/**
+ * Rejects a stored config whose numbers could make {@link createPrompt} allocate absurd amounts of memory (a corrupt
+ * or hostile file: e.g. `outputSize: 1e6` is a 10^12-element ring) before anything is allocated.
+ */
+function checkConfigBounds(config: unknown, file: string, type: string): void {
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v === 'number') {
+      if (!/seed/i.test(path) && !(Math.abs(v) <= MAX_CONFIG_NUMBER)) {
+        throw artifactError(
+          'bad-config',
+          `${file}: config field '${path}' of prompt type '${type}' is ${v}, outside ±${MAX_CONFIG_NUMBER}; the file is corrupt.`,
+          { file, field: path, value: v },
+        );
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+    }
+  };
+  walk(config, '');
+}
+
 /**
  * Rebuilds a prompt from safetensors bytes (metadata embedded, or given as `sidecar`), strictly: the prompt type
  * must be registered, the config valid, every tensor present with the exact shape and finite values, and no
@@ -172,14 +197,19 @@ export function decodePromptArtifact(
     );
   }
   validateLabelMappings(meta, file);
+  checkConfigBounds(meta.config, file, meta.type);
   let prompt: VisualPrompt;
   try {
     prompt = createPrompt(meta.type, meta.config);
   } catch (e) {
-    if (e instanceof PromptKdError) {
-      throw artifactError('bad-config', `${file}: invalid config for prompt type '${meta.type}': ${e.message}`, { file }, e);
-    }
-    throw e;
+    // Any failure to build the prompt from the stored config (including an allocation a typed check missed) is a
+    // bad config of this file, not a crash of the caller.
+    throw artifactError(
+      'bad-config',
+      `${file}: invalid config for prompt type '${meta.type}': ${e instanceof Error ? e.message : String(e)}`,
+      { file },
+      e,
+    );
   }
   try {
     const expected = prompt.namedVariables();

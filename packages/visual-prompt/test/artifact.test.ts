@@ -63,6 +63,12 @@ describe('safetensors', () => {
     const bad = bytes.slice();
     bad[8] = 0x7b + 1; // break the JSON
     expect(() => decodeSafetensors(bad)).toThrow(/JSON/);
+    // Integer tensors are not prompt parameters (hand-built I32 file).
+    const header = new TextEncoder().encode(JSON.stringify({ a: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }));
+    const int = new Uint8Array(8 + header.length + 4);
+    new DataView(int.buffer).setBigUint64(0, BigInt(header.length), true);
+    int.set(header, 8);
+    expect(() => decodeSafetensors(int, 'i.safetensors')).toThrow(/floating point/);
   });
 });
 

@@ -13,6 +13,7 @@ import { setStockTile, tile } from './tile.js';
 import { maxPoolGrad } from './max-pool-grad.js';
 import { identity, setStockIdentity } from './identity.js';
 import { setStockTranspose, transpose } from './transpose.js';
+import { setStockSlice, slice } from './slice.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
 import { PROMPTKD_KERNEL, type KernelArgs } from './wasm-backend.js';
 
@@ -35,6 +36,7 @@ const KERNELS: readonly TrainingKernel[] = [
   { name: tf.MaxPoolGrad, kernelFunc: maxPoolGrad },
   { name: tf.Identity, kernelFunc: identity, keepStock: setStockIdentity },
   { name: tf.Transpose, kernelFunc: transpose, keepStock: setStockTranspose },
+  { name: tf.Slice, kernelFunc: slice, keepStock: setStockSlice },
 ];
 
 const STOCK_KERNEL = Symbol.for('promptkd.stockKernel');
@@ -50,7 +52,7 @@ const replaced = new Map<string, tf.KernelConfig | undefined>();
  * Registers promptkd's training kernels for the `wasm` backend and returns their names: the kernels the stock
  * backend lacks (`Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter/Input`, `UnsortedSegmentSum`,
  * `Einsum`) and faster replacements for some it has (`Conv2DBackpropInput`, `BatchMatMul`, `Tile`,
- * `MaxPoolGrad`, `Identity`, `Transpose`). Replaced stock kernels
+ * `MaxPoolGrad`, `Identity`, `Transpose`, `Slice`). Replaced stock kernels
  * are kept for the cases the replacements delegate back. Idempotent; {@link initBackend} calls it when it picks
  * wasm. See the package README for how each kernel is built and its measured speed.
  */

@@ -1,0 +1,133 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { fromVisionTransformer, type PromptableViT } from '@promptkd/continual';
+import { BatchLoader, dataCacheDir, evalBatches, resizeTransform, type ImageDataset, type Transform } from '@promptkd/datasets';
+import { createProgress } from '@promptkd/experiments';
+import { VisionTransformer, evaluate, loadModelWeights, saveModelWeights, trainClassifier } from '@promptkd/models';
+import type { BenchPreset } from './bench-presets.js';
+
+type Shape = BenchPreset['teacher'];
+
+/** A frozen backbone ready for prompting. */
+export interface PreparedBackbone {
+  readonly vit: VisionTransformer;
+  readonly backbone: PromptableViT;
+  /** Checkpoint the weights came from (timm file or the in-app pretraining cache). */
+  readonly weights: string;
+  /** In-app pretraining only: top-1 of the pretraining head on the (capped) test split, all classes. */
+  readonly pretrainTestAccuracy?: number;
+  readonly pretrainSeconds?: number;
+}
+
+/** Default model cache: `$PROMPTKD_MODELS` or `~/.cache/promptkd/models` (shared with the KiOP app). */
+export function modelCacheDir(): string {
+  return process.env.PROMPTKD_MODELS ?? join(dataCacheDir(), '..', 'models');
+}
+
+/** Fixed init seeds of the two backbones: every cell and seed uses the same frozen backbones. */
+const INIT_SEED = { teacher: 1, student: 2 } as const;
+
+function vitOf(shape: Shape, numClasses: number, seed: number): VisionTransformer {
+  return new VisionTransformer({
+    imageSize: shape.imageSize,
+    patchSize: shape.patchSize,
+    inputChannels: shape.channels,
+    dim: shape.dim,
+    depth: shape.depth,
+    heads: shape.heads,
+    mlpRatio: shape.mlpRatio,
+    numClasses,
+    seed,
+  });
+}
+
+const isHead = (name: string) => name.startsWith('head.');
+
+/** The cache file of an in-app pretrained backbone (key = hash of shape, recipe, dataset and pool). */
+export function backboneCacheFile(role: 'teacher' | 'student', preset: BenchPreset, cacheDir = modelCacheDir()): string {
+  const shape = preset[role];
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: 1, role, seed: INIT_SEED[role], dataset: preset.data.dataset, shape, pretraining: preset.pretraining ?? null }))
+    .digest('hex')
+    .slice(0, 16);
+  return join(cacheDir, `kdp-${preset.data.dataset}-${role}-d${shape.dim}x${shape.depth}-${key}.safetensors`);
+}
+
+/**
+ * The teacher or student backbone, frozen and headless: from `weights` (a timm `vit_*` safetensors state dict;
+ * the classifier head is ignored) when given, else from the cache, else pretrained in-app on the held-out pool
+ * (a CPU stand-in for ImageNet pretraining, kdp-spec §8.2) and cached.
+ */
+export async function prepareBackbone(options: {
+  role: 'teacher' | 'student';
+  preset: BenchPreset;
+  pool?: ImageDataset;
+  test?: ImageDataset;
+  weights?: string;
+  cacheDir?: string;
+  quiet?: boolean;
+  log?: (line: string) => void;
+}): Promise<PreparedBackbone> {
+  const { role, preset } = options;
+  const log = options.log ?? (() => {});
+  const shape = preset[role];
+  const vit = vitOf(shape, 0, INIT_SEED[role]);
+  if (options.weights) {
+    await loadModelWeights(vit, options.weights, { exclude: isHead });
+    log(`${role}: loaded ${options.weights}`);
+    return { vit, backbone: fromVisionTransformer(vit), weights: options.weights };
+  }
+  const file = backboneCacheFile(role, preset, options.cacheDir);
+  const sidecar = file.replace(/\.safetensors$/, '.json');
+  if (!existsSync(file)) {
+    const { pool, test } = options;
+    if (!preset.pretraining || !pool || !test) {
+      vit.dispose();
+      throw new Error(
+        `${role}: no weights given (--${role}-weights <timm safetensors>) and preset '${preset.name}' has no in-app pretraining recipe.`,
+      );
+    }
+    const full = vitOf(shape, pool.numClasses, INIT_SEED[role]);
+    const { epochs, batchSize, lr, weightDecay } = preset.pretraining;
+    const transform: Transform | undefined = pool.height === shape.imageSize ? undefined : resizeTransform([shape.imageSize, shape.imageSize]);
+    const steps = Math.ceil(pool.count / batchSize) * epochs;
+    const progress = createProgress({ total: steps, label: `pretrain ${role} D=${shape.dim}`, silent: options.quiet });
+    log(`${role}: pretraining D=${shape.dim} depth ${shape.depth} on ${pool.count} held-out images for ${epochs} epoch(s) (Adam ${lr}, cosine)`);
+    const t0 = performance.now();
+    let done = 0;
+    await trainClassifier(
+      full,
+      (epoch) => new BatchLoader(pool, { batchSize, shuffle: true, seed: 1000 * INIT_SEED[role] + epoch, ...(transform ? { transform } : {}) }),
+      {
+        optimizer: 'adam',
+        lr,
+        weightDecay,
+        epochs,
+        cosine: true,
+        onProgress: (p) => {
+          progress.tick(p.step - done, { loss: p.loss.toFixed(3) });
+          done = p.step;
+        },
+      },
+    );
+    progress.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    const { accuracy } = await evaluate(full, evalBatches(test, { batchSize: 256, ...(transform ? { transform } : {}) }));
+    await mkdir(options.cacheDir ?? modelCacheDir(), { recursive: true });
+    await saveModelWeights(full, file, { role, dataset: preset.data.dataset, recipe: JSON.stringify(preset.pretraining) });
+    writeFileSync(sidecar, `${JSON.stringify({ testAccuracy: accuracy, seconds, poolImages: pool.count, testImages: test.count }, null, 2)}\n`);
+    full.dispose();
+    log(`${role}: pretrained in ${seconds.toFixed(0)} s, test accuracy ${(100 * accuracy).toFixed(2)}% (all classes), cached at ${file}`);
+  }
+  await loadModelWeights(vit, file, { exclude: isHead });
+  const meta = existsSync(sidecar) ? (JSON.parse(readFileSync(sidecar, 'utf8')) as { testAccuracy?: number; seconds?: number }) : {};
+  return {
+    vit,
+    backbone: fromVisionTransformer(vit),
+    weights: file,
+    ...(meta.testAccuracy !== undefined ? { pretrainTestAccuracy: meta.testAccuracy } : {}),
+    ...(meta.seconds !== undefined ? { pretrainSeconds: meta.seconds } : {}),
+  };
+}

@@ -1,0 +1,161 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { runGrid } from '@promptkd/experiments';
+import { PRESET_NAMES, type PresetName } from './bench-presets.js';
+import { BACKBONE_NAMES, KD_ORDER, cellId, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
+import { collectCells, writePlots, writeTables } from './report.js';
+import { prepareBackbones, runOneCell } from './run-cell.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+/** Options shared by `run` and `grid`. */
+function common(cmd: Command, defaults: { preset: PresetName }): Command {
+  return cmd
+    .addOption(new Option('--preset <name>', 'hyper-parameters').choices([...PRESET_NAMES]).default(defaults.preset))
+    .option('--dataset <key>', 'dataset: fashionMnist (offline default), cifar100, imagenetR (need user files)')
+    .option('--data-root <dir>', 'folder with the dataset files (else the usual cache / system locations)')
+    .addOption(new Option('--teacher <name>', 'teacher backbone shape').choices([...BACKBONE_NAMES]).default('preset'))
+    .addOption(new Option('--student <name>', 'student backbone shape (also the shared query ViT)').choices([...BACKBONE_NAMES]).default('preset'))
+    .option('--teacher-weights <file>', 'timm ViT checkpoint (safetensors) for the teacher instead of in-app pretraining')
+    .option('--student-weights <file>', 'timm ViT checkpoint (safetensors) for the student / query ViT')
+    .option('--set <key=value>', 'override a preset field, e.g. --set training.epochs=4 (repeatable)', collect, []);
+}
+
+function specOf(o: Record<string, unknown>, extra: { split?: string; cl: string; kd: string[]; seed: number }): KdpCellSpec {
+  return {
+    preset: o.preset as PresetName,
+    ...(extra.split ? { split: extra.split } : {}),
+    ...(o.dataset ? { dataset: o.dataset as string } : {}),
+    ...(o.dataRoot ? { dataRoot: resolve(o.dataRoot as string) } : {}),
+    cl: extra.cl,
+    kd: extra.kd,
+    seed: extra.seed,
+    ...(o.teacher !== 'preset' ? { teacher: o.teacher as string } : {}),
+    ...(o.student !== 'preset' ? { student: o.student as string } : {}),
+    ...(o.teacherWeights ? { teacherWeights: resolve(o.teacherWeights as string) } : {}),
+    ...(o.studentWeights ? { studentWeights: resolve(o.studentWeights as string) } : {}),
+    ...((o.set as string[]).length ? { set: o.set as string[] } : {}),
+  };
+}
+
+/** Writes tables and figures of a grid root; returns the tables as markdown. */
+export async function report(root: string): Promise<string> {
+  const cells = collectCells(root);
+  const { markdown } = writeTables(root, cells);
+  await writePlots(root, cells);
+  return markdown;
+}
+
+/**
+ * Runs a grid: splits × CL methods × seeds, each group (one teacher run shared by its KD methods) in a child
+ * process, `jobs` at a time. KD runs with results are skipped (resume); groups with nothing left are not started.
+ */
+export async function runKdpGrid(options: {
+  base: Record<string, unknown>;
+  splits: readonly string[];
+  cls: readonly string[];
+  kds: readonly string[];
+  seeds: readonly number[];
+  root: string;
+  jobs: number;
+}) {
+  const { base, splits, cls, kds, seeds, root, jobs } = options;
+  for (const split of splits) {
+    // Pretrain (or load) the backbones once here, so the parallel cells find them cached.
+    const b = await prepareBackbones(specOf(base, { split, cl: cls[0] as string, kd: [...kds], seed: 0 }), log);
+    b.teacher.vit.dispose();
+    b.student.vit.dispose();
+  }
+  const groups: KdpCellSpec[] = [];
+  for (const seed of seeds) {
+    for (const split of splits) {
+      for (const cl of cls) {
+        const spec = specOf(base, { split, cl, kd: [...kds], seed });
+        const preset = resolveCell(spec);
+        const missing = kds.filter((kd) => !existsSync(join(root, ...cellId(preset, cl, kd, seed).split('/'), 'results.json')));
+        if (missing.length) groups.push({ ...spec, kd: missing });
+      }
+    }
+  }
+  log(`${groups.length} group(s) to run (${groups.reduce((s, g) => s + g.kd.length, 0)} KD runs), ${jobs} at a time`);
+  return runGrid(
+    groups.map((g, i) => ({ id: `g${i}`, config: g })),
+    async (cell) => {
+      const t0 = performance.now();
+      await runCellInChild(cell.config, root);
+      log(`done: ${cell.config.split ?? ''} ${cell.config.cl} s${cell.config.seed} [${cell.config.kd.join(',')}] in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+      return cell.id;
+    },
+    { concurrency: jobs, continueOnError: true },
+  );
+}
+
+/** `promptkd kdp ...` */
+export function kdpCommand(init: () => Promise<unknown>): Command {
+  const kdp = new Command('kdp').description('KDP: continual distillation with prompts on ViTs (teacher → student, prompt-based CL)');
+  common(
+    kdp
+      .command('run')
+      .description('run one cell: CL method × KD method(s) × backbones × dataset split × preset × seed (KD methods share one teacher run)'),
+    { preset: 'demo' },
+  )
+    .option('--split <NxK>', 'tasks × classes per task, e.g. 2x5 or 5x2 (default: the preset\'s)')
+    .option('--cl <key>', 'CL method: coda, dualprompt, l2p', 'coda')
+    .option('--kd <list>', `KD method(s), comma-separated: ${KD_ORDER.join(', ')}`, list, ['none', 'kdp'])
+    .option('--seed <n>', 'seed (prompt init and batch order; backbones are the same for every seed)', int, 0)
+    .option('--out <dir>', 'runs root', 'runs/kdp')
+    .action(async (o) => {
+      await init();
+      const spec = specOf(o, { ...(o.split ? { split: o.split } : {}), cl: o.cl, kd: o.kd, seed: o.seed });
+      const results = await runOneCell(spec, resolve(o.out));
+      const summary = Object.fromEntries(
+        [...results].map(([kd, r]) => [kd, { acc: r.student.summary.finalAccuracy, fgt: r.student.summary.forgetting, teacherAcc: r.teacher?.summary.finalAccuracy, seconds: r.seconds }]),
+      );
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    });
+  common(kdp.command('grid').description('run seeds × KD methods × CL methods × splits (child processes, resumable), then write the tables and plots'), {
+    preset: 'cpu',
+  })
+    .option('--splits <list>', 'splits, e.g. 2x5,5x2', list, ['2x5', '5x2'])
+    .option('--cl <list>', 'CL methods', list, ['coda'])
+    .option('--kd <list>', 'KD methods', list, [...KD_ORDER])
+    .option('--seeds <list>', 'seeds (≥ 5 for the table to mean anything)', (v) => list(v).map(int), [0, 1, 2, 3, 4])
+    .option('--jobs <n>', 'groups at a time (one process each)', int, 2)
+    .option('--out <dir>', 'grid root', 'runs/kdp-grid')
+    .action(async (o) => {
+      await init();
+      const t0 = performance.now();
+      const root = resolve(o.out);
+      const outcomes = await runKdpGrid({ base: o, splits: o.splits, cls: o.cl, kds: o.kd, seeds: o.seeds, root, jobs: o.jobs });
+      const markdown = await report(root);
+      process.stdout.write(`${markdown}\nwall time: ${((performance.now() - t0) / 60000).toFixed(1)} min\n`);
+      const failed = outcomes.filter((x) => x.status === 'failed');
+      if (failed.length) throw new Error(`${failed.length} group(s) failed: ${failed.map((f) => String((f.error as Error).message)).join('; ')}`);
+    });
+  kdp
+    .command('table')
+    .description('write the Acc/Fgt table (mean ± std over seeds), paired differences and per-seed numbers of a grid folder')
+    .argument('<dir>', 'grid root')
+    .action(async (dir: string) => {
+      const { markdown } = writeTables(resolve(dir), collectCells(resolve(dir)));
+      process.stdout.write(`${markdown}\n`);
+    });
+  kdp
+    .command('plot')
+    .description('accuracy on seen classes after each task (SVG + PNG) of a grid folder')
+    .argument('<dir>', 'grid root')
+    .action(async (dir: string) => {
+      const files = await writePlots(resolve(dir), collectCells(resolve(dir)));
+      process.stdout.write(`${files.map((f) => `${f} (+ .png)`).join('\n')}\n`);
+    });
+  return kdp;
+}

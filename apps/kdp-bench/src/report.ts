@@ -1,0 +1,270 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  formatMeanStd,
+  formatPairedDifference,
+  meanStd,
+  pairedDifference,
+  renderMarkdown,
+  writeLineChart,
+  writeTable,
+  type Table,
+} from '@promptkd/experiments';
+import { CL_ORDER, KD_ORDER } from './cells.js';
+import type { CellResults } from './run-cell.js';
+
+/** Row labels as in the paper's tables. */
+export const KD_LABEL: Record<string, string> = {
+  none: 'student alone',
+  kd: 'KD',
+  dkd: 'DKD',
+  fitnets: 'FitNets',
+  reviewkd: 'ReviewKD',
+  deit: 'DeiT token',
+  kdp: 'KDP',
+  teacher: 'teacher alone',
+};
+export const CL_LABEL: Record<string, string> = { coda: 'CODA-P', dualprompt: 'DualPrompt', l2p: 'L2P' };
+
+/** A finished KD run found under a grid root. */
+export interface FoundCell {
+  readonly dir: string;
+  /** `<dataset>-<N>x<K>-t<D_T>-s<D_S>`. */
+  readonly group: string;
+  readonly results: CellResults;
+}
+
+/** Every `<group>/<cl>/<kd>__s<seed>/results.json` under `root`. */
+export function collectCells(root: string): FoundCell[] {
+  const out: FoundCell[] = [];
+  if (!existsSync(root)) return out;
+  const dirs = (d: string) => readdirSync(d).filter((n) => statSync(join(d, n)).isDirectory());
+  for (const group of dirs(root)) {
+    for (const cl of dirs(join(root, group))) {
+      for (const cell of dirs(join(root, group, cl))) {
+        const file = join(root, group, cl, cell, 'results.json');
+        if (!/^\w+__s-?\d+$/.test(cell) || !existsSync(file)) continue;
+        const stored = JSON.parse(readFileSync(file, 'utf8')) as { results: CellResults };
+        out.push({ dir: join(root, group, cl, cell), group, results: stored.results });
+      }
+    }
+  }
+  const rank = (kd: string) => (KD_ORDER as readonly string[]).indexOf(kd);
+  return out.sort(
+    (a, b) =>
+      a.group.localeCompare(b.group) ||
+      a.results.clMethod.localeCompare(b.results.clMethod) ||
+      rank(a.results.kdMethod) - rank(b.results.kdMethod) ||
+      a.results.seed - b.results.seed,
+  );
+}
+
+type Metric = 'finalAccuracy' | 'forgetting';
+
+/** Per (CL method, row) the metric by seed; row `teacher` = the teacher's own run (one per seed). */
+export function bySeed(cells: readonly FoundCell[], metric: Metric): Map<string, Map<string, Map<number, number>>> {
+  const out = new Map<string, Map<string, Map<number, number>>>();
+  const put = (cl: string, row: string, seed: number, v: number) => {
+    if (!out.has(cl)) out.set(cl, new Map());
+    const m = out.get(cl) as Map<string, Map<number, number>>;
+    if (!m.has(row)) m.set(row, new Map());
+    (m.get(row) as Map<number, number>).set(seed, v);
+  };
+  for (const { results: r } of cells) {
+    put(r.clMethod, r.kdMethod, r.seed, r.student.summary[metric]);
+    if (r.teacher) put(r.clMethod, 'teacher', r.seed, r.teacher.summary[metric]);
+  }
+  return out;
+}
+
+const ordered = <T extends string>(keys: Iterable<T>, order: readonly string[]) =>
+  [...keys].sort((a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)));
+
+/** Paired a − b over the seeds both have (ignoring seeds only one side has). */
+export function pairedOnCommonSeeds(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) {
+  const common = [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y);
+  const pick = (m: ReadonlyMap<number, number>) => Object.fromEntries(common.map((s) => [String(s), m.get(s) as number]));
+  return pairedDifference(pick(a), pick(b));
+}
+
+/**
+ * The paper's layout for one dataset split: rows = KD methods (student alone first, KDP last) and the teacher
+ * alone; per CL method two columns, Acc and Fgt (%), each `mean ± std` over seeds.
+ */
+export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
+  const acc = bySeed(cells, 'finalAccuracy');
+  const fgt = bySeed(cells, 'forgetting');
+  const cls = ordered(acc.keys(), CL_ORDER);
+  const rows = ordered(new Set(cls.flatMap((cl) => [...(acc.get(cl)?.keys() ?? [])])), [...KD_ORDER, 'teacher']);
+  const fmt = (m: ReadonlyMap<number, number> | undefined) => (m ? formatMeanStd([...m.values()], { scale: 100, digits: 2 }) : '');
+  const seeds = (row: string) => {
+    const n = new Set(cls.flatMap((cl) => [...(acc.get(cl)?.get(row)?.keys() ?? [])]));
+    return n.size;
+  };
+  return {
+    title,
+    columns: [
+      { key: 'method', header: 'KD method' },
+      ...cls.flatMap((cl) => [
+        { key: `${cl}.acc`, header: `${CL_LABEL[cl] ?? cl} Acc (%)`, align: 'right' as const },
+        { key: `${cl}.fgt`, header: `${CL_LABEL[cl] ?? cl} Fgt (%)`, align: 'right' as const },
+      ]),
+      { key: 'seeds', header: 'seeds', align: 'right' },
+    ],
+    rows: rows.map((row) => ({
+      method: KD_LABEL[row] ?? row,
+      ...Object.fromEntries(cls.flatMap((cl) => [[`${cl}.acc`, fmt(acc.get(cl)?.get(row))], [`${cl}.fgt`, fmt(fgt.get(cl)?.get(row))]])),
+      seeds: seeds(row),
+    })),
+    notes: [
+      'Final average accuracy over all tasks after the last task (Acc) and forgetting as the reference code computes it (Fgt = 1/N·Σ_i a_ii − a_Ni), of the student; mean ± sample std over seeds.',
+      '"teacher alone" is the teacher\'s own CL run (same CL method, larger backbone, no KD); it is the same run for every KD method of a seed.',
+    ],
+  };
+}
+
+/**
+ * Paired-by-seed differences (same seed ⇒ same prompt init and batch order): every KD method − student alone,
+ * KDP − DeiT token, and teacher − student alone; `*` where |mean diff| > std of the per-seed differences
+ * (exceeds the seed spread), `†` where also |mean| > 2·SE (rough 95%).
+ */
+export function pairedTable(cells: readonly FoundCell[], title: string): Table {
+  const acc = bySeed(cells, 'finalAccuracy');
+  const fgt = bySeed(cells, 'forgetting');
+  const cls = ordered(acc.keys(), CL_ORDER);
+  const comparisons: [string, string][] = [
+    ...KD_ORDER.filter((k) => k !== 'none').map((k) => [k, 'none'] as [string, string]),
+    ['kdp', 'deit'],
+    ['deit', 'kd'],
+    ['teacher', 'none'],
+  ];
+  const fmt = (m: Map<string, Map<number, number>> | undefined, a: string, b: string) => {
+    const x = m?.get(a);
+    const y = m?.get(b);
+    if (!x || !y) return undefined;
+    const d = pairedOnCommonSeeds(x, y);
+    if (d.n === 0) return undefined;
+    const mark = d.exceedsTwoSe ? '*†' : d.exceedsSpread ? '*' : '';
+    return `${formatPairedDifference(d, { scale: 100, digits: 2 })}${mark ? ` ${mark}` : ''} (n=${d.n})`;
+  };
+  const rows = comparisons
+    .map(([a, b]) => ({
+      comparison: `${KD_LABEL[a] ?? a} − ${KD_LABEL[b] ?? b}`,
+      ...Object.fromEntries(cls.flatMap((cl) => [[`${cl}.acc`, fmt(acc.get(cl), a, b)], [`${cl}.fgt`, fmt(fgt.get(cl), a, b)]])),
+    }))
+    .filter((r) => cls.some((cl) => (r as Record<string, unknown>)[`${cl}.acc`] !== undefined));
+  return {
+    title,
+    columns: [
+      { key: 'comparison', header: 'paired by seed' },
+      ...cls.flatMap((cl) => [
+        { key: `${cl}.acc`, header: `${CL_LABEL[cl] ?? cl} ΔAcc (pts)`, align: 'right' as const },
+        { key: `${cl}.fgt`, header: `${CL_LABEL[cl] ?? cl} ΔFgt (pts)`, align: 'right' as const },
+      ]),
+    ],
+    rows,
+    notes: [
+      'mean ± std of the per-seed differences a − b (percentage points). * = |mean| > std (the difference exceeds the seed spread); † = also |mean| > 2·std/√n.',
+      'For Fgt a negative difference means less forgetting.',
+    ],
+  };
+}
+
+/** Raw per-seed final accuracies (%), for transparency. */
+export function perSeedTable(cells: readonly FoundCell[], title: string): Table {
+  const acc = bySeed(cells, 'finalAccuracy');
+  const fgt = bySeed(cells, 'forgetting');
+  const cls = ordered(acc.keys(), CL_ORDER);
+  const seeds = [...new Set(cells.map((c) => c.results.seed))].sort((a, b) => a - b);
+  const rows = cls.flatMap((cl) =>
+    ordered(acc.get(cl)?.keys() ?? [], [...KD_ORDER, 'teacher']).map((row) => ({
+      cl: CL_LABEL[cl] ?? cl,
+      method: KD_LABEL[row] ?? row,
+      ...Object.fromEntries(
+        seeds.map((s) => {
+          const a = acc.get(cl)?.get(row)?.get(s);
+          const f = fgt.get(cl)?.get(row)?.get(s);
+          return [`s${s}`, a === undefined ? '' : `${(100 * a).toFixed(1)} / ${(100 * (f ?? Number.NaN)).toFixed(1)}`];
+        }),
+      ),
+      mean: formatMeanStd([...(acc.get(cl)?.get(row)?.values() ?? [])].map((v) => 100 * v), { digits: 2 }),
+    })),
+  );
+  return {
+    title,
+    columns: [
+      { key: 'cl', header: 'CL' },
+      { key: 'method', header: 'method' },
+      ...seeds.map((s) => ({ key: `s${s}`, header: `seed ${s} Acc / Fgt`, align: 'right' as const })),
+      { key: 'mean', header: 'Acc mean ± std', align: 'right' },
+    ],
+    rows,
+  };
+}
+
+/** Group names in the cells. */
+export function groupsOf(cells: readonly FoundCell[]): string[] {
+  return [...new Set(cells.map((c) => c.group))].sort();
+}
+
+/** Writes, per dataset split, the Acc/Fgt table, the paired differences and the per-seed table (markdown + CSV). */
+export function writeTables(root: string, cells: readonly FoundCell[]): { markdown: string } {
+  const parts: string[] = [];
+  for (const group of groupsOf(cells)) {
+    const inGroup = cells.filter((c) => c.group === group);
+    const r = inGroup[0]?.results;
+    const label = r ? `${r.dataset} ${r.numTasks} tasks × ${r.classesPerTask} classes, D_T=${r.backbones.teacher.dim} → D_S=${r.backbones.student.dim}` : group;
+    const tables = [
+      [accFgtTable(inGroup, `Acc / Fgt — ${label}`), `kdp-${group}`],
+      [pairedTable(inGroup, `Paired differences — ${label}`), `kdp-${group}-paired`],
+      [perSeedTable(inGroup, `Per seed (Acc / Fgt %) — ${label}`), `kdp-${group}-seeds`],
+    ] as const;
+    for (const [table, name] of tables) {
+      writeTable(root, table, { name });
+      parts.push(renderMarkdown(table));
+    }
+  }
+  return { markdown: parts.join('\n') };
+}
+
+/** Accuracy on the seen classes after each task (mean over seeds), one figure per split and CL method (SVG + PNG). */
+export async function writePlots(root: string, cells: readonly FoundCell[]): Promise<string[]> {
+  const written: string[] = [];
+  for (const group of groupsOf(cells)) {
+    const inGroup = cells.filter((c) => c.group === group);
+    for (const cl of ordered(new Set(inGroup.map((c) => c.results.clMethod)), CL_ORDER)) {
+      const runs = inGroup.filter((c) => c.results.clMethod === cl);
+      const curves = new Map<string, number[][]>();
+      const teacherSeeds = new Set<number>(); // the teacher run is stored in every KD cell of a seed: count it once
+      const add = (row: string, seed: number, curve: readonly number[]) => {
+        if (row === 'teacher') {
+          if (teacherSeeds.has(seed)) return;
+          teacherSeeds.add(seed);
+        }
+        if (!curves.has(row)) curves.set(row, []);
+        (curves.get(row) as number[][]).push([...curve]);
+      };
+      for (const { results: r } of runs) {
+        add(r.kdMethod, r.seed, r.student.summary.averageAccuracyPerTask);
+        if (r.teacher) add('teacher', r.seed, r.teacher.summary.averageAccuracyPerTask);
+      }
+      const series = ordered(curves.keys(), [...KD_ORDER, 'teacher']).map((row) => {
+        const list = curves.get(row) as number[][];
+        const tasks = Math.max(...list.map((c) => c.length));
+        return {
+          name: `${KD_LABEL[row] ?? row} (n=${list.length})`,
+          points: Array.from({ length: tasks }, (_, t) => [t + 1, 100 * meanStd(list.map((c) => c[t] as number).filter((v) => v !== undefined)).mean] as const),
+        };
+      });
+      const name = `acc-per-task-${group}-${cl}`;
+      await writeLineChart(
+        root,
+        name,
+        { title: `${CL_LABEL[cl] ?? cl}, ${group}: accuracy on seen classes after each task (mean over seeds)`, xLabel: 'task', yLabel: 'average accuracy (%)', series, yDomain: [0, 100] },
+        { png: true },
+      );
+      written.push(join(root, `${name}.svg`));
+    }
+  }
+  return written;
+}

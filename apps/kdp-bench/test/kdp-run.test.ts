@@ -1,0 +1,118 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeIdx } from '@promptkd/datasets';
+import { ConfigError } from '@promptkd/core';
+import { KD_ORDER, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
+
+/** A tiny Fashion-MNIST-shaped IDX set: 10 classes, class c = a bright 7×7 block at a class-specific patch. */
+function writeIdx(dir: string, split: 'train' | 't10k', perClass: number): void {
+  const n = 10 * perClass;
+  const images = new Uint8Array(n * 28 * 28);
+  const labels = new Uint8Array(n);
+  let s = 12345;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < n; i++) {
+    const c = i % 10;
+    labels[i] = c;
+    const r0 = 7 * Math.floor(c / 4);
+    const c0 = 7 * (c % 4);
+    for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.floor(40 * rand());
+    for (let r = r0; r < r0 + 7; r++) for (let q = c0; q < c0 + 7; q++) images[i * 784 + r * 28 + q] = 200 + Math.floor(55 * rand());
+  }
+  writeFileSync(join(dir, `${split}-images-idx3-ubyte.gz`), gzipSync(encodeIdx([n, 28, 28], images)));
+  writeFileSync(join(dir, `${split}-labels-idx1-ubyte.gz`), gzipSync(encodeIdx([n], labels)));
+}
+
+let work: string;
+const oldModels = process.env.PROMPTKD_MODELS;
+const oldProgress = process.env.PROMPTKD_PROGRESS;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'kdp-bench-'));
+  writeIdx(work, 'train', 16);
+  writeIdx(work, 't10k', 4);
+  process.env.PROMPTKD_MODELS = join(work, 'models');
+  process.env.PROMPTKD_PROGRESS = 'silent';
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  if (oldModels === undefined) delete process.env.PROMPTKD_MODELS;
+  else process.env.PROMPTKD_MODELS = oldModels;
+  if (oldProgress === undefined) delete process.env.PROMPTKD_PROGRESS;
+  else process.env.PROMPTKD_PROGRESS = oldProgress;
+});
+
+async function cli(args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string | Uint8Array) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    await kdpCommand(async () => undefined).exitOverride().parseAsync(args, { from: 'user' });
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeErr;
+  }
+  return chunks.join('');
+}
+
+describe('promptkd kdp run (smoke preset, end to end)', () => {
+  it('runs CODA-P with every KD method sharing one teacher, writes results.json, resumes, and tabulates', async () => {
+    const out = join(work, 'runs');
+    const args = ['run', '--preset', 'smoke', '--data-root', work, '--cl', 'coda', '--kd', KD_ORDER.join(','), '--seed', '3', '--out', out];
+    const printed = JSON.parse(await cli(args)) as Record<string, { acc: number; fgt: number; teacherAcc?: number }>;
+    expect(Object.keys(printed).sort()).toEqual([...KD_ORDER].sort());
+    const cells = collectCells(out);
+    expect(cells.map((c) => c.results.kdMethod).sort()).toEqual([...KD_ORDER].sort());
+    const teacherAcc = new Set<number>();
+    for (const { dir, results } of cells) {
+      const r: CellResults = results;
+      expect(r.student.accuracy.map((row) => row.length)).toEqual([1, 2]); // 2 tasks: lower-triangular accuracy matrix
+      expect(r.student.summary.finalAccuracy).toBeGreaterThanOrEqual(0);
+      expect(r.student.summary.finalAccuracy).toBeLessThanOrEqual(1);
+      expect(r.images).toEqual({ pool: 40, train: 32, test: 16 }); // pool 4/class; stream 8/class × 4 classes; test 4/class
+      expect(r.teacher?.accuracy.length).toBe(2); // the teacher ran (also recorded for student alone)
+      teacherAcc.add(r.teacher?.summary.finalAccuracy as number);
+      expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(true);
+      expect(r.backbones.student.weights).toContain(join(work, 'models'));
+    }
+    expect(teacherAcc.size).toBe(1); // one teacher run shared by every KD method of the seed
+    // Resume: a second identical run finds every results.json and trains nothing.
+    const file = join(cells[0]?.dir as string, 'results.json');
+    const before = statSync(file).mtimeMs;
+    await cli(args);
+    expect(statSync(file).mtimeMs).toBe(before);
+    const table = await cli(['table', out]);
+    expect(table).toContain('| KDP |');
+    expect(table).toContain('CODA-P Acc (%)');
+    expect(table).toContain('teacher alone');
+    expect(existsSync(join(out, 'kdp-fashionMnist-2x2-t24-s16.md'))).toBe(true);
+    expect(readFileSync(join(out, 'kdp-fashionMnist-2x2-t24-s16-paired.csv'), 'utf8')).toContain('KDP − DeiT token');
+
+    // Checkpoints given on the command line (timm-named safetensors; here the cached in-app ones) replace pretraining.
+    const teacherFile = cells[0]?.results.backbones.teacher.weights as string;
+    const studentFile = cells[0]?.results.backbones.student.weights as string;
+    const out2 = join(work, 'runs-weights');
+    await cli(['run', '--preset', 'smoke', '--data-root', work, '--kd', 'none,kdp', '--teacher-weights', teacherFile, '--student-weights', studentFile, '--out', out2]);
+    const withWeights = collectCells(out2);
+    expect(withWeights.map((c) => [c.results.kdMethod, c.results.backbones.teacher.weights, c.results.images.pool])).toEqual([
+      ['none', teacherFile, 0],
+      ['kdp', teacherFile, 0],
+    ]);
+  }, 60_000);
+
+  it('rejects bad presets, splits and overrides with a ConfigError naming the field', () => {
+    expect(() => resolvePresetConfig('nope')).toThrow(/Valid: paper/);
+    expect(() => resolvePresetConfig('cpu', { split: '2by5' })).toThrow(ConfigError);
+    expect(() => resolvePresetConfig('cpu', { split: '20x5' })).not.toThrow(); // checked against the dataset when loading
+    expect(() => resolvePresetConfig('cpu', { set: ['training.epochz=3'] })).toThrow(/epochz/);
+    expect(() => resolvePresetConfig('cpu', { set: ['kd.kdLayers=9'] })).toThrow(/kd.kdLayers/);
+    const p = resolvePresetConfig('cpu', { split: '5x2', set: ['data.trainPerClass=300', 'training.epochs=5'] });
+    expect(p.data).toMatchObject({ numTasks: 5, classesPerTask: 2, trainPerClass: 300, dataset: 'fashionMnist' });
+    expect(p.training.epochs).toBe(5);
+    expect(resolvePresetConfig('paper').data.dataset).toBe('cifar100');
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { summarize } from '@promptkd/continual';
+import { accFgtTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
+
+/** A hand-made 2-task result: final row [a0, a1], just-learned a00 → forgetting (a00 − a0)/2. */
+function stream(a00: number, a0: number, a1: number) {
+  const accuracy = [[a00], [a0, a1]];
+  return { accuracy, summary: summarize(accuracy), lossPerEpoch: [[1], [1]], seconds: 1 };
+}
+
+function cell(kd: string, seed: number, finalTask0: number, teacherFinal = 0.9): FoundCell {
+  const results: CellResults = {
+    dataset: 'fashionMnist',
+    numTasks: 2,
+    classesPerTask: 5,
+    clMethod: 'coda',
+    kdMethod: kd,
+    seed,
+    preset: 'cpu',
+    student: stream(0.9, finalTask0, 0.8),
+    teacher: stream(0.95, teacherFinal, 0.9),
+    backbones: { teacher: { weights: 't', dim: 64, depth: 4 }, student: { weights: 's', dim: 32, depth: 4 } },
+    images: { pool: 10000, train: 3000, test: 3000 },
+    seconds: 1,
+  };
+  return { dir: `/x/${kd}__s${seed}`, group: 'fashionMnist-2x5-t64-s32', results };
+}
+
+// Seeds 0..4. student alone: task-0 final accuracy 0.50..0.58; KD: same ± 1 pt noise (no effect);
+// KDP: +10 pts every seed with small jitter (a clear effect); DeiT: +10 pts on average but ±15 pts swings.
+const none = [0.5, 0.52, 0.54, 0.56, 0.58];
+const kdNoise = [0.01, -0.01, 0.0, 0.01, -0.01];
+const kdpJitter = [0.1, 0.11, 0.09, 0.1, 0.1];
+const deitSwing = [0.25, -0.05, 0.25, -0.05, 0.1];
+const cells: FoundCell[] = [
+  ...none.map((v, s) => cell('none', s, v)),
+  ...none.map((v, s) => cell('kd', s, v + (kdNoise[s] as number))),
+  ...none.map((v, s) => cell('kdp', s, v + (kdpJitter[s] as number))),
+  ...none.map((v, s) => cell('deit', s, v + (deitSwing[s] as number))),
+];
+type Row = Record<string, string | number>;
+
+describe('Acc/Fgt table (paper layout, mean ± std over seeds)', () => {
+  const t = accFgtTable(cells, 'test');
+  const rows = t.rows as Row[];
+  it('rows are KD methods in the paper order plus the teacher; columns Acc and Fgt per CL method', () => {
+    expect(rows.map((r) => r.method)).toEqual(['student alone', 'KD', 'DeiT token', 'KDP', 'teacher alone']);
+    expect(t.columns.map((c) => (typeof c === 'string' ? c : c.header))).toEqual(['KD method', 'CODA-P Acc (%)', 'CODA-P Fgt (%)', 'seeds']);
+  });
+  it('formats mean ± sample std of the final average accuracy and forgetting', () => {
+    // student alone: final acc = (a0 + 0.8)/2 with a0 = 0.50..0.58 → mean 67.00, std of a0/2 = 1.58/2
+    expect(rows[0]?.['coda.acc']).toBe('67.00 ± 1.58');
+    // forgetting (0.9 − a0)/2: mean 18.00, same std
+    expect(rows[0]?.['coda.fgt']).toBe('18.00 ± 1.58');
+    // the teacher run is one per seed even though each KD cell stores it: (0.9 + 0.9)/2, no spread
+    expect(rows[4]?.['coda.acc']).toBe('90.00 ± 0.00');
+    expect(rows[4]?.seeds).toBe(5);
+  });
+});
+
+describe('paired-by-seed differences', () => {
+  const rows = pairedTable(cells, 'test').rows as Row[];
+  const row = (label: string) => rows.find((r) => r.comparison === label) as Row;
+  it('marks a consistent gain (exceeds the seed spread and 2·SE)', () => {
+    // KDP − none: per-seed diffs in acc = jitter/2 = 5, 5.5, 4.5, 5, 5 pts → mean 5.00, std 0.35
+    expect(row('KDP − student alone')['coda.acc']).toBe('+5.00 ± 0.35 *† (n=5)');
+    expect(row('KDP − student alone')['coda.fgt']).toBe('-5.00 ± 0.35 *† (n=5)');
+  });
+  it('does not mark noise or a large-but-unstable gain', () => {
+    expect(row('KD − student alone')['coda.acc']).toBe('+0.00 ± 0.50 (n=5)');
+    const deit = row('DeiT token − student alone')['coda.acc'] as string;
+    expect(deit).toMatch(/^\+5\.00 ± 7\.\d\d \(n=5\)$/); // mean 5 but std 7.5 → no mark
+    expect(row('KDP − DeiT token')['coda.acc']).not.toMatch(/\*/);
+  });
+  it('includes teacher − student alone and omits comparisons with missing methods', () => {
+    expect(row('teacher alone − student alone')['coda.acc']).toMatch(/^\+23\.00 ± 1\.58 \*† \(n=5\)$/);
+    expect(rows.find((r) => r.comparison === 'DKD − student alone')).toBeUndefined();
+  });
+  it('pairs only the seeds both methods have', () => {
+    const partial = [...cells.filter((c) => c.results.kdMethod !== 'kdp'), ...cells.filter((c) => c.results.kdMethod === 'kdp' && c.results.seed < 3)];
+    const r = (pairedTable(partial, 't').rows as Row[]).find((x) => x.comparison === 'KDP − student alone') as Row;
+    expect(r['coda.acc']).toMatch(/\(n=3\)$/);
+  });
+});
+
+describe('per-seed table', () => {
+  it('lists Acc / Fgt per seed for each method', () => {
+    const rows = perSeedTable(cells, 'test').rows as Row[];
+    expect(rows[0]).toMatchObject({ cl: 'CODA-P', method: 'student alone', s0: '65.0 / 20.0', s4: '69.0 / 16.0', mean: '67.00 ± 1.58' });
+  });
+});

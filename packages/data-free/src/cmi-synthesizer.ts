@@ -1,0 +1,268 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  type ClassifierModel,
+  ConfigError,
+  Rng,
+  ShapeError,
+  type SynthesisStep,
+  type Synthesizer,
+  assertFinite,
+} from '@promptkd/core';
+import { adversarialLoss } from './adversarial-loss.js';
+import { BestOfRound } from './best-of-round.js';
+import { bnStatisticsLoss } from './bn-statistics-loss.js';
+import { classPriorLoss, sortedRandomTargets } from './class-prior-loss.js';
+import { type CmiConfig, type CmiPresetName, resolveCmiConfig } from './cmi-config.js';
+import { ContrastiveHead } from './contrastive-head.js';
+import { cmiContrastiveLoss } from './contrastive-loss.js';
+import { FeatureBank } from './feature-bank.js';
+import type { SynthesisGenerator } from './generator.js';
+import { horizontalFlip, sampleFlips } from './horizontal-flip.js';
+import { ImageBank } from './image-bank.js';
+import { instanceMeanFeatures } from './instance-mean-features.js';
+import { randomCropWithPadding, sampleCropOffsets } from './random-crop.js';
+import { randomResizedCrop, sampleResizedCropBoxes } from './random-resized-crop.js';
+
+/** Any differentiable x → logits function (KiOP passes the fused prompt model, e.g. SMB). */
+export type StudentFn = (x: tf.Tensor4D) => tf.Tensor2D;
+
+/** Loss terms of one generator iteration (weighted total and the unweighted terms). */
+export interface CmiIterationLosses {
+  readonly total: number;
+  readonly bn: number;
+  readonly oh: number;
+  readonly adv: number;
+  readonly cr: number;
+}
+
+/** Options of {@link CMISynthesizer}. */
+export interface CmiSynthesizerOptions {
+  /** Frozen teacher T (the model being inverted); called in eval mode with BN taps. */
+  readonly teacher: ClassifierModel;
+  /** Image generator G, re-initialised every round. */
+  readonly generator: SynthesisGenerator;
+  /** Adversarial student S (x → logits with the teacher's classes). Absent → adversarial weight 0. */
+  readonly student?: StudentFn;
+  /** Preset to start from (default `paper`). */
+  readonly preset?: CmiPresetName;
+  /** Overrides of the preset. */
+  readonly config?: Partial<CmiConfig>;
+  /** Persist the image bank in this (empty) folder of a run folder. */
+  readonly bankDir?: string;
+  /** Re-open the image bank in `bankDir` (resume). */
+  readonly resumeBank?: boolean;
+  /** Called after every generator iteration (progress bars, logging). */
+  readonly onIteration?: (iteration: number, losses: CmiIterationLosses) => void;
+}
+
+/**
+ * Contrastive Model Inversion (Fang et al., IJCAI 2021) as used by KiOP: each {@link CMISynthesizer.synthesize}
+ * round re-initialises G, optimises (G, z) for `iterations` steps against BN-statistics + class-prior +
+ * adversarial + contrastive losses, keeps the lowest-loss batch and appends it to the image bank (and its
+ * features to the feature bank). See the package README for every step and deviation.
+ */
+export class CMISynthesizer implements Synthesizer {
+  readonly key = 'cmi';
+  readonly config: CmiConfig;
+  /** Feature dimension D of the teacher (Σ BN input channels). */
+  readonly featureDim: number;
+  readonly imageShape: readonly [number, number, number];
+  readonly imageBank: ImageBank;
+  readonly featureBank: FeatureBank;
+  readonly head: ContrastiveHead;
+  private readonly teacher: ClassifierModel;
+  private readonly generator: SynthesisGenerator;
+  private readonly student: StudentFn | undefined;
+  private readonly headOptimizer: tf.Optimizer;
+  /** Independent streams, so that changing one setting (e.g. cr = 0) does not change targets, z or views. */
+  private readonly rngs: { targets: Rng; init: Rng; views: Rng; negatives: Rng };
+  private readonly nz: number;
+  private readonly onIteration: CmiSynthesizerOptions['onIteration'];
+  private rounds = 0;
+  private disposed = false;
+
+  constructor(options: CmiSynthesizerOptions) {
+    this.config = resolveCmiConfig(options.config, options.preset ?? 'paper');
+    this.teacher = options.teacher;
+    this.generator = options.generator;
+    this.student = options.student;
+    this.onIteration = options.onIteration;
+    const root = Rng.fromSeed(this.config.seed);
+    const headRng = root.fork();
+    this.rngs = { targets: root.fork(), init: root.fork(), views: root.fork(), negatives: root.fork() };
+    // `latentDim`, else a `config.nz` (models' CmiGenerator), else the config's nz.
+    this.nz = options.generator.latentDim ?? (options.generator as { config?: { nz?: number } }).config?.nz ?? this.config.nz;
+    // Probe shapes with one generator and one teacher forward (like the reference's "CMI dims" probe).
+    const probe = tf.tidy(() => {
+      const x = this.generator.apply(tf.zeros([2, this.nz]), { training: true });
+      const out = this.teacher.apply(x, { training: false, bnTaps: true });
+      const bn = out.bn ?? [];
+      return { shape: x.shape, d: bn.reduce((s, t) => s + (t.mean.shape[0] ?? 0), 0), layers: bn.length };
+    });
+    const [, h, w, c] = probe.shape;
+    if (c !== this.teacher.inputChannels) {
+      throw new ShapeError(
+        `The generator makes ${c}-channel images but the teacher '${this.teacher.name}' expects ${this.teacher.inputChannels}.`,
+        { generator: c, teacher: this.teacher.inputChannels },
+      );
+    }
+    if (probe.layers === 0) {
+      throw new ConfigError(
+        `Teacher '${this.teacher.name}' reported no BatchNorm layers; CMI needs them for L_bn and the contrastive features.`,
+        { field: 'teacher' },
+      );
+    }
+    this.imageShape = [h, w, c];
+    this.featureDim = probe.d;
+    this.imageBank = new ImageBank({
+      height: h,
+      width: w,
+      channels: c,
+      dir: options.bankDir,
+      resume: options.resumeBank,
+      seed: this.config.seed + 1,
+    });
+    this.featureBank = new FeatureBank({ capacity: this.config.bankCapacity, dim: 2 * this.featureDim });
+    this.head = new ContrastiveHead({
+      inputDim: this.featureDim,
+      hiddenDim: this.config.headHidden,
+      outputDim: this.config.headDim,
+      rng: headRng,
+    });
+    this.headOptimizer = tf.train.adam(this.config.lrHead, 0.9, 0.999, 1e-8);
+  }
+
+  /** Completed rounds. */
+  get roundsDone(): number {
+    return this.rounds;
+  }
+
+  /** One synthesis round: `iterations` generator steps, then the best batch goes into the banks. */
+  async synthesize(): Promise<SynthesisStep> {
+    if (this.disposed) throw new ConfigError('This CMISynthesizer was disposed.', { field: 'synthesizer' });
+    const cfg = this.config;
+    const n = cfg.batchSize;
+    const [h, w] = this.imageShape;
+    const advWeight = this.student ? cfg.adv : 0;
+    const rng = this.rngs.views;
+    const targets = sortedRandomTargets(n, this.teacher.numClasses, this.rngs.targets);
+
+    this.generator.reinitialize(this.rngs.init);
+    const zSeed = this.rngs.init.seed();
+    const z = tf.tidy(() => tf.variable(tf.randomNormal([n, this.nz], 0, 1, 'float32', zSeed), true)) as tf.Variable<tf.Rank.R2>;
+    const optG = tf.train.adam(cfg.lrGenerator, cfg.betas[0], cfg.betas[1], 1e-8);
+    const genVars = [...this.generator.trainableVariables(), z];
+    const headVars = cfg.cr > 0 ? this.head.trainableVariables() : [];
+    const best = new BestOfRound<{ x: tf.Tensor4D; feat: tf.Tensor2D | undefined }>();
+    try {
+      for (let it = 0; it < cfg.iterations; it++) {
+        // Random parameters of this iteration (JS side, seeded).
+        const offsets = sampleCropOffsets(n, cfg.cropPadding, rng);
+        const flipsG = sampleFlips(n, rng);
+        const boxes = sampleResizedCropBoxes(n, h, w, rng, { scale: cfg.localScale });
+        const flipsL = sampleFlips(n, rng);
+        const cached = cfg.cr > 0 && cfg.negatives > 0 ? this.featureBank.sample(cfg.negatives, this.rngs.negatives) : undefined;
+        const m = cached ? cached.indices.length : 0;
+        const cachedParts =
+          cached && m > 0
+            ? tf.tidy(() => tf.split(tf.tensor2d(cached.data, [m, 2 * this.featureDim]), 2, 1) as [tf.Tensor2D, tf.Tensor2D])
+            : undefined;
+
+        let keptX: tf.Tensor4D | undefined;
+        let keptFeat: tf.Tensor2D | undefined;
+        let termsVec: tf.Tensor1D | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const x = this.generator.apply(z, { training: true });
+          const xg = horizontalFlip(randomCropWithPadding(x, cfg.cropPadding, offsets), flipsG);
+          const outG = this.teacher.apply(xg, { training: false, bnTaps: true });
+          const tapsG = outG.bn ?? [];
+          const lBn = cfg.bn > 0 ? bnStatisticsLoss(tapsG) : tf.scalar(0);
+          const lOh = classPriorLoss(outG.logits, targets);
+          const lAdv = advWeight > 0 && this.student ? adversarialLoss(outG.logits, this.student(xg)) : tf.scalar(0);
+          // The contrastive branch (local view, features, head) only runs when cr > 0; the view parameters are
+          // drawn either way so that cr = 0 sees the same targets, z and global views.
+          let lCr: tf.Scalar = tf.scalar(0);
+          if (cfg.cr > 0) {
+            const xl = horizontalFlip(randomResizedCrop(x, boxes), flipsL);
+            const g = instanceMeanFeatures(tapsG);
+            const l = instanceMeanFeatures(this.teacher.apply(xl, { training: false, bnTaps: true }).bn ?? []);
+            lCr = cmiContrastiveLoss(
+              this.head,
+              { local: l, global: g, cachedLocal: cachedParts?.[0], cachedGlobal: cachedParts?.[1] },
+              cfg.crTemperature,
+            );
+            keptFeat = tf.keep(tf.concat([l, g], 1) as tf.Tensor2D);
+          }
+          const total = tf.addN([
+            tf.mul(lBn, cfg.bn),
+            tf.mul(lOh, cfg.oh),
+            tf.mul(lAdv, advWeight),
+            tf.mul(lCr, cfg.cr),
+          ]) as tf.Scalar;
+          keptX = tf.keep(x);
+          termsVec = tf.keep(tf.stack([total, lBn, lOh, lAdv, lCr]) as tf.Tensor1D);
+          return total;
+        }, [...genVars, ...headVars]);
+        const t = (termsVec as unknown as tf.Tensor1D).dataSync();
+        const losses: CmiIterationLosses = {
+          total: t[0] as number,
+          bn: t[1] as number,
+          oh: t[2] as number,
+          adv: t[3] as number,
+          cr: t[4] as number,
+        };
+        tf.dispose([value, termsVec as unknown as tf.Tensor, ...(cachedParts ?? [])]);
+        try {
+          assertFinite(losses.total, { step: it, term: 'cmi', what: 'CMI synthesis loss' });
+        } catch (e) {
+          tf.dispose([keptX as unknown as tf.Tensor, keptFeat as unknown as tf.Tensor, ...Object.values(grads)]);
+          throw e;
+        }
+        best.offer(losses.total, { x: keptX as unknown as tf.Tensor4D, feat: keptFeat }, it, {
+          ...losses,
+        });
+        // Fixed-order lists: tfjs optimisers index their slots by position. A parameter without a path to the
+        // loss gets a zero gradient (the reference skips it; with Adam that differs only in moment decay).
+        const zeros: tf.Tensor[] = [];
+        const named = (vars: tf.Variable[]): { name: string; tensor: tf.Tensor }[] =>
+          vars.map((v) => {
+            let g = grads[v.name];
+            if (!g) {
+              g = tf.zerosLike(v);
+              zeros.push(g);
+            }
+            return { name: v.name, tensor: g };
+          });
+        optG.applyGradients(named(genVars));
+        if (headVars.length > 0) this.headOptimizer.applyGradients(named(headVars));
+        tf.dispose([...Object.values(grads), ...zeros]);
+        this.onIteration?.(it, losses);
+      }
+      const kept = best.take();
+      if (kept) {
+        this.imageBank.add(kept.x, targets);
+        if (kept.feat) this.featureBank.add(kept.feat);
+        tf.dispose([kept.x, ...(kept.feat ? [kept.feat] : [])]);
+      }
+      this.rounds++;
+      return { losses: { ...best.info, iteration: best.iteration }, bankSize: this.imageBank.size };
+    } finally {
+      best.dispose();
+      optG.dispose();
+      z.dispose();
+    }
+  }
+
+  /** n images from the image bank (NHWC float32 in [0,1], uint8-quantised); the caller augments them. */
+  sample(n: number, rng?: Rng): tf.Tensor4D {
+    return this.imageBank.sample(n, rng);
+  }
+
+  /** Frees the head and its optimiser. The teacher, generator and student belong to the caller. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.head.dispose();
+    this.headOptimizer.dispose();
+  }
+}

@@ -1,0 +1,257 @@
+import * as tf from '@tensorflow/tfjs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, DataFormatError, Rng, ShapeError } from '@promptkd/core';
+
+/** Options of {@link ImageBank}. */
+export interface ImageBankOptions {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  /**
+   * Optional folder (inside a run folder) where the bank is persisted: `images.u8` (raw NHWC uint8, appended
+   * per round) and `manifest.json`. The folder must be empty or absent, so no stale images from an earlier run
+   * can be mixed in (the reference's PNG pool reads every PNG under its folder).
+   */
+  readonly dir?: string;
+  /** Re-open the bank persisted in `dir` (checkpoint resume) instead of requiring an empty folder. */
+  readonly resume?: boolean;
+  /** Seeds the bank's own sampling order (used when {@link ImageBank.sample} gets no rng). */
+  readonly seed?: number;
+}
+
+interface Manifest {
+  readonly format: 'promptkd-image-bank';
+  readonly version: 1;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly count: number;
+}
+
+const DATA_FILE = 'images.u8';
+const LABELS_FILE = 'labels.i32';
+const MANIFEST_FILE = 'manifest.json';
+
+/**
+ * Quantises images in [0,1] to uint8 exactly like the reference's PNG bank: `uint8(clamp(x, 0, 1)·255)`,
+ * i.e. truncation, not rounding.
+ */
+export function quantizeToUint8(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    out[i] = v >= 1 ? 255 : v > 0 ? Math.floor(v * 255) : 0; // NaN → 0
+  }
+  return out;
+}
+
+/**
+ * The synthetic data bank: every kept batch, stored as uint8 NHWC in memory (optionally persisted), sampled
+ * by a shuffled cycling sampler over the whole bank (the reference rebuilds a shuffled DataLoader over all
+ * rounds after each round). The consumer applies its own augmentation to the sampled batch.
+ */
+export class ImageBank {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly dir: string | undefined;
+  private chunks: Uint8Array[] = [];
+  private labelList: number[] = [];
+  private count = 0;
+  private order: number[] = [];
+  private cursor = 0;
+  private readonly rng: Rng;
+
+  constructor(options: ImageBankOptions) {
+    for (const f of ['height', 'width', 'channels'] as const) {
+      const v = options[f];
+      if (!Number.isInteger(v) || v < 1) {
+        throw new ConfigError(`Image bank ${f} must be a positive integer, got ${v}.`, { field: f });
+      }
+    }
+    this.height = options.height;
+    this.width = options.width;
+    this.channels = options.channels;
+    this.dir = options.dir;
+    this.rng = Rng.fromSeed(options.seed ?? 0);
+    if (this.dir !== undefined) this.openDir(this.dir, options.resume ?? false);
+  }
+
+  /** Values per image (H·W·C). */
+  get imageSize(): number {
+    return this.height * this.width * this.channels;
+  }
+
+  /** Number of images in the bank. */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Appends a batch [N, H, W, C] in [0,1] (quantised to uint8); persists it when the bank has a folder.
+   * @param labels — the class each image was synthesised for (the round's targets y); kept for analysis only
+   *   (KD uses the teacher's soft outputs). Use -1 for unknown.
+   */
+  add(images: tf.Tensor4D, labels?: readonly number[]): void {
+    const [, h, w, c] = images.shape;
+    if (h !== this.height || w !== this.width || c !== this.channels) {
+      throw new ShapeError(
+        `Image bank holds ${this.height}×${this.width}×${this.channels} images, got ${h}×${w}×${c}.`,
+        { expected: [this.height, this.width, this.channels], got: [h, w, c] },
+      );
+    }
+    this.addUint8(quantizeToUint8(images.dataSync()), labels);
+  }
+
+  /** The synthesised-for class of every image (−1 where unknown), in bank order. */
+  get labels(): readonly number[] {
+    return this.labelList;
+  }
+
+  /** Appends already-quantised NHWC bytes (a whole number of images). */
+  addUint8(bytes: Uint8Array, labels?: readonly number[]): void {
+    if (bytes.length % this.imageSize !== 0) {
+      throw new ShapeError(`Image bank: ${bytes.length} bytes are not a whole number of ${this.imageSize}-byte images.`, {
+        bytes: bytes.length,
+      });
+    }
+    const n = bytes.length / this.imageSize;
+    if (labels !== undefined && labels.length !== n) {
+      throw new ShapeError(`Image bank: ${labels.length} labels for ${n} images.`, { labels: labels.length, images: n });
+    }
+    const lab = labels ? [...labels] : new Array<number>(n).fill(-1);
+    if (this.dir !== undefined) {
+      appendFileSync(join(this.dir, DATA_FILE), bytes);
+      appendFileSync(join(this.dir, LABELS_FILE), new Uint8Array(Int32Array.from(lab).buffer));
+      this.writeManifest(this.count + n);
+    }
+    this.chunks.push(bytes);
+    this.labelList.push(...lab);
+    this.count += n;
+    this.order = []; // rebuild the shuffled sampler over the whole bank
+    this.cursor = 0;
+  }
+
+  /** All images as one uint8 NHWC array (copy). */
+  toUint8(): Uint8Array {
+    const out = new Uint8Array(this.count * this.imageSize);
+    let off = 0;
+    for (const c of this.chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+
+  /** Images at the given indices as float32 NHWC in [0,1] (x/255). */
+  get(indices: readonly number[]): tf.Tensor4D {
+    this.compact();
+    const all = this.chunks[0] ?? new Uint8Array(0);
+    const size = this.imageSize;
+    const out = new Float32Array(indices.length * size);
+    indices.forEach((idx, i) => {
+      if (!Number.isInteger(idx) || idx < 0 || idx >= this.count) {
+        throw new ShapeError(`Image bank index ${idx} is out of range [0, ${this.count}).`, { index: idx });
+      }
+      const src = all.subarray(idx * size, (idx + 1) * size);
+      for (let k = 0; k < size; k++) out[i * size + k] = (src[k] as number) / 255;
+    });
+    return tf.tensor4d(out, [indices.length, this.height, this.width, this.channels]);
+  }
+
+  /**
+   * n images from a shuffled pass over the whole bank, cycling (reshuffled when a pass is exhausted).
+   * @param rng — shuffling stream; defaults to the bank's own seeded stream.
+   */
+  sample(n: number, rng?: Rng): tf.Tensor4D {
+    if (this.count === 0) {
+      throw new ConfigError('The image bank is empty: run at least one synthesis round before sampling.', {
+        field: 'bank',
+      });
+    }
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`sample(n): n must be a positive integer, got ${n}.`, { field: 'n' });
+    const r = rng ?? this.rng;
+    const picked: number[] = [];
+    while (picked.length < n) {
+      if (this.cursor >= this.order.length) {
+        this.order = r.permutation(this.count);
+        this.cursor = 0;
+      }
+      picked.push(this.order[this.cursor++] as number);
+    }
+    return this.get(picked);
+  }
+
+  private compact(): void {
+    if (this.chunks.length > 1) this.chunks = [this.toUint8()];
+  }
+
+  private openDir(dir: string, resume: boolean): void {
+    const manifestPath = join(dir, MANIFEST_FILE);
+    if (resume && existsSync(manifestPath)) {
+      let m: Manifest;
+      try {
+        m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+      } catch (e) {
+        throw new DataFormatError(`Image bank manifest ${manifestPath} is not valid JSON.`, { file: manifestPath }, { cause: e });
+      }
+      if (m.format !== 'promptkd-image-bank' || m.height !== this.height || m.width !== this.width || m.channels !== this.channels) {
+        throw new DataFormatError(
+          `Image bank in ${dir} holds ${m.height}×${m.width}×${m.channels} images (format '${String(m.format)}'), ` +
+            `expected ${this.height}×${this.width}×${this.channels}. Use a fresh folder.`,
+          { file: manifestPath },
+        );
+      }
+      const dataPath = join(dir, DATA_FILE);
+      const want = m.count * this.imageSize;
+      const bytes = existsSync(dataPath) ? readFileSync(dataPath) : Buffer.alloc(0);
+      if (bytes.length < want) {
+        throw new DataFormatError(`Image bank data ${dataPath} is truncated: ${bytes.length} bytes, manifest says ${want}.`, {
+          file: dataPath,
+        });
+      }
+      // A crash between appending and writing the manifest leaves extra bytes: drop them.
+      if (bytes.length > want) truncateSync(dataPath, want);
+      this.chunks = [new Uint8Array(bytes.subarray(0, want))];
+      this.count = m.count;
+      const labelsPath = join(dir, LABELS_FILE);
+      const lb = existsSync(labelsPath) ? readFileSync(labelsPath) : Buffer.alloc(0);
+      if (lb.length >= m.count * 4) {
+        if (lb.length > m.count * 4) truncateSync(labelsPath, m.count * 4);
+        const copy = new Uint8Array(lb.subarray(0, m.count * 4));
+        this.labelList = Array.from(new Int32Array(copy.buffer));
+      } else {
+        this.labelList = new Array<number>(m.count).fill(-1);
+        writeFileSync(labelsPath, new Uint8Array(Int32Array.from(this.labelList).buffer));
+      }
+      return;
+    }
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      throw new ConfigError(
+        `Image bank folder ${dir} is not empty. A bank starts empty so stale images from another run are never ` +
+          'mixed in: use a new run folder, or pass resume: true to continue the bank stored there.',
+        { field: 'dir', dir },
+      );
+    }
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, DATA_FILE), new Uint8Array(0));
+    writeFileSync(join(dir, LABELS_FILE), new Uint8Array(0));
+    this.writeManifest(0);
+  }
+
+  private writeManifest(count: number): void {
+    if (this.dir === undefined) return;
+    const m: Manifest = {
+      format: 'promptkd-image-bank',
+      version: 1,
+      height: this.height,
+      width: this.width,
+      channels: this.channels,
+      count,
+    };
+    const tmp = join(this.dir, `${MANIFEST_FILE}.tmp`);
+    writeFileSync(tmp, JSON.stringify(m));
+    renameSync(tmp, join(this.dir, MANIFEST_FILE));
+  }
+}
