@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '@promptkd/tfjs-env';
 // Until the lead re-exports it from @promptkd/tfjs-env's entry:
-import { enableWasmThreads } from '../packages/tfjs-env/src/threads/index.js';
+import { enableWasmThreads } from '@promptkd/tfjs-env';
 
 interface OpResult {
   readonly name: string;

@@ -227,13 +227,12 @@ export function adaptiveAvgPool2d(x: tf.Tensor4D, outH: number, outW: number): t
  * the exact adjoint, a 2×2 sum pool (4·avgPool). A custom gradient because the stock concat gradient (SplitV on
  * 5-D tensors) takes seconds per call on wasm.
  */
-export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(((x: tf.Tensor) => {
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  save([]);
   const wide = tf.reshape(tf.concat([x, x], 3), [n, h, 2 * w, c]);
   const value = tf.reshape(tf.concat([wide, wide], 2), [n, 2 * h, 2 * w, c]);
   return { value, gradFunc: (dy: tf.Tensor) => tf.mul(tf.avgPool(dy as tf.Tensor4D, 2, 2, 'valid'), 4) };
-}) as unknown as (x: tf.Tensor4D) => tf.Tensor4D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /** Applies (x − mean) / std per channel when a normalisation is given. */
 export function normalizeInput(x: tf.Tensor4D, norm: { mean: readonly number[]; std: readonly number[] } | undefined): tf.Tensor4D {

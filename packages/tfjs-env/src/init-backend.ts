@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
+import { availableParallelism } from 'node:os';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { enableWasmThreads } from './threads/index.js';
 
 /** Backend names accepted by {@link initBackend}. `tensorflow` is tfjs-node(-gpu). */
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -11,6 +13,12 @@ const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cp
 export interface InitBackendOptions {
   /** Which backend to use; defaults to `PROMPTKD_BACKEND` or `auto`. */
   readonly backend?: BackendName;
+  /**
+   * XNNPACK threads for the wasm backend (both cores in Node through a pthread-worker shim). Default:
+   * `PROMPTKD_WASM_THREADS`, else 1; `'auto'` = all cores. Falls back to 1 thread, with a reason, if threads
+   * cannot start.
+   */
+  readonly wasmThreads?: number | 'auto';
   /** Called with one human-readable line per decision. Default: silent. */
   readonly log?: (line: string) => void;
   /**
@@ -30,6 +38,9 @@ export interface BackendChoice {
   readonly skipped: ReadonlyArray<{ readonly package: string; readonly reason: string }>;
   /** Kernels/gradients promptkd registered on top of the stock backend. */
   readonly patches: readonly string[];
+  /** Threads the wasm backend runs with (1 on other backends), and why fewer than asked, if so. */
+  readonly threads: number;
+  readonly threadsReason?: string;
 }
 
 interface Candidate {
@@ -90,19 +101,36 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const skipped: { package: string; reason: string }[] = [];
 
   for (const cand of candidates) {
+    let threads = 1;
+    let threadsReason: string | undefined;
     try {
       if (cand.pkg !== '@tensorflow/tfjs-backend-cpu') await load(cand.pkg);
       if (!tf.findBackendFactory(cand.tfName)) {
         throw new Error(`the package loaded but registered no '${cand.tfName}' backend (two copies of tfjs-core?)`);
+      }
+      if (cand.tfName === 'wasm') {
+        const raw = options.wasmThreads ?? process.env.PROMPTKD_WASM_THREADS ?? 1;
+        const want = raw === 'auto' ? availableParallelism() : Number(raw);
+        if (!Number.isInteger(want) || want < 1) {
+          throw new ConfigError(`wasmThreads must be a positive integer or 'auto', got '${String(raw)}'.`, {
+            field: 'wasmThreads',
+          });
+        }
+        ({ threads, reason: threadsReason } = await enableWasmThreads(want));
       }
       const ok = await tf.setBackend(cand.tfName);
       if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
       await tf.ready();
       const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : [];
       for (const s of skipped) log(`promptkd: skipped ${s.package}: ${s.reason}`);
-      log(`promptkd: using backend '${tf.getBackend()}' from ${cand.pkg}` + (patches.length ? ` (+${patches.length} training kernels)` : ''));
-      return { backend: tf.getBackend(), package: cand.pkg, skipped, patches };
+      log(
+        `promptkd: using backend '${tf.getBackend()}' from ${cand.pkg}` +
+          (patches.length ? ` (+${patches.length} training kernels)` : '') +
+          (tf.getBackend() === 'wasm' ? `, ${threads} thread(s)${threadsReason ? ` (${threadsReason})` : ''}` : ''),
+      );
+      return { backend: tf.getBackend(), package: cand.pkg, skipped, patches, threads, threadsReason };
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       skipped.push({ package: cand.pkg, reason: describeImportError(cand.pkg, err) });
     }
   }
