@@ -54,7 +54,8 @@ function benchModel(m: BenchModel, runs: number, warmup: number): Omit<Row, 'bac
     for (let i = 0; i < warmup; i++) step();
     const before = tf.memory().numTensors;
     const times = timeIt(step, runs, 0);
-    row.leakedTensorsPerStep = (tf.memory().numTensors - before) / runs;
+    // Without a warm-up the first step creates the optimizer's slots, which is not a leak: only count after one.
+    if (warmup > 0) row.leakedTensorsPerStep = (tf.memory().numTensors - before) / runs;
     row.stepRunsMs = times.map((t) => Math.round(t));
     row.stepMs = median(times);
     row.trainGflops = (3 * flops) / row.stepMs / 1e6;

@@ -84,6 +84,13 @@ export async function runCell(options: {
             v.assign(t);
           }
           await ckpt.restoreOptimizer('main', optimizer, { variableOrder: session.trainableVariables().map((v) => v.name) });
+          if (config.fidelity.hostBnTrainMode) {
+            // the reference-code mode updates the host's BN running statistics during training
+            for (const [name, v] of host.model.namedVariables()) {
+              const t = ckpt.tensors[`host/${name}`];
+              if (t) v.assign(t);
+            }
+          }
           for (const { bank, synthesizer } of session.synthesizers) {
             const s = synthesizer as Resumable;
             const prefix = `synth/${bank}/`;
@@ -104,7 +111,7 @@ export async function runCell(options: {
       async onEpoch(epoch, session, optimizer) {
         folder.appendMetrics({ epoch: epoch.epoch, lr: epoch.lr, ...epoch.metrics, ...prefixed('loss.', epoch.losses), seconds: epoch.seconds });
         history.push(epoch);
-        await checkpoint(folder, session, optimizer, epoch, config, history);
+        await checkpoint(folder, session, optimizer, epoch, config, history, host.model.namedVariables());
       },
     });
     progress.stop();
@@ -144,9 +151,13 @@ async function checkpoint(
   epoch: KiopEpoch,
   config: KiopConfig,
   history: readonly KiopEpoch[],
+  hostVariables: ReadonlyMap<string, tf.Variable>,
 ) {
   const tensors: Record<string, tf.Tensor> = {};
   for (const [name, v] of Object.entries(session.stateVariables())) tensors[`state/${name}`] = v;
+  if (config.fidelity.hostBnTrainMode) {
+    for (const [name, v] of hostVariables) tensors[`host/${name}`] = v;
+  }
   const synthesizers: Record<string, unknown> = {};
   const owned: tf.Tensor[] = [];
   for (const { bank, synthesizer } of session.synthesizers) {

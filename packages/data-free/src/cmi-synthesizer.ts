@@ -5,6 +5,7 @@ import {
   Rng,
   ShapeError,
   type SynthesisStep,
+  type RngState,
   type Synthesizer,
   assertFinite,
 } from '@promptkd/core';
@@ -33,6 +34,15 @@ export interface CmiIterationLosses {
   readonly oh: number;
   readonly adv: number;
   readonly cr: number;
+}
+
+/** JSON part of {@link CMISynthesizer.exportState}. */
+export interface CmiSynthesizerState {
+  readonly rounds: number;
+  readonly rngs: Readonly<Record<'targets' | 'init' | 'views' | 'negatives', RngState>>;
+  readonly imageBank: { labels: number[]; order: number[]; cursor: number; rng: RngState };
+  readonly featureBank: { ptr: number; updates: number };
+  readonly headOptimizer: { iterations: number; slots: string[] };
 }
 
 /** Options of {@link CMISynthesizer}. */
@@ -75,7 +85,7 @@ export class CMISynthesizer implements Synthesizer {
   private readonly student: StudentFn | undefined;
   private readonly headOptimizer: tf.Optimizer;
   /** Independent streams, so that changing one setting (e.g. cr = 0) does not change targets, z or views. */
-  private readonly rngs: { targets: Rng; init: Rng; views: Rng; negatives: Rng };
+  private rngs: { targets: Rng; init: Rng; views: Rng; negatives: Rng };
   private readonly nz: number;
   private readonly onIteration: CmiSynthesizerOptions['onIteration'];
   private rounds = 0;
@@ -251,6 +261,79 @@ export class CMISynthesizer implements Synthesizer {
       optG.dispose();
       z.dispose();
     }
+  }
+
+  /**
+   * Restarts the random streams of the next rounds (targets, z and generator init, views, negatives) from `seed`.
+   * A trainer that reseeds at every epoch start can resume a killed run at an epoch boundary and replay it exactly.
+   */
+  reseed(seed: number): void {
+    const root = Rng.fromSeed(seed);
+    this.rngs = { targets: root.fork(), init: root.fork(), views: root.fork(), negatives: root.fork() };
+  }
+
+  /**
+   * The state that survives rounds — image bank, feature bank, contrastive head and its Adam, RNG streams,
+   * round count — as tensors (the caller disposes them) and JSON, for checkpoints.
+   */
+  async exportState(): Promise<{ tensors: Record<string, tf.Tensor>; state: CmiSynthesizerState }> {
+    const bank = this.imageBank.exportState();
+    const features = this.featureBank.exportState();
+    const tensors: Record<string, tf.Tensor> = {
+      'imageBank.pixels': tf.tensor1d(Int32Array.from(bank.pixels), 'int32'),
+      'featureBank.rows': tf.tensor2d(features.rows, [features.rows.length / this.featureBank.dim, this.featureBank.dim]),
+    };
+    this.head.trainableVariables().forEach((v, i) => (tensors[`head.${i}`] = v.clone()));
+    const weights = await this.headOptimizer.getWeights();
+    const slotNames: string[] = [];
+    let iterations = 0;
+    for (const [i, w] of weights.entries()) {
+      if (i === 0) {
+        iterations = (await w.tensor.data())[0] as number;
+        w.tensor.dispose();
+        continue;
+      }
+      tensors[`headOptimizer.${i}`] = w.tensor.clone();
+      slotNames.push(w.name);
+    }
+    return {
+      tensors,
+      state: {
+        rounds: this.rounds,
+        rngs: Object.fromEntries(Object.entries(this.rngs).map(([k, r]) => [k, r.getState()])) as CmiSynthesizerState['rngs'],
+        imageBank: { labels: bank.labels, order: bank.order, cursor: bank.cursor, rng: bank.rng },
+        featureBank: { ptr: features.ptr, updates: features.updates },
+        headOptimizer: { iterations, slots: slotNames },
+      },
+    };
+  }
+
+  /** Restores {@link CMISynthesizer.exportState}'s output into a synthesizer built with the same config and teacher. */
+  async importState(saved: { tensors: Record<string, tf.Tensor>; state: unknown }): Promise<void> {
+    const state = saved.state as CmiSynthesizerState;
+    const t = saved.tensors;
+    const need = (name: string): tf.Tensor => {
+      const x = t[name];
+      if (!x) throw new ConfigError(`CMI synthesizer state lacks tensor '${name}'.`, { field: name });
+      return x;
+    };
+    if (!state || typeof state !== 'object' || !state.rngs || !state.imageBank || !state.featureBank) {
+      throw new ConfigError('CMI synthesizer state is missing or malformed.', { field: 'state' });
+    }
+    this.imageBank.importState({ ...state.imageBank, pixels: Uint8Array.from(await need('imageBank.pixels').data()) });
+    this.featureBank.importState({ ...state.featureBank, rows: (await need('featureBank.rows').data()) as Float32Array });
+    this.head.trainableVariables().forEach((v, i) => v.assign(need(`head.${i}`)));
+    const slots = state.headOptimizer.slots.map((name, i) => ({ name, tensor: need(`headOptimizer.${i + 1}`) }));
+    if (slots.length > 0) {
+      await this.headOptimizer.setWeights([{ name: 'iter', tensor: tf.scalar(state.headOptimizer.iterations) }, ...slots]);
+    }
+    this.rngs = {
+      targets: Rng.fromState(state.rngs.targets),
+      init: Rng.fromState(state.rngs.init),
+      views: Rng.fromState(state.rngs.views),
+      negatives: Rng.fromState(state.rngs.negatives),
+    };
+    this.rounds = state.rounds;
   }
 
   /** n images from the image bank (NHWC float32 in [0,1], uint8-quantised); the caller augments them. */

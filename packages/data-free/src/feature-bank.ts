@@ -86,6 +86,30 @@ export class FeatureBank {
     this.updates += rows;
   }
 
+  /** The written rows (in ring order, [size, dim]) and the ring pointer, for checkpoints. */
+  exportState(): { rows: Float32Array; ptr: number; updates: number } {
+    const n = this.size;
+    const out = new Float32Array(n * this.dim);
+    for (let r = 0; r < n; r++) out.set(this.rows[r] as Float32Array, r * this.dim);
+    return { rows: out, ptr: this.ptr, updates: this.updates };
+  }
+
+  /** Restores {@link FeatureBank.exportState}'s contents. */
+  importState(state: { rows: Float32Array; ptr: number; updates: number }): void {
+    const n = Math.min(state.updates, this.capacity);
+    if (state.rows.length !== n * this.dim || !Number.isInteger(state.ptr) || state.ptr < 0 || state.ptr >= this.capacity) {
+      throw new ShapeError(`Feature bank state does not fit a bank of ${this.capacity} rows of ${this.dim}.`, {
+        values: state.rows.length,
+        ptr: state.ptr,
+      });
+    }
+    this.rows.fill(undefined);
+    const block = new Float32Array(state.rows);
+    for (let r = 0; r < n; r++) this.rows[r] = block.subarray(r * this.dim, (r + 1) * this.dim);
+    this.ptr = state.ptr;
+    this.updates = state.updates;
+  }
+
   /**
    * Up to k rows drawn without replacement from the written rows (k is capped at {@link size}).
    * Returns the rows packed as a [k', dim] Float32Array and their ring indices.

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, DataFormatError, Rng, ShapeError } from '@promptkd/core';
+import { ConfigError, DataFormatError, Rng, ShapeError, type RngState } from '@promptkd/core';
 
 /** Options of {@link ImageBank}. */
 export interface ImageBankOptions {
@@ -61,7 +61,7 @@ export class ImageBank {
   private count = 0;
   private order: number[] = [];
   private cursor = 0;
-  private readonly rng: Rng;
+  private rng: Rng;
 
   constructor(options: ImageBankOptions) {
     for (const f of ['height', 'width', 'channels'] as const) {
@@ -181,6 +181,27 @@ export class ImageBank {
       picked.push(this.order[this.cursor++] as number);
     }
     return this.get(picked);
+  }
+
+  /** Everything needed to continue sampling exactly: images, labels, the current pass and its position. */
+  exportState(): { pixels: Uint8Array; labels: number[]; order: number[]; cursor: number; rng: RngState } {
+    return { pixels: this.toUint8(), labels: [...this.labelList], order: [...this.order], cursor: this.cursor, rng: this.rng.getState() };
+  }
+
+  /** Replaces the in-memory contents with {@link ImageBank.exportState}'s (a persisted folder is not rewritten). */
+  importState(state: { pixels: Uint8Array; labels: readonly number[]; order: readonly number[]; cursor: number; rng: RngState }): void {
+    if (state.pixels.length % this.imageSize !== 0 || state.pixels.length / this.imageSize !== state.labels.length) {
+      throw new ShapeError(
+        `Image bank state: ${state.pixels.length} bytes and ${state.labels.length} labels do not describe ${this.height}×${this.width}×${this.channels} images.`,
+        { bytes: state.pixels.length, labels: state.labels.length },
+      );
+    }
+    this.chunks = state.pixels.length ? [state.pixels.slice()] : [];
+    this.labelList = [...state.labels];
+    this.count = state.labels.length;
+    this.order = [...state.order];
+    this.cursor = state.cursor;
+    this.rng = Rng.fromState(state.rng);
   }
 
   private compact(): void {

@@ -29,11 +29,11 @@ export const kiopPresets: Record<'paper' | 'cpu' | 'demo' | 'smoke', Omit<KiopCo
     fidelity: faithful,
   },
   demo: {
-    epochs: 6, kdSteps: 40, batchSize: 32, promptSizes: [32, 36, 64],
+    epochs: 6, kdSteps: 30, batchSize: 32, promptSizes: [32, 36, 48],
     lr: 0.8, momentum: 0.9, weightDecay: 1e-4, temperature: 20, alpha: 1, beta: 1,
     labelMapping: 'random', vanillaLr: 0.1,
     synthesis: {
-      gSteps: 30, roundsPerEpoch: 1, lrG: 0.01, nz: 64, ngf: 32, bn: 1, oh: 1, adv: 0.5, cr: 0.8, crT: 0.6,
+      gSteps: 15, roundsPerEpoch: 1, lrG: 0.01, nz: 64, ngf: 32, bn: 1, oh: 1, adv: 0.5, cr: 0.8, crT: 0.6,
       bankCapacity: 2048, nNeg: 256, headHidden: 128, headOut: 128,
     },
     fidelity: faithful,
