@@ -100,7 +100,8 @@ export async function runCell(options: {
             await s.importState?.({ tensors, state: ckpt.state.synthesizers[bank] });
           }
           const startEpoch = ckpt.epoch ?? ckpt.state.epochs.length;
-          folder.rewindMetrics((r) => typeof r.epoch === 'number' && r.epoch < startEpoch);
+          folder.rewindMetrics((r) => typeof r.epoch === 'number' && r.epoch < startEpoch && r.event === undefined);
+          folder.appendMetrics({ event: 'resumed', fromEpoch: startEpoch });
           progress.tick(startEpoch * perEpoch);
           history = [...ckpt.state.epochs];
           return { startEpoch, done: ckpt.state.epochs };
