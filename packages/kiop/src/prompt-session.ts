@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@promptkd/core';
+import { ConfigError, type Synthesizer } from '@promptkd/core';
 import { bankStream } from './bank-stream.js';
 import { top1Accuracy } from './evaluate.js';
 import { reseedAll } from './reseed.js';
@@ -35,7 +35,7 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
   const fused = new FusedModels(host, prompt, ctx.mappings, config.fidelity);
   const T = config.temperature;
 
-  const synthesizers: { bank: string; synthesizer: import('@promptkd/core').Synthesizer }[] = [];
+  const synthesizers: { bank: string; synthesizer: Synthesizer }[] = [];
   const sourceStreams: ImageStream[] = sources.map((teacher, i) => {
     const k = i + 1;
     const synthesizer = ctx.createSynthesizer({
