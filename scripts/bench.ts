@@ -2,7 +2,7 @@
  * `npm run bench` — training-step benchmarks of promptkd's TensorFlow.js setup (see scripts/bench/main.ts).
  *
  *   npm run bench -- [--models small-cnn,resnet18-cifar,vit-tiny-p4] [--backends wasm,cpu] [--runs 3]
- *                    [--variants patched,stock] [--cpu-all] [--micro] [--micro-only] [--no-json]
+ *                    [--variants patched,stock] [--cpu-all] [--cpu-runs 1] [--warmup 1] [--micro] [--micro-only] [--no-json]
  *
  * The workspace packages are consumed from source, which needs the `@promptkd/source` export condition; this
  * wrapper re-executes node with it when it is missing.

@@ -44,8 +44,8 @@ describe('gradients on wasm agree with finite differences', () => {
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
     it(`batched matmul, transposeA=${ta} transposeB=${tb}`, () => {
       // 3-D batch 3, entries big enough for the per-batch XNNPACK path.
-      const a = rand(ta ? [3, 16, 17] : [3, 17, 16]).mul(0.3);
-      const b = rand(tb ? [3, 18, 16] : [3, 16, 18]).mul(0.3);
+      const a = rand(ta ? [3, 32, 33] : [3, 33, 32]).mul(0.2);
+      const b = rand(tb ? [3, 34, 32] : [3, 32, 34]).mul(0.2);
       checkGradients((p, q) => smooth(tf.matMul(p, q, ta, tb)), [a, b], { ...opts, maxCoordinates: 60 });
       tf.dispose([a, b]);
     });

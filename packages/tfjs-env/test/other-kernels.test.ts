@@ -128,15 +128,15 @@ describe('wasm UnsortedSegmentSum / Einsum / BatchMatMul match the cpu backend',
     [[5, 7], [5, 6], true, false, '2-D transposeA'],
     [[7, 5], [6, 5], false, true, '2-D transposeB'],
     [[5, 7], [6, 5], true, true, '2-D both flags'],
-    [[4, 20, 24], [4, 24, 18], false, false, '3-D per-batch'],
-    [[4, 24, 20], [4, 18, 24], true, true, '3-D per-batch both flags'],
-    [[4, 20, 24], [4, 18, 24], false, true, '3-D per-batch transposeB'],
+    [[4, 40, 48], [4, 48, 36], false, false, '3-D per-batch'],
+    [[4, 48, 40], [4, 36, 48], true, true, '3-D per-batch both flags'],
+    [[4, 40, 48], [4, 36, 48], false, true, '3-D per-batch transposeB'],
     [[3, 4, 5], [3, 5, 2], false, false, '3-D tiny (stock loop)'],
     [[3, 20, 24], [1, 24, 18], false, false, 'b batch 1 (rows folded)'],
     [[3, 20, 24], [24, 18], false, false, 'b rank 2 (rows folded)'],
-    [[1, 20, 24], [3, 24, 18], false, false, 'a batch 1 broadcast'],
-    [[2, 1, 20, 24], [1, 3, 24, 18], false, false, '4-D broadcast both'],
-    [[2, 3, 24, 20], [2, 3, 24, 18], true, false, '4-D transposeA'],
+    [[1, 40, 48], [3, 48, 36], false, false, 'a batch 1 broadcast'],
+    [[2, 1, 40, 48], [1, 3, 48, 36], false, false, '4-D broadcast both'],
+    [[2, 3, 48, 40], [2, 3, 48, 36], true, false, '4-D transposeA'],
   ];
   for (const [sa, sb, ta, tb, l] of MM) {
     it(`BatchMatMul ${l} ${JSON.stringify(sa)}x${JSON.stringify(sb)}`, async () => {
@@ -158,8 +158,8 @@ describe('wasm UnsortedSegmentSum / Einsum / BatchMatMul match the cpu backend',
   }
 
   it('BatchMatMul leaves no tensors or wasm allocations behind', () => {
-    const a = rand([4, 20, 24]);
-    const b = rand([4, 18, 24]);
+    const a = rand([4, 40, 48]);
+    const b = rand([4, 36, 48]);
     tf.matMul(a, b, false, true).dispose();
     const before = tf.memory();
     for (let i = 0; i < 3; i++) tf.matMul(a, b, false, true).dispose();

@@ -23,7 +23,7 @@ export function setStockBatchMatMul(k: tf.KernelFunc | undefined): void {
  * Below this many multiply-adds per batch entry the per-entry XNNPACK calls cost more (operator creation,
  * weight packing, JS→wasm calls) than the stock blocked loop; measured with `npm run bench -- --micro`.
  */
-export const PER_BATCH_MIN_MACS = 4096;
+export const PER_BATCH_MIN_MACS = 32768;
 
 function callStock(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
   if (!stock) throw new Error('promptkd: stock BatchMatMul missing');
