@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { initBackend } from '@promptkd/tfjs-env';
-import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../../packages/tfjs-env/src/kernels/index.js';
+import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@promptkd/tfjs-env';
 import { MODELS, countFlops, type BenchModel } from './models.js';
 import { runMicroCpu, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
 import { median, timeIt } from './timing.js';
@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
       micro: { type: 'boolean', default: false },
       'micro-only': { type: 'boolean', default: false },
       'no-json': { type: 'boolean', default: false },
+      threads: { type: 'string', default: '1' },
     },
   });
   const models = (values.models as string).split(',').filter(Boolean);
@@ -92,7 +93,9 @@ export async function main(argv: string[]): Promise<void> {
   const warmup = Number(values.warmup);
   for (const m of models) if (!MODELS[m]) throw new Error(`unknown model '${m}'; valid: ${Object.keys(MODELS).join(', ')}`);
 
-  const choice = await initBackend({ backend: 'wasm' });
+  const threadsArg = values.threads as string;
+  const choice = await initBackend({ backend: 'wasm', wasmThreads: threadsArg === 'auto' ? 'auto' : Number(threadsArg) });
+  if (choice.threadsReason) console.log(`wasm threads: ${choice.threadsReason}`);
   const env = {
     date: new Date().toISOString(),
     node: process.version,
@@ -102,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     wasmThreads: getThreadsCount(),
     patches: choice.patches,
   };
-  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); wasm threads: ${env.wasmThreads} (Node default 1, tfjs#3830)`);
+  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); wasm threads: ${env.wasmThreads} (--threads N|auto; stock tfjs in Node: 1, tfjs#3830)`);
   const torch = torchAvailable();
   console.log(torch ? 'torch: available (timed after our runs, same thread count)' : 'torch: not available');
 
