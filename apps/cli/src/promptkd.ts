@@ -20,9 +20,10 @@ program
   .option('--jobs <n>', 'cells at a time (one process each)', (v) => Number(v), 2)
   .option('--pairs <list>', 'host:source pairs', (v) => v.split(','), ['mnist:fashionMnist'])
   .option('--seed <n>', 'seed', (v) => Number(v), 0)
+  .option('--preset <name>', 'preset (smoke: a seconds-long check of the same path)', 'demo')
   .action(async (o) => {
     await init();
-    await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed });
+    await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed, preset: o.preset });
   });
 program.addCommand(kiopCommand(init));
 program.addCommand(kdpCommand(init));

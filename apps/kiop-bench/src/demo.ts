@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { collectCells, writeReport } from './report.js';
 import { gridCells, runCells } from './commands.js';
-import { cellArgs, resolveCell } from './cells.js';
+import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
 
 /**
@@ -9,10 +9,11 @@ import { prepareParticipant } from './participants.js';
  * pretrain both (cached), run Vanilla-KD, KiOP-T, KiOP-B and KiOP-BF at demo scale, print the table and where the
  * run folders, curves and prompt images are.
  */
-export async function demo(options: { out: string; jobs: number; pairs: string[]; seed: number }): Promise<void> {
+export async function demo(options: { out: string; jobs: number; pairs: string[]; seed: number; preset?: PresetName }): Promise<void> {
   const t0 = performance.now();
   const root = resolve(options.out);
-  const cells = gridCells(options.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [options.seed], 'demo');
+  const preset = options.preset ?? 'demo';
+  const cells = gridCells(options.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [options.seed], preset);
   // Pretrain (or load) every model once, here, so the parallel cells find them cached.
   const { bench } = resolveCell(cells[0]!);
   const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];
@@ -24,7 +25,7 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   process.stderr.write(`running ${cells.length} cells, ${options.jobs} at a time (one process each)\n`);
   const outcomes = await runCells(cells, root, options.jobs);
   const found = collectCells(root);
-  const { markdown } = await writeReport(root, found, 'KiOP demo (host MNIST, source Fashion-MNIST; demo preset)');
+  const { markdown } = await writeReport(root, found, `KiOP demo (${options.pairs.join(', ')}; ${preset} preset)`);
   const minutes = (performance.now() - t0) / 60000;
   process.stdout.write(`\n${markdown}\n`);
   process.stdout.write(`\nrun folders:    ${root}/<host>__<source>/<variant>__s<seed>/ (metrics.jsonl, results.json, checkpoints/)\n`);

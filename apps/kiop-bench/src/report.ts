@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeLineChart, writeTable, type Table } from '@promptkd/experiments';
+import { renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/experiments';
 import type { CellResults } from './run-cell.js';
 
 const VARIANT_LABEL: Record<string, string> = {
@@ -90,7 +90,9 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
 
 /** Writes the table (markdown + CSV) and one training-curve figure (SVG + PNG) per pair into `root`. */
 export async function writeReport(root: string, cells: readonly FoundCell[], title?: string): Promise<{ markdown: string }> {
-  const { markdown } = writeTable(root, kiopTable(cells, title), { name: 'kiop-results' });
+  const table = kiopTable(cells, title);
+  writeTable(root, table, { name: 'kiop-results' });
+  const markdown = renderMarkdown(table);
   const pairs = [...new Set(cells.map((c) => c.pair))];
   for (const pair of pairs) {
     const inPair = cells.filter((c) => c.pair === pair);

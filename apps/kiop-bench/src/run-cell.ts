@@ -128,7 +128,7 @@ export async function runCell(options: {
       const first = evalBatches(host.test, { batchSize: 1, transform: kiopTransform(host.dataset, 'test') })[Symbol.iterator]().next();
       const example = first.done ? undefined : tf.tidy(() => tf.squeeze(first.value.x, [0]) as tf.Tensor3D);
       if (!first.done) tf.dispose([first.value.x, first.value.y]);
-      writeFileSync(join(folder.paths.figures, 'prompt.png'), renderPromptPng(prompt, { scale: 2, example }));
+      writeFileSync(join(folder.paths.figures, 'prompt.png'), renderPromptPng(prompt, { scale: 4, example }));
       example?.dispose();
     }
     folder.writeResults(results);
