@@ -96,7 +96,10 @@ export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
   const fgt = bySeed(cells, 'forgetting');
   const cls = ordered(acc.keys(), CL_ORDER);
   const rows = ordered(new Set(cls.flatMap((cl) => [...(acc.get(cl)?.keys() ?? [])])), [...KD_ORDER, 'teacher']);
-  const fmt = (m: ReadonlyMap<number, number> | undefined) => (m ? formatMeanStd([...m.values()], { scale: 100, digits: 2 }) : '');
+  const most = Math.max(0, ...[...acc.values()].flatMap((m) => [...m.values()].map((s) => s.size)));
+  // mean ± std over seeds; a cell with fewer seeds than the table's most says so.
+  const fmt = (m: ReadonlyMap<number, number> | undefined) =>
+    m ? `${formatMeanStd([...m.values()], { scale: 100, digits: 2 })}${m.size < most ? ` (n=${m.size})` : ''}` : '';
   const seeds = (row: string) => {
     const n = new Set(cls.flatMap((cl) => [...(acc.get(cl)?.get(row)?.keys() ?? [])]));
     return n.size;
@@ -126,7 +129,7 @@ export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
 /**
  * Paired-by-seed differences (same seed ⇒ same prompt init and batch order): every KD method − student alone,
  * KDP − DeiT token, and teacher − student alone; `*` where |mean diff| > std of the per-seed differences
- * (exceeds the seed spread), `†` where also |mean| > 2·SE (rough 95%).
+ * (exceeds the seed spread), `†` where |mean| > 2·SE (rough 95%); for n > 4, `*` implies `†`, not conversely.
  */
 export function pairedTable(cells: readonly FoundCell[], title: string): Table {
   const acc = bySeed(cells, 'finalAccuracy');
@@ -144,7 +147,7 @@ export function pairedTable(cells: readonly FoundCell[], title: string): Table {
     if (!x || !y) return undefined;
     const d = pairedOnCommonSeeds(x, y);
     if (d.n === 0) return undefined;
-    const mark = d.exceedsTwoSe ? '*†' : d.exceedsSpread ? '*' : '';
+    const mark = `${d.exceedsSpread ? '*' : ''}${d.exceedsTwoSe ? '†' : ''}`;
     return `${formatPairedDifference(d, { scale: 100, digits: 2 })}${mark ? ` ${mark}` : ''} (n=${d.n})`;
   };
   const rows = comparisons
@@ -164,7 +167,7 @@ export function pairedTable(cells: readonly FoundCell[], title: string): Table {
     ],
     rows,
     notes: [
-      'mean ± std of the per-seed differences a − b (percentage points). * = |mean| > std (the difference exceeds the seed spread); † = also |mean| > 2·std/√n.',
+      'mean ± std of the per-seed differences a − b (percentage points). * = |mean| > std of the differences (exceeds the seed spread); † = |mean| > 2·std/√n (rough 95% paired criterion; weaker than * for n > 4).',
       'For Fgt a negative difference means less forgetting.',
     ],
   };

@@ -1,10 +1,13 @@
-import { QueryCache, clsQueryFunction, type StepInfo } from '@promptkd/continual';
+import { QueryCache, clsQueryFunction } from '@promptkd/continual';
 import { TeacherStream, resolveClConfig, runContinualDistillation, type CdlConfig, type KdpPreset, type StreamResult } from '@promptkd/kdp';
-import { createProgress, createRunFolder } from '@promptkd/experiments';
+import { createProgress, createRunFolder, type Progress } from '@promptkd/experiments';
 import { prepareBackbone, type PreparedBackbone } from './backbones.js';
 import type { BenchPreset } from './bench-presets.js';
 import { cellId, resolveCell, type KdpCellSpec } from './cells.js';
 import { disposeTasks, loadBenchData } from './data.js';
+
+/** KD methods that read the teacher's features live each step (not only its cached current-task logits). */
+const LIVE_TEACHER_METHODS = new Set(['fitnets', 'reviewkd']);
 
 /** What one KD-method run writes to `results.json`. */
 export interface CellResults {
@@ -97,8 +100,16 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
   const backbones = { teacher: T.backbone, student: S.backbone, query: S.backbone };
   const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: preset.cache.queries });
   const usesTeacher = todo.some(({ kd }) => kd !== 'none');
+  let progress: Progress | undefined;
   const teacher = usesTeacher
-    ? new TeacherStream({ backbone: T.backbone, keyDim: S.backbone.embedDim, config: cdlConfig(preset, spec.cl, 'kd', spec.seed), numTasks: data.tasks.length, queries })
+    ? new TeacherStream({
+        backbone: T.backbone,
+        keyDim: S.backbone.embedDim,
+        config: cdlConfig(preset, spec.cl, 'kd', spec.seed),
+        numTasks: data.tasks.length,
+        queries,
+        onStep: (info) => progress?.tick(1, { teacher: info.loss.toFixed(3) }),
+      })
     : undefined;
   const stepsPerTask = (n: number) => {
     const per = preset.training.dropLast === false ? Math.ceil(n / preset.training.batchSize) : Math.max(1, Math.floor(n / preset.training.batchSize));
@@ -109,17 +120,24 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
   try {
     for (const { kd, folder } of todo) {
       const name = cellId(preset, spec.cl, kd, spec.seed);
-      const progress = createProgress({ total: totalSteps * (kd !== 'none' && teacher && teacher.tasksTrained === 0 ? 2 : 1), label: name, silent: options.quiet });
-      const tick = (role: string) => (info: StepInfo) => progress.tick(1, { [role]: info.loss.toFixed(3) });
+      // Student steps, plus the teacher's when this KD method is the one that trains the shared teacher.
+      const teacherSteps = kd !== 'none' && teacher && (teacher.tasksTrained === 0 || LIVE_TEACHER_METHODS.has(kd)) ? totalSteps : 0;
+      const bar = createProgress({ total: totalSteps + teacherSteps, label: name, ...(options.quiet ? { silent: true } : {}) });
+      progress = bar;
       try {
         const started = performance.now();
+        // Workaround (reported to @promptkd/kdp): `TeacherStream.ensureTask` does not rewind a fully trained
+        // stream to the LAST task once it was rewound to an earlier one, so methods that read the live teacher
+        // (feature KD: FitNets, ReviewKD) would see the previous task's teacher on the last task. They get their
+        // own interleaved teacher run (same seed ⇒ the same teacher); cached-logit methods share the stream.
+        const shared = teacher && !LIVE_TEACHER_METHODS.has(kd);
         const res = runContinualDistillation(data.tasks, backbones, cdlConfig(preset, spec.cl, kd, spec.seed), {
-          ...(teacher ? { teacher } : {}),
+          ...(shared ? { teacher } : {}),
           queries,
-          onStep: (role, info) => tick(role)(info),
+          onStep: (role, info) => bar.tick(1, { [role]: info.loss.toFixed(3) }),
           onTaskEnd: (t, student, teacherRow) => folder.appendMetrics({ task: t, student, ...(teacherRow ? { teacher: teacherRow } : {}) }),
         });
-        progress.stop();
+        bar.stop();
         const teacherResult = res.teacher ?? (teacher && teacher.tasksTrained === data.tasks.length ? teacher.result() : undefined);
         const results: CellResults = {
           dataset: preset.data.dataset,
@@ -140,7 +158,7 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
         const s = res.student.summary;
         log(`${name}: Acc ${(100 * s.finalAccuracy).toFixed(2)}  Fgt ${(100 * s.forgetting).toFixed(2)}${teacherResult ? `  (teacher ${(100 * teacherResult.summary.finalAccuracy).toFixed(2)})` : ''}  ${results.seconds.toFixed(0)} s`);
       } catch (err) {
-        progress.stop();
+        bar.stop();
         folder.markFailed(err);
         failures.push(`${name}: ${(err as Error).message}`);
         log(`${name} FAILED: ${(err as Error).stack ?? String(err)}`);
