@@ -10,8 +10,12 @@ const program = new Command('promptkd')
   .showHelpAfterError();
 
 let ready: Promise<unknown> | undefined;
-const init = () =>
-  (ready ??= initBackend({ backend: program.opts().backend as BackendName, log: (l) => process.stderr.write(`${l}\n`) }));
+const init = () => {
+  const backend = program.opts().backend as BackendName;
+  // grid and demo cells run in child processes: they inherit the choice through the environment
+  if (backend !== 'auto') process.env.PROMPTKD_BACKEND = backend;
+  return (ready ??= initBackend({ backend, log: (l) => process.stderr.write(`${l}\n`) }));
+};
 
 program
   .command('demo')

@@ -32,11 +32,14 @@ const none = [0.5, 0.52, 0.54, 0.56, 0.58];
 const kdNoise = [0.01, -0.01, 0.0, 0.01, -0.01];
 const kdpJitter = [0.1, 0.11, 0.09, 0.1, 0.1];
 const deitSwing = [0.25, -0.05, 0.25, -0.05, 0.1];
+// DKD: mean gain just below the spread but above 2·SE (diffs 0.1 ×4, −0.06 → mean/std = 0.95).
+const dkdDiff = [0.1, 0.1, 0.1, 0.1, -0.06];
 const cells: FoundCell[] = [
   ...none.map((v, s) => cell('none', s, v)),
   ...none.map((v, s) => cell('kd', s, v + (kdNoise[s] as number))),
   ...none.map((v, s) => cell('kdp', s, v + (kdpJitter[s] as number))),
   ...none.map((v, s) => cell('deit', s, v + (deitSwing[s] as number))),
+  ...none.map((v, s) => cell('dkd', s, v + (dkdDiff[s] as number))),
 ];
 type Row = Record<string, string | number>;
 
@@ -44,7 +47,7 @@ describe('Acc/Fgt table (paper layout, mean ± std over seeds)', () => {
   const t = accFgtTable(cells, 'test');
   const rows = t.rows as Row[];
   it('rows are KD methods in the paper order plus the teacher; columns Acc and Fgt per CL method', () => {
-    expect(rows.map((r) => r.method)).toEqual(['student alone', 'KD', 'DeiT token', 'KDP', 'teacher alone']);
+    expect(rows.map((r) => r.method)).toEqual(['student alone', 'KD', 'DKD', 'DeiT token', 'KDP', 'teacher alone']);
     expect(t.columns.map((c) => (typeof c === 'string' ? c : c.header))).toEqual(['KD method', 'CODA-P Acc (%)', 'CODA-P Fgt (%)', 'seeds']);
   });
   it('formats mean ± sample std of the final average accuracy and forgetting', () => {
@@ -53,8 +56,8 @@ describe('Acc/Fgt table (paper layout, mean ± std over seeds)', () => {
     // forgetting (0.9 − a0)/2: mean 18.00, same std
     expect(rows[0]?.['coda.fgt']).toBe('18.00 ± 1.58');
     // the teacher run is one per seed even though each KD cell stores it: (0.9 + 0.9)/2, no spread
-    expect(rows[4]?.['coda.acc']).toBe('90.00 ± 0.00');
-    expect(rows[4]?.seeds).toBe(5);
+    expect(rows[5]?.['coda.acc']).toBe('90.00 ± 0.00');
+    expect(rows[5]?.seeds).toBe(5);
   });
 });
 
@@ -72,9 +75,12 @@ describe('paired-by-seed differences', () => {
     expect(deit).toMatch(/^\+5\.00 ± 7\.\d\d \(n=5\)$/); // mean 5 but std 7.5 → no mark
     expect(row('KDP − DeiT token')['coda.acc']).not.toMatch(/\*/);
   });
+  it('marks † (2·SE) separately from * (seed spread)', () => {
+    expect(row('DKD − student alone')['coda.acc']).toBe('+3.40 ± 3.58 † (n=5)');
+  });
   it('includes teacher − student alone and omits comparisons with missing methods', () => {
     expect(row('teacher alone − student alone')['coda.acc']).toMatch(/^\+23\.00 ± 1\.58 \*† \(n=5\)$/);
-    expect(rows.find((r) => r.comparison === 'DKD − student alone')).toBeUndefined();
+    expect(rows.find((r) => r.comparison === 'FitNets − student alone')).toBeUndefined();
   });
   it('pairs only the seeds both methods have', () => {
     const partial = [...cells.filter((c) => c.results.kdMethod !== 'kdp'), ...cells.filter((c) => c.results.kdMethod === 'kdp' && c.results.seed < 3)];

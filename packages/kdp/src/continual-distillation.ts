@@ -117,7 +117,7 @@ export class TeacherStream {
   /** Makes the teacher the one that has just finished task t: trains tasks up to t, or rewinds to the snapshot of t. */
   ensureTask(tasks: readonly ClassIncrementalTask[], t: number): void {
     while (this.trained <= t) this.trainNext(tasks);
-    if (this.trained - 1 === t) return;
+    if (this.current === t) return;
     const snap = this.snapshots.get(t);
     if (!snap) throw new ConfigError(`Teacher snapshot of task ${t} is missing; create the TeacherStream with keepSnapshots: true.`, { field: 'keepSnapshots' });
     this.restore(t);

@@ -71,6 +71,18 @@ describe('smoke: every CL method × KD method', () => {
     queries.dispose();
   });
 
+  it('a rewound teacher stream comes back to the last task (live-teacher methods read it)', () => {
+    const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: true });
+    const teacher = new TeacherStream({ backbone: T.backbone, keyDim: 16, config: config('coda', 'kdp', 3), numTasks: 2, queries });
+    teacher.ensureTask(tasks, 1);
+    const last = teacher.model.trainableVariables().map((v) => v.dataSync().slice());
+    teacher.ensureTask(tasks, 0); // rewind
+    teacher.ensureTask(tasks, 1); // must restore task 1's weights, not keep task 0's
+    teacher.model.trainableVariables().forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(last[i]!)));
+    teacher.dispose();
+    queries.dispose();
+  });
+
   it('a run resumed after task 0 from a saved student state equals the uninterrupted run', () => {
     let saved: Map<string, tf.Tensor> | undefined;
     let rows: number[][] = [];
