@@ -94,7 +94,7 @@ export function installPthreadWorkerShim(scripts: PthreadScripts): PthreadWorker
       super.postMessage(msg, transferList);
     }
 
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- must match Node's Worker.on(event, listener: (...args: any[]) => void)
     override on(event: string | symbol, listener: (...args: any[]) => void): this {
       if (event !== 'error') return super.on(event, listener);
       return super.on('error', (e: unknown) => {
