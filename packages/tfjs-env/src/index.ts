@@ -3,3 +3,5 @@ export type { BackendName, BackendChoice, InitBackendOptions } from './init-back
 export { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from './kernels/index.js';
 export { enableWasmThreads } from './threads/index.js';
 export type { WasmThreadsResult, EnableWasmThreadsOptions } from './threads/index.js';
+export { registerNativeKernels, unregisterNativeKernels, nativeKernelsActive } from './kernels/native/index.js';
+export type { NativeKernelsAddon } from './kernels/native/index.js';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
 import { availableParallelism } from 'node:os';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerNativeKernels, type NativeKernelsAddon } from './kernels/native/index.js';
 import { enableWasmThreads } from './threads/index.js';
 
 /** Backend names accepted by {@link initBackend}. `tensorflow` is tfjs-node(-gpu). */
@@ -19,6 +20,14 @@ export interface InitBackendOptions {
    * cannot start.
    */
   readonly wasmThreads?: number | 'auto';
+  /**
+   * Native kernels on wasm (`@promptkd/native-kernels`: OpenBLAS GEMM and convolutions on the wasm heap).
+   * `'auto'` (default, or `PROMPTKD_NATIVE=auto`) uses them when the addon is installed and built; `true`
+   * (`PROMPTKD_NATIVE=1`) requires them and throws {@link BackendError} otherwise; `false` (`PROMPTKD_NATIVE=0`) never.
+   */
+  readonly native?: boolean | 'auto';
+  /** Threads of the native kernels. Default: `PROMPTKD_NATIVE_THREADS`, else all cores. */
+  readonly nativeThreads?: number;
   /** Called with one human-readable line per decision. Default: silent. */
   readonly log?: (line: string) => void;
   /**
@@ -41,6 +50,8 @@ export interface BackendChoice {
   /** Threads the wasm backend runs with (1 on other backends), and why fewer than asked, if so. */
   readonly threads: number;
   readonly threadsReason?: string;
+  /** Whether native kernels run the wasm backend's matmuls and convolutions, on how many threads, or why not. */
+  readonly native: { readonly active: boolean; readonly threads: number; readonly reason?: string };
 }
 
 interface Candidate {
@@ -122,15 +133,18 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
       await tf.ready();
       const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : [];
+      const native = tf.getBackend() === 'wasm' ? await setUpNative(options, load) : { active: false, threads: 0, reason: 'not on wasm' };
+      if (native.active) patches.push(...NATIVE_PATCH_NAMES.map((n) => `${n} (native)`));
       for (const s of skipped) log(`promptkd: skipped ${s.package}: ${s.reason}`);
       log(
         `promptkd: using backend '${tf.getBackend()}' from ${cand.pkg}` +
           (patches.length ? ` (+${patches.length} training kernels)` : '') +
-          (tf.getBackend() === 'wasm' ? `, ${threads} thread(s)${threadsReason ? ` (${threadsReason})` : ''}` : ''),
+          (tf.getBackend() === 'wasm' ? `, ${threads} thread(s)${threadsReason ? ` (${threadsReason})` : ''}` : '') +
+          (tf.getBackend() === 'wasm' ? `; native kernels: ${native.active ? `on, ${native.threads} thread(s)` : `off (${native.reason})`}` : ''),
       );
-      return { backend: tf.getBackend(), package: cand.pkg, skipped, patches, threads, threadsReason };
+      return { backend: tf.getBackend(), package: cand.pkg, skipped, patches, threads, threadsReason, native };
     } catch (err) {
-      if (err instanceof ConfigError) throw err;
+      if (err instanceof ConfigError || err instanceof NativeRequiredError) throw err;
       skipped.push({ package: cand.pkg, reason: describeImportError(cand.pkg, err) });
     }
   }
@@ -140,4 +154,43 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       "Use backend 'auto' (falls back to wasm, then cpu) or install the missing package.",
     { requested, skipped },
   );
+}
+
+const NATIVE_PATCH_NAMES = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/** A BackendError raised because `native: true` was asked and the addon is unavailable (not a reason to try the next backend). */
+class NativeRequiredError extends BackendError {}
+
+function resolveNative(options: InitBackendOptions): boolean | 'auto' {
+  if (options.native !== undefined) return options.native;
+  const raw = process.env.PROMPTKD_NATIVE;
+  if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
+  if (['1', 'true', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'off'].includes(raw)) return false;
+  throw new ConfigError(`PROMPTKD_NATIVE must be auto, 1 or 0, got '${raw}'.`, { field: 'native', value: raw, valid: ['auto', '1', '0'] });
+}
+
+async function setUpNative(
+  options: InitBackendOptions,
+  load: (s: string) => Promise<unknown>,
+): Promise<{ active: boolean; threads: number; reason?: string }> {
+  const want = resolveNative(options);
+  if (want === false) return { active: false, threads: 0, reason: 'disabled' };
+  const rawThreads = options.nativeThreads ?? process.env.PROMPTKD_NATIVE_THREADS ?? availableParallelism();
+  const threads = Number(rawThreads);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ConfigError(`nativeThreads must be a positive integer, got '${String(rawThreads)}'.`, { field: 'nativeThreads' });
+  }
+  let addon: NativeKernelsAddon;
+  try {
+    const mod = (await load('@promptkd/native-kernels')) as { loadNativeAddon(): NativeKernelsAddon };
+    addon = mod.loadNativeAddon();
+  } catch (err) {
+    const reason = describeImportError('@promptkd/native-kernels', err);
+    if (want === true) throw new NativeRequiredError(`Native kernels were required (native: true / PROMPTKD_NATIVE=1) but ${reason}`, { reason }, { cause: err });
+    return { active: false, threads: 0, reason };
+  }
+  addon.setThreads(threads);
+  registerNativeKernels(addon);
+  return { active: true, threads: addon.getThreads() };
 }

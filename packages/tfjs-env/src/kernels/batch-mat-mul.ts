@@ -113,7 +113,7 @@ export function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
 }
 
 /** Index of each output batch entry in a (broadcast) operand's batch. */
-function broadcastIndex(outer: number[], operandOuter: number[]): Int32Array {
+export function broadcastIndex(outer: number[], operandOuter: number[]): Int32Array {
   const batch = tf.util.sizeFromShape(outer);
   const idx = new Int32Array(batch);
   const rank = outer.length;

@@ -1,0 +1,367 @@
+/*
+ * Native float32 kernels for promptkd's TensorFlow.js wasm backend: GEMM (OpenBLAS) and NHWC convolution forward,
+ * input-gradient and filter-gradient (im2col / col2im + GEMM). Every function works IN PLACE on the wasm heap: the
+ * caller passes the heap as a Float32Array plus element offsets, so no tensor is copied between JS and C.
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+
+#define CHECK(call)                                                                                   \
+  do {                                                                                                \
+    if ((call) != napi_ok) {                                                                          \
+      napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: N-API call failed: " #call);         \
+      return NULL;                                                                                    \
+    }                                                                                                 \
+  } while (0)
+
+/* Largest im2col buffer per chunk, in floats (4 MiB: stays in cache; measured best of 64K..8M floats). */
+#define COL_CHUNK_FLOATS (1024 * 1024)
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, "PROMPTKD_NATIVE", "promptkd native: expected the wasm heap as a Float32Array");
+    return 0;
+  }
+  *data = (float *)ptr;
+  return 1;
+}
+
+static int get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, "PROMPTKD_NATIVE", "promptkd native: expected an Int32Array of offsets");
+    return 0;
+  }
+  *data = (int32_t *)ptr;
+  return 1;
+}
+
+static int64_t num(napi_env env, napi_value v) {
+  int64_t r = 0;
+  napi_get_value_int64(env, v, &r);
+  return r;
+}
+
+static int in_range(napi_env env, size_t heap_len, int64_t off, int64_t count) {
+  if (off < 0 || count < 0 || (uint64_t)(off + count) > heap_len) {
+    napi_throw_range_error(env, "PROMPTKD_NATIVE", "promptkd native: tensor lies outside the wasm heap");
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * gemm(heap, batch, M, N, K, transA, transB, aOffs, bOffs, cOffs)
+ * C[i] = op(A[i]) @ op(B[i]) for i < batch; offsets (in floats) per batch entry in Int32Arrays; row-major, dense.
+ */
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *heap;
+  size_t len, na, nb, nc;
+  int32_t *ao, *bo, *co;
+  if (!get_f32(env, a[0], &heap, &len)) return NULL;
+  const int64_t batch = num(env, a[1]), M = num(env, a[2]), N = num(env, a[3]), K = num(env, a[4]);
+  bool ta, tb;
+  napi_get_value_bool(env, a[5], &ta);
+  napi_get_value_bool(env, a[6], &tb);
+  if (!get_i32_array(env, a[7], &ao, &na) || !get_i32_array(env, a[8], &bo, &nb) || !get_i32_array(env, a[9], &co, &nc)) return NULL;
+  if ((int64_t)na < batch || (int64_t)nb < batch || (int64_t)nc < batch) {
+    napi_throw_range_error(env, "PROMPTKD_NATIVE", "promptkd native: fewer offsets than batch entries");
+    return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++) {
+    if (!in_range(env, len, ao[i], M * K) || !in_range(env, len, bo[i], K * N) || !in_range(env, len, co[i], M * N)) return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
+                heap + ao[i], ta ? (int)M : (int)K, heap + bo[i], tb ? (int)K : (int)N, 0.0f, heap + co[i], (int)N);
+  }
+  return NULL;
+}
+
+typedef struct {
+  int64_t n, h, w, ci, co, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo;
+} ConvGeom;
+
+static void read_geom(napi_env env, napi_value *a, ConvGeom *g) {
+  int64_t *f = (int64_t *)g;
+  for (int i = 0; i < 15; i++) f[i] = num(env, a[i]);
+}
+
+/* col[r - r0, (ky*kw + kx)*ci + c] for output rows r in [r0, r1) (r = (n*ho + oy)*wo + ox). */
+static void im2col(const ConvGeom *g, const float *x, float *col, int64_t r0, int64_t r1) {
+  const int64_t K = g->kh * g->kw * g->ci;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t ox = r % g->wo, oy = (r / g->wo) % g->ho, n = r / (g->wo * g->ho);
+    float *dst = col + (r - r0) * K;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+      const int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        const int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+        float *d = dst + (ky * g->kw + kx) * g->ci;
+        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+          memset(d, 0, sizeof(float) * g->ci);
+        } else {
+          memcpy(d, x + ((n * g->h + iy) * g->w + ix) * g->ci, sizeof(float) * g->ci);
+        }
+      }
+    }
+  }
+}
+
+/* dx[n, iy, ix, c] += dcol[...] for rows [r0, r1); parallel over images so no two threads write one pixel. */
+static void col2im(const ConvGeom *g, const float *dcol, float *dx, int64_t r0, int64_t r1) {
+  const int64_t K = g->kh * g->kw * g->ci, per = g->ho * g->wo;
+  const int64_t n0 = r0 / per, n1 = (r1 + per - 1) / per;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = n0; n < n1; n++) {
+    int64_t lo = n * per < r0 ? r0 : n * per, hi = (n + 1) * per > r1 ? r1 : (n + 1) * per;
+    for (int64_t r = lo; r < hi; r++) {
+      const int64_t ox = r % g->wo, oy = (r / g->wo) % g->ho;
+      const float *src = dcol + (r - r0) * K;
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+        if (iy < 0 || iy >= g->h) continue;
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+          const int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+          if (ix < 0 || ix >= g->w) continue;
+          float *d = dx + ((n * g->h + iy) * g->w + ix) * g->ci;
+          const float *s = src + (ky * g->kw + kx) * g->ci;
+          for (int64_t c = 0; c < g->ci; c++) d[c] += s[c];
+        }
+      }
+    }
+  }
+}
+
+/* im2col chunk size in floats; settable for tests (setConvChunk) so that small shapes take every path. */
+static int64_t chunk_floats = COL_CHUNK_FLOATS;
+
+static int pointwise(const ConvGeom *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->ho == g->h && g->wo == g->w;
+}
+
+static int64_t chunk_rows(const ConvGeom *g) {
+  const int64_t K = g->kh * g->kw * g->ci;
+  int64_t rows = chunk_floats / (K > 0 ? K : 1);
+  return rows < 1 ? 1 : rows;
+}
+
+/* Parses (heap, 15 geometry ints, off0, off1, off2) and checks the three tensors lie in the heap. */
+static int conv_args(napi_env env, napi_callback_info info, float **heap, ConvGeom *g, int64_t offs[3]) {
+  size_t argc = 19;
+  napi_value a[19];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 19) {
+    napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: conv kernels take 19 arguments");
+    return 0;
+  }
+  if (!get_f32(env, a[0], heap, &len)) return 0;
+  read_geom(env, a + 1, g);
+  for (int i = 0; i < 3; i++) offs[i] = num(env, a[16 + i]);
+  const int64_t xs = g->n * g->h * g->w * g->ci, ws = g->kh * g->kw * g->ci * g->co, ys = g->n * g->ho * g->wo * g->co;
+  return in_range(env, len, offs[0], xs) && in_range(env, len, offs[1], ws) && in_range(env, len, offs[2], ys);
+}
+
+/*
+ * Work split of the convolutions: when there are at least two chunks per thread, each OpenMP thread runs whole
+ * chunks (im2col into its own buffer, then a single-threaded SGEMM), so a chunk stays in that core's cache and
+ * there is one fork/join per call; otherwise chunks run one after another with OpenBLAS's threaded SGEMM.
+ */
+static int threads_now(void) {
+  extern int omp_get_max_threads(void);
+  return omp_get_max_threads();
+}
+
+static int per_thread(int64_t chunks) {
+  const int t = threads_now();
+  return t > 1 && chunks >= 2 * t;
+}
+
+/* Runs `body` over chunks [0, chunks) as described above; `body` gets (chunk, buffer, single_threaded). */
+#define FOR_CHUNKS(chunks, buf_floats, ...)                                                            \
+  do {                                                                                                  \
+    int failed = 0;                                                                                     \
+    if (per_thread(chunks)) {                                                                           \
+      const int nt_blas = openblas_get_num_threads();                                                   \
+      openblas_set_num_threads(1);                                                                      \
+      _Pragma("omp parallel") {                                                                         \
+        float *buf = (float *)malloc(sizeof(float) * (size_t)(buf_floats));                             \
+        if (!buf) {                                                                                     \
+          _Pragma("omp atomic write") failed = 1;                                                       \
+        } else {                                                                                        \
+          _Pragma("omp for schedule(static)") for (int64_t c = 0; c < (chunks); c++) { __VA_ARGS__ }           \
+          free(buf);                                                                                    \
+        }                                                                                               \
+      }                                                                                                 \
+      openblas_set_num_threads(nt_blas);                                                                \
+    } else {                                                                                            \
+      float *buf = (float *)malloc(sizeof(float) * (size_t)(buf_floats));                               \
+      if (!buf) {                                                                                       \
+        failed = 1;                                                                                     \
+      } else {                                                                                          \
+        for (int64_t c = 0; c < (chunks); c++) { __VA_ARGS__ }                                                 \
+        free(buf);                                                                                      \
+      }                                                                                                 \
+    }                                                                                                   \
+    if (failed) {                                                                                       \
+      napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: out of memory for a convolution buffer"); \
+      return NULL;                                                                                      \
+    }                                                                                                   \
+  } while (0)
+
+/* conv2d(heap, geom..., xOff, wOff, yOff): y = conv(x, w), NHWC, filter [kh, kw, ci, co]. */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  float *heap;
+  ConvGeom g;
+  int64_t o[3];
+  if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  const float *x = heap + o[0], *w = heap + o[1];
+  float *y = heap + o[2];
+  const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo;
+  if (pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)g.co, (int)K, 1.0f, x, (int)K, w, (int)g.co, 0.0f, y, (int)g.co);
+    return NULL;
+  }
+  const int64_t step = chunk_rows(&g), chunks = (R + step - 1) / step;
+  FOR_CHUNKS(chunks, (step < R ? step : R) * K, {
+    const int64_t r0 = c * step, r1 = r0 + step < R ? r0 + step : R;
+    im2col(&g, x, buf, r0, r1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)g.co, (int)K, 1.0f, buf, (int)K, w, (int)g.co, 0.0f,
+                y + r0 * g.co, (int)g.co);
+  });
+  return NULL;
+}
+
+/* conv2dBackpropInput(heap, geom..., dxOff, wOff, dyOff): dx = col2im(dy @ wᵀ), chunked by whole images. */
+static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
+  float *heap;
+  ConvGeom g;
+  int64_t o[3];
+  if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  float *dx = heap + o[0];
+  const float *w = heap + o[1], *dy = heap + o[2];
+  const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, per = g.ho * g.wo;
+  if (pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)K, (int)g.co, 1.0f, dy, (int)g.co, w, (int)g.co, 0.0f, dx, (int)K);
+    return NULL;
+  }
+  /* Whole images per chunk: the col2im scatters of two chunks never touch the same pixel. */
+  int64_t imgs = chunk_rows(&g) / (per > 0 ? per : 1);
+  if (imgs < 1) imgs = 1;
+  const int64_t chunks = (g.n + imgs - 1) / imgs, img_floats = g.h * g.w * g.ci;
+  FOR_CHUNKS(chunks, (imgs < g.n ? imgs : g.n) * per * K, {
+    const int64_t n0 = c * imgs, n1 = n0 + imgs < g.n ? n0 + imgs : g.n;
+    memset(dx + n0 * img_floats, 0, sizeof(float) * (size_t)((n1 - n0) * img_floats));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)((n1 - n0) * per), (int)K, (int)g.co, 1.0f, dy + n0 * per * g.co, (int)g.co,
+                w, (int)g.co, 0.0f, buf, (int)K);
+    col2im(&g, buf, dx, n0 * per, n1 * per);
+  });
+  return NULL;
+}
+
+/*
+ * conv2dBackpropFilter(heap, geom..., xOff, dwOff, dyOff): dw = im2col(x)ᵀ @ dy. Chunks are summed in chunk
+ * order; on the per-thread path each thread sums its (static) chunks, then the threads' sums are added in
+ * thread order, so a result is reproducible for a given thread count.
+ */
+static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
+  float *heap;
+  ConvGeom g;
+  int64_t o[3];
+  if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  const float *x = heap + o[0], *dy = heap + o[2];
+  float *dw = heap + o[1];
+  const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, WS = K * g.co;
+  if (pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, (int)R, 1.0f, x, (int)K, dy, (int)g.co, 0.0f, dw, (int)g.co);
+    return NULL;
+  }
+  const int64_t step = chunk_rows(&g), chunks = (R + step - 1) / step;
+  const int nt = per_thread(chunks) ? threads_now() : 1;
+  /* Partial sums: thread 0 writes dw itself, thread t > 0 its own slice of `part`. */
+  float *part = nt > 1 ? (float *)calloc((size_t)((nt - 1) * WS), sizeof(float)) : NULL;
+  if (nt > 1 && !part) {
+    napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: out of memory for filter-gradient partial sums");
+    return NULL;
+  }
+  memset(dw, 0, sizeof(float) * (size_t)WS);
+  FOR_CHUNKS(chunks, (step < R ? step : R) * K, {
+    extern int omp_get_thread_num(void);
+    const int t = nt > 1 ? omp_get_thread_num() : 0;
+    float *acc = t == 0 ? dw : part + (t - 1) * WS;
+    const int64_t r0 = c * step, r1 = r0 + step < R ? r0 + step : R;
+    im2col(&g, x, buf, r0, r1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, (int)(r1 - r0), 1.0f, buf, (int)K, dy + r0 * g.co, (int)g.co,
+                1.0f, acc, (int)g.co);
+  });
+  for (int t = 1; t < nt; t++) {
+    const float *p = part + (t - 1) * WS;
+    for (int64_t i = 0; i < WS; i++) dw[i] += p[i];
+  }
+  free(part);
+  return NULL;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  int64_t n = num(env, a[0]);
+  if (n < 1) n = 1;
+  openblas_set_num_threads((int)n);
+  extern void omp_set_num_threads(int);
+  omp_set_num_threads((int)n);
+  return NULL;
+}
+
+static napi_value set_conv_chunk(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  const int64_t n = num(env, a[0]);
+  chunk_floats = n >= 1 ? n : COL_CHUNK_FLOATS;
+  return NULL;
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &r));
+  return r;
+}
+
+/* Defined in elementwise.c: adds the element-wise, reduction and layout kernels to `exports`. */
+napi_value promptkd_register_elementwise(napi_env env, napi_value exports);
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"setConvChunk", NULL, set_conv_chunk, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return promptkd_register_elementwise(env, exports);
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

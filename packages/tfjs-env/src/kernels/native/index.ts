@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs';
+import type { KernelArgs } from '../wasm-backend.js';
+import type { NativeKernelsAddon } from './heap.js';
+import { nativeBatchMatMul } from './native-batch-mat-mul.js';
+import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } from './native-conv2d.js';
+import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
+import type { NativeKernelFactory } from './heap.js';
+
+export type { NativeKernelsAddon } from './heap.js';
+
+type Factory = NativeKernelFactory;
+
+/** Kernel name → native implementation; each falls back to the kernel it replaces for cases it does not cover. */
+const NATIVE_KERNELS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
+  [tf.BatchMatMul, nativeBatchMatMul],
+  [tf.Conv2D, nativeConv2D],
+  [tf.Conv2DBackpropInput, nativeConv2DBackpropInput],
+  [tf.Conv2DBackpropFilter, nativeConv2DBackpropFilter],
+  ...ELEMENTWISE_KERNELS,
+]);
+
+/** The wasm kernel configs the native ones replaced, to restore on unregister. */
+const replaced = new Map<string, tf.KernelConfig>();
+
+/**
+ * Registers the native addon's kernels for the `wasm` backend on top of whatever is registered there (stock or
+ * promptkd's wasm training kernels, which stay as fallbacks). Call after `registerWasmTrainingKernels()`.
+ * Idempotent; returns the kernel names.
+ */
+export function registerNativeKernels(addon: NativeKernelsAddon): string[] {
+  const names: string[] = [];
+  for (const [name, factory] of NATIVE_KERNELS) {
+    names.push(name);
+    if (replaced.has(name)) continue;
+    const existing = tf.getKernel(name, 'wasm');
+    if (!existing) continue;
+    const impl = factory(addon, existing.kernelFunc);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...existing, kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
+    replaced.set(name, existing);
+  }
+  return names;
+}
+
+/** Puts back the kernels {@link registerNativeKernels} replaced; returns their names. */
+export function unregisterNativeKernels(): string[] {
+  const names: string[] = [];
+  for (const [name, cfg] of replaced) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(cfg);
+    names.push(name);
+  }
+  replaced.clear();
+  return names;
+}
+
+/** Whether native kernels are registered now. */
+export function nativeKernelsActive(): boolean {
+  return replaced.size > 0;
+}

@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
+import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
+import { expectKernelMatchesCpu, expectMatches, onCpu, rand, runKernel } from './kernel-helpers.js';
+
+// CI builds the addon (`.ci/run`); on a machine without OpenBLAS headers it cannot exist and the file is skipped.
+const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k: number; s: number; d?: number; pad: Pad }> = [
+  { n: 2, h: 9, w: 7, ci: 3, co: 5, k: 3, s: 1, pad: 'same' },
+  { n: 3, h: 8, w: 8, ci: 4, co: 3, k: 3, s: 2, pad: 'valid' },
+  { n: 2, h: 8, w: 7, ci: 5, co: 6, k: 1, s: 1, pad: 'same' }, // pointwise: one GEMM
+  { n: 2, h: 8, w: 7, ci: 5, co: 6, k: 1, s: 2, pad: 'same' },
+  { n: 2, h: 12, w: 11, ci: 3, co: 4, k: 7, s: 2, pad: 'same' },
+  { n: 2, h: 8, w: 9, ci: 3, co: 4, k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { n: 1, h: 32, w: 32, ci: 3, co: 8, k: 4, s: 4, pad: 'valid' },
+  { n: 5, h: 6, w: 6, ci: 4, co: 3, k: 3, s: 1, pad: 'same' },
+];
+
+describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cpu backend', () => {
+  let addon: NativeAddon;
+  beforeAll(() => {
+    addon = loadNativeAddon();
+    addon.setThreads(2);
+    registerNativeKernels(addon);
+  });
+  afterAll(() => {
+    addon.setConvChunk(0);
+    unregisterNativeKernels();
+    tf.disposeVariables();
+  });
+
+  it('registers over the wasm kernels and unregisters back', () => {
+    expect(nativeKernelsActive()).toBe(true);
+    const names = registerNativeKernels(addon);
+    expect(names).toEqual(expect.arrayContaining(['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']));
+    expect(registerNativeKernels(addon)).toEqual(names); // idempotent
+  });
+
+  it('BatchMatMul: 2-D, batched, broadcast batch dims, every transpose flag', async () => {
+    const shapes: Array<[number[], number[]]> = [
+      [[7, 5], [5, 3]],
+      [[4, 7, 5], [4, 5, 3]],
+      [[4, 7, 5], [5, 3]],
+      [[1, 65, 64], [6, 64, 65]],
+    ];
+    for (const [sa, sb] of shapes) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const a = rand(ta ? [...sa.slice(0, -2), sa.at(-1)!, sa.at(-2)!] : sa);
+          const b = rand(tb ? [...sb.slice(0, -2), sb.at(-1)!, sb.at(-2)!] : sb);
+          await expectKernelMatchesCpu('BatchMatMul', { a, b }, { transposeA: ta, transposeB: tb }, `${sa}×${sb} ta=${ta} tb=${tb}`);
+          tf.dispose([a, b]);
+        }
+      }
+    }
+  });
+
+  it('BatchMatMul: broadcasting both batch dims (the cpu kernel cannot: checked by hand)', () => {
+    const a = rand([2, 1, 7, 5]);
+    const b = rand([3, 5, 3]);
+    const out = tf.matMul(a, b);
+    expect(out.shape).toEqual([2, 3, 7, 3]);
+    for (const [i, j] of [[0, 0], [1, 2], [1, 1]] as const) {
+      const want = tf.matMul(tf.reshape(tf.slice(a, [i, 0, 0, 0], [1, 1, 7, 5]), [7, 5]), tf.reshape(tf.slice(b, [j, 0, 0], [1, 5, 3]), [5, 3]));
+      const got = tf.reshape(tf.slice(out, [i, j, 0, 0], [1, 1, 7, 3]), [7, 3]);
+      expectMatches({ shape: got.shape, values: got.dataSync() as Float32Array }, { shape: want.shape, values: want.dataSync() as Float32Array }, `entry ${i},${j}`);
+    }
+  });
+
+  it('BatchMatMul rejects mismatched inner dims with the tfjs message and delegates empty products', () => {
+    const a = rand([3, 4]);
+    const b = rand([5, 2]);
+    expect(() => tf.matMul(a, b)).toThrow(/inner shapes \(4\) and \(5\)/);
+    const e = tf.matMul(tf.zeros([0, 5]), rand([5, 3]));
+    expect(e.shape).toEqual([0, 3]);
+    tf.dispose([a, b, e]);
+  });
+
+  for (const chunk of [0, 50]) {
+    // chunk 50 floats: several im2col chunks even on these small shapes, so the per-thread path runs too.
+    it(`Conv2D and both gradients, ${chunk ? 'tiny chunks' : 'default chunks'}`, async () => {
+      addon.setConvChunk(chunk);
+      for (const c of CONVS) {
+        const lbl = `n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
+        const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
+        const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
+        const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+        await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, lbl);
+        const y = tf.conv2d(x, w, c.s, c.pad);
+        const dy = rand(y.shape);
+        await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, lbl);
+        await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, lbl);
+        tf.dispose([x, w, y, dy]);
+      }
+      addon.setConvChunk(0);
+    });
+  }
+
+  it('dilated Conv2D', async () => {
+    const x = rand([2, 11, 10, 3]);
+    const w = rand([3, 3, 3, 4]);
+    await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, 'dilation 2');
+    tf.dispose([x, w]);
+  });
+
+  it('a training step through conv + matmul gives the cpu gradients and leaks nothing', async () => {
+    const x = rand([4, 8, 8, 3]) as tf.Tensor4D;
+    const w1 = tf.variable(rand([3, 3, 3, 6]));
+    const w2 = tf.variable(rand([6, 5]));
+    const loss = (): tf.Scalar =>
+      tf.tidy(() => {
+        const h = tf.relu(tf.conv2d(x, w1 as unknown as tf.Tensor4D, 2, 'same'));
+        const logits = tf.matMul(tf.mean(h, [1, 2]) as tf.Tensor2D, w2);
+        return tf.sum(tf.square(logits));
+      });
+    const grads = (): { shape: number[]; values: Float32Array }[] => {
+      const { value, grads: g } = tf.variableGrads(loss, [w1, w2]);
+      const out = [w1, w2].map((v) => ({ shape: g[v.name]!.shape, values: g[v.name]!.dataSync() as Float32Array }));
+      tf.dispose([value, ...Object.values(g)]);
+      return out;
+    };
+    grads();
+    const before = tf.memory().numTensors;
+    const ours = grads();
+    expect(tf.memory().numTensors).toBe(before);
+    const ref = await onCpu(grads);
+    ours.forEach((g, i) => expectMatches(g, ref[i]!, `grad ${i}`));
+    tf.dispose([x, w1, w2]);
+  });
+
+  it('the addon refuses offsets outside the heap instead of reading them', () => {
+    const heap = new Float32Array(16);
+    const off = (v: number): Int32Array => new Int32Array([v]);
+    expect(() => addon.gemm(heap, 1, 4, 4, 4, false, false, off(0), off(8), off(12))).toThrow(/outside the wasm heap/);
+    expect(() => addon.conv2d(heap, 1, 4, 4, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4, 0, 0, 100)).toThrow(/outside the wasm heap/);
+    expect(() => addon.gemm(new Float64Array(4) as unknown as Float32Array, 1, 1, 1, 1, false, false, off(0), off(1), off(2))).toThrow(/Float32Array/);
+  });
+
+  it('runKernel helper sanity: native result differs from a wrong reference', () => {
+    // Guards the comparison itself: a transposed operand must not match.
+    const a = rand([3, 3]);
+    const b = rand([3, 3]);
+    const r = runKernel('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+    const wrong = runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+    expect(() => expectMatches(r, wrong, 'must differ')).toThrow();
+    tf.dispose([a, b]);
+  });
+});
