@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { runGrid } from '@promptkd/experiments';
+import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { PRESET_NAMES, type PresetName } from './bench-presets.js';
 import { BACKBONE_NAMES, KD_ORDER, cellId, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
 import { collectCells, writePlots, writeTables } from './report.js';
@@ -87,6 +87,7 @@ export async function runKdpGrid(options: {
     }
   }
   log(`${groups.length} group(s) to run (${groups.reduce((s, g) => s + g.kd.length, 0)} KD runs), ${jobs} at a time`);
+  shareCoresAmongJobs(jobs);
   return runGrid(
     groups.map((g, i) => ({ id: `g${i}`, config: g })),
     async (cell) => {

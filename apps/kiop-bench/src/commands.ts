@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { runGrid } from '@promptkd/experiments';
+import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { KIOP_VARIANTS, type KiopVariantKey } from '@promptkd/kiop';
 import { cellId, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
@@ -34,6 +34,7 @@ export async function runOneCell(spec: KiopCellSpec, root: string, weights: { ho
 
 /** Runs cells, `jobs` at a time in child processes (one wasm engine per core), resuming finished ones. */
 export async function runCells(cells: readonly KiopCellSpec[], root: string, jobs: number) {
+  shareCoresAmongJobs(jobs);
   return runGrid(
     cells.map((c) => ({ id: cellId(c), config: c })),
     async (cell) => {

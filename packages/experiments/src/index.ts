@@ -69,3 +69,4 @@ export { lineChartSvg, lineChartVegaLite, vegaLiteToSvg, svgToPng, encodePng, wr
 export type { Series, LineChartSpec } from './plots.js';
 export { runGrid, createInProcessQueue } from './grid.js';
 export type { GridCell, GridCellContext, GridOutcome, GridQueue, RunCell, RunGridOptions, InProcessQueueOptions } from './grid.js';
+export { shareCoresAmongJobs } from './share-cores.js';
