@@ -1,54 +1,134 @@
+/**
+ * `npm run bench`: training-step benchmarks of promptkd's TensorFlow.js setup against PyTorch, in one table.
+ * See scripts/bench/README.md for the workloads, the FLOP counting and the flags.
+ */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { initBackend } from '@promptkd/tfjs-env';
-import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@promptkd/tfjs-env';
-import { MODELS, countFlops, type BenchModel } from './models.js';
-import { runMicroCpu, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
+import { ConfigError } from '@promptkd/core';
+import {
+  initBackend,
+  registerNativeKernels,
+  registerWasmTrainingKernels,
+  unregisterNativeKernels,
+  unregisterWasmTrainingKernels,
+  type NativeKernelsAddon,
+} from '@promptkd/tfjs-env';
+import { MODELS, type BenchModel } from './models.js';
+import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
 import { median, timeIt } from './timing.js';
 
+/** Kernel sets of the wasm backend: native addon on top of promptkd's training kernels, those alone, stock tfjs. */
+type Variant = 'native' | 'patched' | 'stock';
+const VARIANTS: readonly Variant[] = ['native', 'patched', 'stock'];
+const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+/** Package that provides each tfjs backend (only wasm is initialised by initBackend here). */
+const BACKEND_PACKAGE: Record<string, string> = { cpu: '@tensorflow/tfjs-backend-cpu', tensorflow: '@tensorflow/tfjs-node' };
+
+/** One line of the final table (and of the JSON). */
 interface Row {
   model: string;
-  backend: string;
-  variant: 'patched' | 'stock';
   batch: number;
-  forwardGflop: number;
-  forwardMs?: number;
+  backend: string;
+  /** wasm: native | patched | stock; '' elsewhere. */
+  variant: string;
+  threads: number;
+  paramsTrainable?: number;
+  paramsFrozen?: number;
+  fwdGflop?: number;
+  stepGflop?: number;
+  flopsRule?: string;
   stepMs?: number;
   stepRunsMs?: number[];
-  trainGflops?: number;
+  forwardMs?: number;
+  gflops?: number;
+  /** GFLOP/s of the large matmul on the same backend/variant, and this row's share of it. */
+  peakGflops?: number;
+  pctPeak?: number;
+  torchMs?: number;
+  oursOverTorch?: number;
   leakedTensorsPerStep?: number;
+  loss?: number;
   error?: string;
+  /** Why this backend/variant (or PyTorch) did not run at all. */
+  unavailable?: string;
 }
 
-function torchAvailable(): boolean {
+interface TorchWorkload {
+  batch: number;
+  step_ms: number;
+  step_runs_ms: number[];
+  params_trainable: number;
+  params_frozen: number;
+  fwd_gflop: number;
+  step_gflop: number;
+  flops_rule: string;
+  loss: number;
+  error?: string;
+}
+interface TorchResult {
+  torch: string;
+  threads: number;
+  peak?: { n: number; ms: number; runs_ms: number[]; gflops: number };
+  models: Record<string, TorchWorkload | { error: string }>;
+}
+
+const firstLine = (err: unknown): string => ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').trim();
+
+/** `{ version }` when `python3 -c 'import torch'` works, else `{ reason }`. */
+function probeTorch(): { version?: string; reason?: string } {
+  const res = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (res.error) return { reason: `python3: ${firstLine(res.error)}` };
+  if (res.status !== 0) {
+    const lines = (res.stderr ?? '').trim().split('\n');
+    return { reason: lines[lines.length - 1] || `python3 exited with ${res.status}` };
+  }
+  return { version: res.stdout.trim() };
+}
+
+/** Registers the kernels of `variant` on the wasm backend (native on top of the training kernels). */
+function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined): void {
+  unregisterNativeKernels();
+  if (variant === 'stock') unregisterWasmTrainingKernels();
+  else registerWasmTrainingKernels();
+  if (variant === 'native' && addon) registerNativeKernels(addon);
+}
+
+/** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend. */
+function timeMatmul(n: number, runs: number): { ms: number; runsMs: number[]; gflops: number } {
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', 2) as tf.Tensor2D;
   try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+    const times = timeIt(() => tf.matMul(a, b).dispose(), runs, 1);
+    const ms = median(times);
+    return { ms, runsMs: times.map((t) => Math.round(t * 10) / 10), gflops: (2 * n ** 3) / ms / 1e6 };
+  } finally {
+    tf.dispose([a, b]);
   }
 }
 
-function benchModel(m: BenchModel, runs: number, warmup: number): Omit<Row, 'backend' | 'variant'> {
-  const flops = countFlops(() => tf.tidy(() => void m.forward(m.x)));
-  const row: Omit<Row, 'backend' | 'variant'> = { model: m.name, batch: m.batch, forwardGflop: flops / 1e9 };
-  const fwd = (): void => {
-    const out = tf.tidy(() => m.forward(m.x));
-    out.dataSync();
-    out.dispose();
+type Flops = { forward: number; step: number };
+
+/** Times `runs` training steps of `m` after `warmup`; checks that a step leaves no tensor behind. */
+function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: number, forward: boolean): Partial<Row> {
+  const row: Partial<Row> = {
+    paramsTrainable: m.params.trainable,
+    paramsFrozen: m.params.frozen,
+    fwdGflop: flops.forward / 1e9,
+    stepGflop: flops.step / 1e9,
+    flopsRule: m.flopsRule,
   };
-  row.forwardMs = median(timeIt(fwd, Math.min(runs, 3), 1));
   const opt = m.makeOptimizer();
+  let loss = NaN;
   const step = (): void => {
-    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(m.y, m.forward(m.x)) as tf.Scalar, true, m.vars);
-    loss?.dataSync();
-    loss?.dispose();
+    const l = m.step(opt);
+    loss = l.dataSync()[0] as number;
+    l.dispose();
   };
   try {
     for (let i = 0; i < warmup; i++) step();
@@ -58,166 +138,346 @@ function benchModel(m: BenchModel, runs: number, warmup: number): Omit<Row, 'bac
     if (warmup > 0) row.leakedTensorsPerStep = (tf.memory().numTensors - before) / runs;
     row.stepRunsMs = times.map((t) => Math.round(t));
     row.stepMs = median(times);
-    row.trainGflops = (3 * flops) / row.stepMs / 1e6;
+    row.gflops = flops.step / row.stepMs / 1e6;
+    row.loss = loss;
+    if (forward) {
+      const fwd = (): void => {
+        const out = tf.tidy(() => m.forward());
+        out.dataSync();
+        out.dispose();
+      };
+      row.forwardMs = median(timeIt(fwd, Math.min(runs, 3), 0));
+    }
   } finally {
     opt.dispose();
   }
   return row;
 }
 
-const fmtMs = (ms?: number): string => (ms === undefined ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+const fmtMs = (ms?: number): string => (ms === undefined ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 const fmtG = (g?: number): string => (g === undefined ? '–' : g.toFixed(g < 1 ? 3 : 1));
+const fmtRuns = (r: Row): string =>
+  r.stepMs === undefined ? '–' : `${fmtMs(r.stepMs)}${r.stepRunsMs && r.stepRunsMs.length > 1 ? ` (${r.stepRunsMs.map((t) => Math.round(t)).join(', ')})` : ''}`;
+const fmtCount = (n?: number): string => (n === undefined ? '–' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+
+function positiveInt(raw: string, field: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${field} must be a positive integer, got '${raw}'.`, { field, value: raw });
+  return n;
+}
+
+function list<T extends string>(raw: string, valid: readonly T[], field: string): T[] {
+  const out = raw.split(',').map((s) => s.trim()).filter(Boolean) as T[];
+  for (const v of out) {
+    if (!valid.includes(v)) throw new ConfigError(`unknown ${field} '${v}'; valid: ${valid.join(', ')}.`, { field, value: v, valid });
+  }
+  return out;
+}
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      models: { type: 'string', default: 'small-cnn,resnet18-cifar,vit-tiny-p4' },
-      backends: { type: 'string', default: 'wasm,cpu' },
-      variants: { type: 'string', default: 'patched,stock' },
+      models: { type: 'string', default: Object.keys(MODELS).join(',') },
+      backends: { type: 'string', default: 'wasm,cpu,tensorflow' },
+      variants: { type: 'string', default: 'native,patched' },
+      threads: { type: 'string', default: 'auto' },
       runs: { type: 'string', default: '3' },
-      'cpu-runs': { type: 'string', default: '1' },
       warmup: { type: 'string', default: '1' },
+      batch: { type: 'string' },
+      peak: { type: 'string', default: '2048' },
+      'cpu-runs': { type: 'string', default: '1' },
       'cpu-all': { type: 'boolean', default: false },
+      forward: { type: 'boolean', default: false },
+      'no-torch': { type: 'boolean', default: false },
       micro: { type: 'boolean', default: false },
       'micro-only': { type: 'boolean', default: false },
       'no-json': { type: 'boolean', default: false },
-      threads: { type: 'string', default: '1' },
     },
   });
-  const models = (values.models as string).split(',').filter(Boolean);
-  const backends = (values.backends as string).split(',').filter(Boolean);
-  const variants = (values.variants as string).split(',').filter(Boolean) as Row['variant'][];
-  const runs = Number(values.runs);
-  const cpuRuns = Number(values['cpu-runs']);
-  const warmup = Number(values.warmup);
-  for (const m of models) if (!MODELS[m]) throw new Error(`unknown model '${m}'; valid: ${Object.keys(MODELS).join(', ')}`);
-
+  const models = list(values.models as string, Object.keys(MODELS), 'model');
+  const backends = list(values.backends as string, BACKENDS, 'backend');
+  const variants = list(values.variants as string, VARIANTS, 'variant');
+  const runs = positiveInt(values.runs as string, 'runs');
+  const cpuRuns = positiveInt(values['cpu-runs'] as string, 'cpu-runs');
+  const warmup = values.warmup === '0' ? 0 : positiveInt(values.warmup as string, 'warmup');
+  const batch = values.batch === undefined ? undefined : positiveInt(values.batch, 'batch');
+  const peakN = values.peak === '0' ? 0 : positiveInt(values.peak as string, 'peak');
   const threadsArg = values.threads as string;
-  const choice = await initBackend({ backend: 'wasm', wasmThreads: threadsArg === 'auto' ? 'auto' : Number(threadsArg) });
-  if (choice.threadsReason) console.log(`wasm threads: ${choice.threadsReason}`);
+  const threads = threadsArg === 'auto' ? availableParallelism() : positiveInt(threadsArg, 'threads');
+
+  // One thread count for everything: wasm XNNPACK, the native kernels (OpenBLAS + im2col loops) and torch.
+  const choice = await initBackend({ backend: 'wasm', wasmThreads: threads, native: 'auto', nativeThreads: threads });
+  let addon: NativeKernelsAddon | undefined;
+  let nativeReason = choice.native.reason;
+  if (choice.native.active) {
+    try {
+      const mod = (await import('@promptkd/native-kernels')) as { loadNativeAddon(): NativeKernelsAddon };
+      addon = mod.loadNativeAddon(); // the module initBackend already loaded (require cache)
+    } catch (err) {
+      nativeReason = firstLine(err);
+    }
+  }
+  const torchProbe = values['no-torch'] ? { reason: '--no-torch' } : probeTorch();
   const env = {
     date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
     tfjs: tf.version.tfjs,
+    threads,
     wasmThreads: getThreadsCount(),
+    wasmThreadsReason: choice.threadsReason,
+    native: addon ? { active: true, threads: addon.getThreads() } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
+    openblasCoreType: process.env.OPENBLAS_CORETYPE ?? 'auto',
+    torch: torchProbe.version ? { available: true, version: torchProbe.version, threads } : { available: false, reason: torchProbe.reason },
+    runs,
+    warmup,
+    cpuRuns,
+    peakN,
     patches: choice.patches,
   };
-  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); wasm threads: ${env.wasmThreads} (--threads N|auto; stock tfjs in Node: 1, tfjs#3830)`);
-  const torch = torchAvailable();
-  console.log(torch ? 'torch: available (timed after our runs, same thread count)' : 'torch: not available');
+  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel})`);
+  console.log(
+    `threads: ${threads} (--threads N|auto) — wasm XNNPACK ${env.wasmThreads}${env.wasmThreadsReason ? ` (${env.wasmThreadsReason})` : ''}, ` +
+      `native ${addon ? addon.getThreads() : '–'}, torch ${torchProbe.version ? threads : '–'}`,
+  );
+  console.log(addon ? `native kernels: available (OpenBLAS core type: ${env.openblasCoreType})` : `native kernels: not available: ${nativeReason}`);
+  console.log(torchProbe.version ? `PyTorch: ${torchProbe.version} (timed after our runs, ${threads} threads)` : `PyTorch: not available: ${torchProbe.reason}`);
+  if (env.wasmThreads !== threads) console.log(`note: wasm runs ${env.wasmThreads} thread(s), not ${threads}`);
 
   let micro: MicroResult[] | undefined;
-  if (values.micro || values['micro-only']) {
-    console.log('\nmicro-benchmarks (kernel level) ...');
-    micro = runMicroPatched(runs);
-    unregisterWasmTrainingKernels();
-    try {
-      runMicroStock(micro, runs);
-    } finally {
-      registerWasmTrainingKernels();
-    }
-    await runMicroCpu(micro);
-    const t = new Table({ head: ['case', 'patched', 'GFLOP/s', 'baseline', 'baseline time', 'GFLOP/s', 'speed-up'] });
-    for (const r of micro) {
-      t.push([
-        r.name,
-        fmtMs(r.patchedMs),
-        fmtG(r.patchedGflops),
-        r.baseline === 'cpu' ? `cpu kernel (B=${r.baselineBatch})` : r.baseline,
-        fmtMs(r.baselineMs),
-        fmtG(r.baselineGflops),
-        r.speedup ? `${r.speedup.toFixed(1)}×` : '–',
-      ]);
-    }
-    console.log(t.toString());
-  }
+  if (values.micro || values['micro-only']) micro = await runMicro(runs, addon);
 
   const rows: Row[] = [];
-  let torchRows: Record<string, { step_ms: number }> | undefined;
+  const flopsCache = new Map<string, Flops>();
+  let torchRes: TorchResult | undefined;
+  let torchError: string | undefined;
   if (!values['micro-only']) {
+    const configs: { backend: string; variant: Variant | '' }[] = [];
     for (const backend of backends) {
+      if (backend === 'wasm') for (const v of variants) configs.push({ backend, variant: v });
+      else configs.push({ backend, variant: '' });
+    }
+    for (const { backend, variant } of configs) {
+      const cfgThreads = backend === 'wasm' ? env.wasmThreads : 1;
+      const base = { backend, variant, threads: cfgThreads };
+      if (backend === 'wasm' && variant === 'native' && !addon) {
+        rows.push({ ...base, model: '*', batch: 0, unavailable: nativeReason ?? 'addon not loaded' });
+        console.log(`\nwasm (native): not available: ${nativeReason}`);
+        continue;
+      }
+      if (backend !== 'wasm' && !tf.findBackend(backend)) {
+        const reason = await loadBackend(backend);
+        if (reason) {
+          rows.push({ ...base, model: '*', batch: 0, unavailable: reason });
+          console.log(`\n${backend}: not available: ${reason}`);
+          continue;
+        }
+      }
+      await tf.setBackend(backend);
+      if (backend === 'wasm') useVariant(variant as Variant, addon);
+      const label = `${backend}${variant ? ` (${variant})` : ''}`;
+      const slow = backend !== 'wasm';
+      if (peakN) {
+        // The cpu backend runs plain JS loops: a 2048³ matmul would take a minute there.
+        const n = backend === 'cpu' ? Math.min(peakN, 1024) : peakN;
+        try {
+          const p = timeMatmul(n, slow ? 1 : Math.max(runs, 3));
+          rows.push({ ...base, model: `matmul ${n}³`, batch: 1, stepMs: p.ms, stepRunsMs: p.runsMs, stepGflop: (2 * n ** 3) / 1e9, gflops: p.gflops, peakGflops: p.gflops, pctPeak: 100 });
+          console.log(`\n${label}: matmul ${n}³ ${fmtMs(p.ms)}, ${fmtG(p.gflops)} GFLOP/s`);
+        } catch (err) {
+          rows.push({ ...base, model: `matmul ${n}³`, batch: 1, error: firstLine(err) });
+        }
+      }
+      const peak = rows.find((r) => r.backend === backend && r.variant === variant && r.peakGflops)?.peakGflops;
       for (const name of models) {
         if (backend === 'cpu' && name !== 'small-cnn' && !values['cpu-all']) continue;
-        for (const variant of backend === 'wasm' ? variants : (['stock'] as const)) {
-          await tf.setBackend(backend);
-          if (backend === 'wasm' && variant === 'stock') unregisterWasmTrainingKernels();
-          const label = `${name} on ${backend}${backend === 'wasm' ? ` (${variant})` : ''}`;
-          console.log(`\n${label} ...`);
-          const m = (MODELS[name] as (b?: number) => BenchModel)();
-          const base = { model: name, backend, variant, batch: m.batch, forwardGflop: 0 };
-          try {
-            const r = benchModel(m, backend === 'cpu' ? cpuRuns : runs, backend === 'cpu' ? 0 : warmup);
-            rows.push({ ...base, ...r, backend, variant });
-            console.log(`  step ${fmtMs(r.stepMs)} (runs ${r.stepRunsMs?.join(', ')} ms), ${fmtG(r.trainGflops)} GFLOP/s`);
-          } catch (err) {
-            const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-            rows.push({ ...base, forwardGflop: countFlopsSafe(m), error: msg });
-            console.log(`  ✗ ${msg}`);
-          } finally {
-            m.dispose();
-            if (backend === 'wasm' && variant === 'stock') registerWasmTrainingKernels();
-          }
+        console.log(`${name} on ${label} ...`);
+        const m = (MODELS[name] as (b?: number) => BenchModel)(batch);
+        const row: Row = { ...base, model: name, batch: m.batch };
+        try {
+          let flops = flopsCache.get(name);
+          if (!flops) flopsCache.set(name, (flops = m.countFlops()));
+          Object.assign(row, benchModel(m, flops, slow ? cpuRuns : runs, slow ? 0 : warmup, values.forward as boolean));
+          if (peak && row.gflops) row.pctPeak = (100 * row.gflops) / peak;
+          console.log(`  step ${fmtRuns(row)}, ${fmtG(row.gflops)} GFLOP/s, loss ${row.loss?.toPrecision(4)}`);
+        } catch (err) {
+          row.error = firstLine(err);
+          console.log(`  ✗ ${row.error}`);
+        } finally {
+          m.dispose();
         }
+        rows.push(row);
       }
     }
     await tf.setBackend('wasm');
-    const t = new Table({ head: ['model', 'batch', 'backend', 'kernels', 'fwd GFLOP', 'forward', 'train step', 'train GFLOP/s', 'leak/step'] });
-    for (const r of rows) {
-      t.push([
-        r.model,
-        r.batch,
-        r.backend,
-        r.backend === 'wasm' ? r.variant : 'stock',
-        r.forwardGflop.toFixed(2),
-        fmtMs(r.forwardMs),
-        r.error ? `✗ ${r.error.slice(0, 60)}` : fmtMs(r.stepMs),
-        fmtG(r.trainGflops),
-        r.leakedTensorsPerStep ?? '–',
-      ]);
-    }
-    console.log(`\ntraining step = forward + backward + optimizer; GFLOP/s counts 3 × forward FLOPs; median of ${runs} runs (cpu: ${cpuRuns}) after ${warmup} warm-up`);
-    console.log(t.toString());
-    if (!torch) {
-      console.log('ours/PyTorch: torch: not available');
-    } else {
-      // Same models in PyTorch with the same thread count as our wasm backend (1 in Node unless threads are enabled).
-      const wasmModels = [...new Set(rows.filter((r) => r.backend === 'wasm' && r.stepMs).map((r) => r.model))];
+    useVariant(addon ? 'native' : 'patched', addon);
+
+    if (torchProbe.version) {
+      console.log(`\nPyTorch ${torchProbe.version}, ${threads} threads ...`);
+      const args = [fileURLToPath(new URL('./torch_bench.py', import.meta.url)), '--threads', String(threads), '--runs', String(runs), '--warmup', String(warmup), '--peak', String(peakN), '--models', models.join(',')];
+      if (batch) args.push('--batch', String(batch));
+      const res = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
       try {
-        const raw = execFileSync(
-          'python3',
-          [fileURLToPath(new URL('./torch_bench.py', import.meta.url)), '--threads', String(env.wasmThreads), '--runs', String(runs), '--models', wasmModels.join(',')],
-          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-        );
-        const torchRes = JSON.parse(raw.trim().split('\n').pop() ?? '{}') as Record<string, { step_ms: number }>;
-        torchRows = torchRes;
-        const tt = new Table({ head: ['model', 'ours (wasm, patched)', `PyTorch (${env.wasmThreads} thread)`, 'ours/PyTorch'] });
-        for (const m of wasmModels) {
-          const ours = rows.find((r) => r.model === m && r.backend === 'wasm' && r.variant === 'patched')?.stepMs;
-          const pt = torchRes[m]?.step_ms;
-          tt.push([m, fmtMs(ours), fmtMs(pt), ours && pt ? `${(ours / pt).toFixed(2)}×` : '–']);
-        }
-        console.log(tt.toString());
+        if (res.error) throw res.error;
+        if (res.status !== 0) throw new Error(`exited with ${res.status}`);
+        torchRes = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as TorchResult;
       } catch (err) {
-        console.log(`torch: available but scripts/bench/torch_bench.py failed: ${(err as Error).message.split('\n')[0]}`);
+        torchError = `scripts/bench/torch_bench.py failed: ${firstLine(err)}`;
+        console.log(`PyTorch: ${torchError}`);
       }
     }
+    if (torchRes) mergeTorch(rows, torchRes, models);
+    else rows.push({ model: '*', batch: 0, backend: 'pytorch', variant: '', threads, unavailable: torchError ?? torchProbe.reason ?? 'not run' });
+
+    printTable(rows, models, runs, warmup, cpuRuns);
+    if (torchRes) printCheck(rows, torchRes);
   }
 
   if (!values['no-json']) {
     mkdirSync('bench-results', { recursive: true });
     const file = `bench-results/bench-${env.date.slice(0, 19).replace(/:/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({ env, torch: torchRows ?? (torch ? 'available' : 'not available'), rows, micro }, null, 2));
+    writeFileSync(file, JSON.stringify({ env, rows, torch: torchRes ?? { error: torchError ?? torchProbe.reason }, micro }, null, 2));
     console.log(`wrote ${file}`);
   }
 }
 
-function countFlopsSafe(m: BenchModel): number {
+/** Imports the package of a non-wasm tfjs backend; returns why it is not available, or undefined. */
+async function loadBackend(backend: string): Promise<string | undefined> {
+  const pkg = BACKEND_PACKAGE[backend] ?? backend;
   try {
-    return countFlops(() => tf.tidy(() => void m.forward(m.x))) / 1e9;
-  } catch {
-    return 0;
+    await import(pkg);
+    return tf.findBackendFactory(backend) ? undefined : `${pkg} registered no '${backend}' backend`;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? `${pkg} is not installed` : `${pkg} failed to load: ${firstLine(err)}`;
   }
+}
+
+/** Adds PyTorch's time to our rows (same model and batch) and one PyTorch row per model and for the peak. */
+function mergeTorch(rows: Row[], t: TorchResult, models: readonly string[]): void {
+  const ours = [...rows];
+  if (t.peak) {
+    const n = t.peak.n;
+    rows.push({ model: `matmul ${n}³`, batch: 1, backend: 'pytorch', variant: '', threads: t.threads, stepMs: t.peak.ms, stepRunsMs: t.peak.runs_ms, stepGflop: (2 * n ** 3) / 1e9, gflops: t.peak.gflops, peakGflops: t.peak.gflops, pctPeak: 100 });
+    for (const r of ours) if (r.model === `matmul ${n}³` && r.stepMs) Object.assign(r, { torchMs: t.peak.ms, oursOverTorch: r.stepMs / t.peak.ms });
+  }
+  for (const name of models) {
+    const w = t.models[name];
+    if (!w) continue;
+    if ('error' in w && w.error) {
+      rows.push({ model: name, batch: 0, backend: 'pytorch', variant: '', threads: t.threads, error: w.error });
+      continue;
+    }
+    const tw = w as TorchWorkload;
+    const gflops = (tw.step_gflop * 1e3) / tw.step_ms;
+    rows.push({
+      model: name,
+      batch: tw.batch,
+      backend: 'pytorch',
+      variant: '',
+      threads: t.threads,
+      paramsTrainable: tw.params_trainable,
+      paramsFrozen: tw.params_frozen,
+      fwdGflop: tw.fwd_gflop,
+      stepGflop: tw.step_gflop,
+      flopsRule: tw.flops_rule,
+      stepMs: tw.step_ms,
+      stepRunsMs: tw.step_runs_ms.map((x) => Math.round(x)),
+      gflops,
+      ...(t.peak ? { pctPeak: (100 * gflops) / t.peak.gflops } : {}),
+      loss: tw.loss,
+    });
+    for (const r of ours) if (r.model === name && r.batch === tw.batch && r.stepMs) Object.assign(r, { torchMs: tw.step_ms, oursOverTorch: r.stepMs / tw.step_ms });
+  }
+}
+
+function printTable(rows: Row[], models: readonly string[], runs: number, warmup: number, cpuRuns: number): void {
+  const order = (r: Row): number => (r.model.startsWith('matmul') ? -1 : r.model === '*' ? 1e3 : models.indexOf(r.model));
+  const backendOrder = (r: Row): number => ['wasm', 'cpu', 'tensorflow', 'pytorch'].indexOf(r.backend) * 10 + VARIANTS.indexOf(r.variant as Variant);
+  const sorted = [...rows].sort((a, b) => order(a) - order(b) || (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || backendOrder(a) - backendOrder(b));
+  const t = new Table({
+    head: ['model', 'batch', 'backend/variant', 'threads', 'step (median, runs)', 'step GFLOP', 'GFLOP/s', '% of matmul peak', 'PyTorch', 'ours/PyTorch', 'leak/step'],
+    style: { head: [], border: [] },
+  });
+  for (const r of sorted) {
+    const bv = `${r.backend}${r.variant ? `/${r.variant}` : ''}`;
+    if (r.unavailable) {
+      t.push([r.model, '–', bv, r.threads, { colSpan: 7, content: `not available: ${r.unavailable}` }]);
+      continue;
+    }
+    t.push([
+      r.model,
+      r.batch,
+      bv,
+      r.threads,
+      r.error ? `✗ ${r.error.slice(0, 70)}` : fmtRuns(r),
+      r.stepGflop === undefined ? '–' : r.stepGflop.toFixed(r.stepGflop < 10 ? 2 : 1),
+      fmtG(r.gflops),
+      r.pctPeak === undefined ? '–' : `${r.pctPeak.toFixed(0)}%`,
+      fmtMs(r.torchMs),
+      r.oursOverTorch === undefined ? '–' : `${r.oursOverTorch.toFixed(2)}×`,
+      r.leakedTensorsPerStep ?? '–',
+    ]);
+  }
+  console.log(
+    `\nstep = forward + backward + optimizer (FLOPs per workload: scripts/bench/README.md); median of ${runs} runs after ${warmup} warm-up ` +
+      `(cpu backend: ${cpuRuns} run, no warm-up); % of matmul peak = GFLOP/s ÷ the matmul row of the same backend/variant`,
+  );
+  console.log(t.toString());
+}
+
+/** Ours vs PyTorch: parameter counts and forward FLOPs must agree (the workloads compute the same thing). */
+function printCheck(rows: Row[], t: TorchResult): void {
+  const lines: string[] = [];
+  for (const [name, w] of Object.entries(t.models)) {
+    if ('error' in w && w.error) continue;
+    const tw = w as TorchWorkload;
+    const ours = rows.find((r) => r.model === name && r.backend !== 'pytorch' && r.fwdGflop !== undefined);
+    if (!ours) continue;
+    const pOk = ours.paramsTrainable === tw.params_trainable && ours.paramsFrozen === tw.params_frozen;
+    const dFwd = (100 * ((ours.fwdGflop ?? 0) - tw.fwd_gflop)) / tw.fwd_gflop;
+    const dStep = (100 * ((ours.stepGflop ?? 0) - tw.step_gflop)) / tw.step_gflop;
+    const ok = pOk && Math.abs(dFwd) < 0.5 && Math.abs(dStep) < 0.5;
+    lines.push(
+      `${ok ? '✓' : '✗'} ${name}: params ${fmtCount(ours.paramsTrainable)} trainable + ${fmtCount(ours.paramsFrozen)} frozen ` +
+        `(torch ${fmtCount(tw.params_trainable)} + ${fmtCount(tw.params_frozen)}${pOk ? ', equal' : ', DIFFERENT'}); ` +
+        `fwd ${fmtG(ours.fwdGflop)} vs ${fmtG(tw.fwd_gflop)} GFLOP (${dFwd >= 0 ? '+' : ''}${dFwd.toFixed(2)}%), step ${fmtG(ours.stepGflop)} vs ${fmtG(tw.step_gflop)}`,
+    );
+  }
+  if (lines.length) console.log(`same computation as PyTorch? (parameters, FLOPs counted by torch.utils.flop_counter)\n  ${lines.join('\n  ')}`);
+}
+
+async function runMicro(runs: number, addon: NativeKernelsAddon | undefined): Promise<MicroResult[]> {
+  console.log('\nmicro-benchmarks (kernel level) ...');
+  useVariant('patched', addon);
+  const micro = runMicroPatched(runs);
+  useVariant('stock', addon);
+  try {
+    runMicroStock(micro, runs);
+  } finally {
+    useVariant('patched', addon);
+  }
+  await runMicroCpu(micro);
+  if (addon) {
+    useVariant('native', addon);
+    runMicroNative(micro, runs);
+  }
+  const t = new Table({ head: ['case', 'patched', 'GFLOP/s', 'baseline', 'baseline time', 'GFLOP/s', 'speed-up', 'native', 'GFLOP/s'], style: { head: [], border: [] } });
+  for (const r of micro) {
+    t.push([
+      r.name,
+      fmtMs(r.patchedMs),
+      fmtG(r.patchedGflops),
+      r.baseline === 'cpu' ? `cpu kernel (B=${r.baselineBatch})` : r.baseline,
+      fmtMs(r.baselineMs),
+      fmtG(r.baselineGflops),
+      r.speedup ? `${r.speedup.toFixed(1)}×` : '–',
+      addon ? fmtMs(r.nativeMs) : 'n/a',
+      fmtG(r.nativeGflops),
+    ]);
+  }
+  console.log(t.toString());
+  return micro;
 }

@@ -1,6 +1,7 @@
 /**
  * Kernel micro-benchmarks: promptkd's wasm training kernels against the stock wasm kernels (or, where wasm has
- * none, the cpu backend's kernel on a smaller batch).
+ * none, the cpu backend's kernel on a smaller batch), and the native kernels (`@promptkd/native-kernels`) when
+ * they load. The caller sets which kernels are registered before each phase.
  */
 import * as tf from '@tensorflow/tfjs';
 import { median, timeIt } from './timing.js';
@@ -27,6 +28,9 @@ export interface MicroResult {
   baselineGflops?: number;
   baselineBatch?: number;
   speedup?: number;
+  /** The same case with the native kernels registered (when the addon loads). */
+  nativeMs?: number;
+  nativeGflops?: number;
 }
 
 function convCase(name: string, kernel: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', hw: number, ci: number, co: number, k: number, s: number, batch: number, cpuBatch: number): MicroCase {
@@ -134,5 +138,14 @@ export async function runMicroCpu(results: MicroResult[]): Promise<void> {
     }
   } finally {
     await tf.setBackend(prev);
+  }
+}
+
+/** Re-runs every case with the native kernels registered (the caller registers them first). */
+export function runMicroNative(results: MicroResult[], runs: number): void {
+  for (const [i, c] of MICRO_CASES.entries()) {
+    const r = results[i] as MicroResult;
+    const { ms, flops } = timeKernel(c, c.batch, runs);
+    Object.assign(r, { nativeMs: ms, nativeGflops: flops / ms / 1e6 });
   }
 }

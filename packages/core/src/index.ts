@@ -4,3 +4,5 @@ export * from './rng.js';
 export * from './contracts.js';
 export * from './tensors.js';
 export * from './safetensors.js';
+export * from './gelu.js';
+export * from './layer-norm.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -174,17 +174,14 @@ export class LayerNorm {
     this.bias = store.add(`${name}.bias`, tf.zeros([dim]));
   }
 
+  /** Fused where the backend has the kernel (see `layerNorm` of `@promptkd/core`). */
   apply<T extends tf.Tensor>(x: T): T {
-    const axis = x.rank - 1;
-    const { mean, variance } = tf.moments(x, axis, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps))), this.weight), this.bias) as T;
+    return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
 
-/** Exact (erf) GELU, PyTorch's `nn.GELU()` default: x·½·(1 + erf(x/√2)). */
-export function gelu<T extends tf.Tensor>(x: T): T {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
-}
+/** Exact (erf) GELU, PyTorch's `nn.GELU()` default: x·½·(1 + erf(x/√2)) (`gelu` of `@promptkd/core`, fused where the backend has the kernel). */
+export { gelu } from '@promptkd/core';
 
 /** `nn.MaxPool2d(kernel, stride, padding)`; padded positions never win (−∞ padding, as PyTorch). */
 export function maxPool2d(x: tf.Tensor4D, kernel: number, stride: number, padding = 0): tf.Tensor4D {

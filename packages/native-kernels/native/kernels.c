@@ -67,6 +67,14 @@ static int in_range(napi_env env, size_t heap_len, int64_t off, int64_t count) {
  * gemm(heap, batch, M, N, K, transA, transB, aOffs, bOffs, cOffs)
  * C[i] = op(A[i]) @ op(B[i]) for i < batch; offsets (in floats) per batch entry in Int32Arrays; row-major, dense.
  */
+static int threads_now(void) {
+  extern int omp_get_max_threads(void);
+  return omp_get_max_threads();
+}
+
+/* Products of at most this many multiply-adds run whole on one thread when there are enough of them. */
+#define GEMM_SMALL (1 << 22)
+
 static napi_value gemm(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value a[10];
@@ -87,10 +95,22 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < batch; i++) {
     if (!in_range(env, len, ao[i], M * K) || !in_range(env, len, bo[i], K * N) || !in_range(env, len, co[i], M * N)) return NULL;
   }
-  for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                heap + ao[i], ta ? (int)M : (int)K, heap + bo[i], tb ? (int)K : (int)N, 0.0f, heap + co[i], (int)N);
+#define GEMM_ONE(i)                                                                                                     \
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, \
+              heap + ao[i], ta ? (int)M : (int)K, heap + bo[i], tb ? (int)K : (int)N, 0.0f, heap + co[i], (int)N)
+  /* Many small products (attention heads): whole products per thread with single-threaded SGEMM, one fork/join
+   * per call instead of OpenBLAS's per product. OpenBLAS splits M and N, never K, so every entry is summed in the
+   * same order either way. */
+  if (batch >= 2 * threads_now() && M * N * K <= GEMM_SMALL) {
+    const int nt_blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < batch; i++) GEMM_ONE(i);
+    openblas_set_num_threads(nt_blas);
+  } else {
+    for (int64_t i = 0; i < batch; i++) GEMM_ONE(i);
   }
+#undef GEMM_ONE
   return NULL;
 }
 
@@ -184,10 +204,6 @@ static int conv_args(napi_env env, napi_callback_info info, float **heap, ConvGe
  * chunks (im2col into its own buffer, then a single-threaded SGEMM), so a chunk stays in that core's cache and
  * there is one fork/join per call; otherwise chunks run one after another with OpenBLAS's threaded SGEMM.
  */
-static int threads_now(void) {
-  extern int omp_get_max_threads(void);
-  return omp_get_max_threads();
-}
 
 static int per_thread(int64_t chunks) {
   const int t = threads_now();
@@ -349,6 +365,8 @@ static napi_value get_threads(napi_env env, napi_callback_info info) {
 
 /* Defined in elementwise.c: adds the element-wise, reduction and layout kernels to `exports`. */
 napi_value promptkd_register_elementwise(napi_env env, napi_value exports);
+/* Defined in fused.c: adds the fused GELU and layer-norm kernels. */
+napi_value promptkd_register_fused(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -361,7 +379,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setConvChunk", NULL, set_conv_chunk, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
-  return promptkd_register_elementwise(env, exports);
+  promptkd_register_elementwise(env, exports);
+  return promptkd_register_fused(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

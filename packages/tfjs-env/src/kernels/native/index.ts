@@ -4,6 +4,7 @@ import type { NativeKernelsAddon } from './heap.js';
 import { nativeBatchMatMul } from './native-batch-mat-mul.js';
 import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } from './native-conv2d.js';
 import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
+import { FUSED_KERNELS } from './native-fused.js';
 import type { NativeKernelFactory } from './heap.js';
 
 export type { NativeKernelsAddon } from './heap.js';
@@ -21,6 +22,8 @@ const NATIVE_KERNELS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
 
 /** The wasm kernel configs the native ones replaced, to restore on unregister. */
 const replaced = new Map<string, tf.KernelConfig>();
+/** Kernels the wasm backend lacks that the addon added (the fused ones), to remove on unregister. */
+const added = new Set<string>();
 
 /**
  * Registers the native addon's kernels for the `wasm` backend on top of whatever is registered there (stock or
@@ -39,6 +42,14 @@ export function registerNativeKernels(addon: NativeKernelsAddon): string[] {
     tf.registerKernel({ ...existing, kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
     replaced.set(name, existing);
   }
+  for (const [name, factory] of FUSED_KERNELS) {
+    const impl = added.has(name) || tf.getKernel(name, 'wasm') ? undefined : factory(addon);
+    if (impl) {
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
+      added.add(name);
+    }
+    if (added.has(name)) names.push(name);
+  }
   return names;
 }
 
@@ -51,10 +62,15 @@ export function unregisterNativeKernels(): string[] {
     names.push(name);
   }
   replaced.clear();
+  for (const name of added) {
+    tf.unregisterKernel(name, 'wasm');
+    names.push(name);
+  }
+  added.clear();
   return names;
 }
 
 /** Whether native kernels are registered now. */
 export function nativeKernelsActive(): boolean {
-  return replaced.size > 0;
+  return replaced.size > 0 || added.size > 0;
 }

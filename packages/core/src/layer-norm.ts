@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs';
+import { ShapeError } from './errors.js';
+import { hasFusedKernels } from './gelu.js';
+
+/** Kernel name of the fused layer norm: inputs `{ x, gamma, beta }`, attr `epsilon`, output y. */
+export const LAYER_NORM_KERNEL = 'PromptkdLayerNorm';
+/** Kernel name of its gradient: inputs `{ dy, x, gamma }`, attr `epsilon`, outputs `[dx, dGamma, dBeta]`. */
+export const LAYER_NORM_GRAD_KERNEL = 'PromptkdLayerNormGrad';
+
+let gradientRegistered = false;
+
+function registerLayerNormGradient(): void {
+  if (gradientRegistered || tf.getGradient(LAYER_NORM_KERNEL)) return;
+  tf.registerGradient({
+    kernelName: LAYER_NORM_KERNEL,
+    inputsToSave: ['x', 'gamma'],
+    gradFunc: (dy, saved, attrs) => {
+      // One kernel computes all three gradients, here and not in the per-input callbacks: the engine runs each of
+      // those in its own tidy, which would free the other two (unused ones are freed by the backward pass).
+      const [dx, dGamma, dBeta] = tf.engine().runKernel(
+        LAYER_NORM_GRAD_KERNEL,
+        { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor, gamma: saved[1] as tf.Tensor },
+        attrs as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
+    },
+  });
+  gradientRegistered = true;
+}
+
+/**
+ * PyTorch's `nn.LayerNorm(C)` over the last axis: `y = (x − μ)/√(σ² + ε)·γ + β`, with μ, σ² the mean and biased
+ * variance of each row. One fused kernel forward and one backward where the backend registers
+ * {@link LAYER_NORM_KERNEL} and {@link LAYER_NORM_GRAD_KERNEL}; the composition of tfjs ops elsewhere.
+ *
+ * @param x — input `[..., C]`.
+ * @param gamma — γ, shape `[C]`.
+ * @param beta — β, shape `[C]`.
+ * @param epsilon — ε (PyTorch's default 1e-5; timm ViTs use 1e-6).
+ */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon = 1e-5): T {
+  const c = x.shape[x.rank - 1];
+  if (x.rank < 1 || gamma.size !== c || beta.size !== c) {
+    throw new ShapeError(`layerNorm: gamma and beta must have the ${String(c)} entries of x's last axis, got shapes [${gamma.shape}] and [${beta.shape}].`, {
+      expected: [c],
+      actual: gamma.shape,
+    });
+  }
+  if (x.dtype === 'float32' && hasFusedKernels(LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL)) {
+    registerLayerNormGradient();
+    return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
+  }
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, x.rank - 1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))), gamma), beta);
+  }) as T;
+}

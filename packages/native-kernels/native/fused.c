@@ -1,0 +1,251 @@
+/*
+ * Fused transformer kernels of promptkd's native addon: exact GELU and layer norm, forward and backward, each in
+ * one pass over the data instead of the 5–20 element-wise kernels their compositions take. Same conventions as
+ * elementwise.c: in place on the wasm heap, offsets in floats, float32 arithmetic, work items whose boundaries
+ * depend only on the shapes, so results are bit-identical for any thread count.
+ */
+#include <node_api.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mathf.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+static const char *const CODE = "PROMPTKD_NATIVE";
+/* Elements per work item, and the size from which a loop is split over the threads. */
+#define ITEM 16384
+#define PAR_MIN (1 << 18)
+/* Rows per partial sum of the layer-norm parameter gradients. */
+#define LN_ROW_BLOCK 64
+
+static int args_of(napi_env env, napi_callback_info info, size_t want, napi_value *a, float **heap, size_t *len, int64_t *ints, size_t nints) {
+  size_t argc = want;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, CODE, "promptkd native: too few arguments");
+    return 0;
+  }
+  if (napi_get_typedarray_info(env, a[0], &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, CODE, "promptkd native: expected the wasm heap as a Float32Array");
+    return 0;
+  }
+  *heap = (float *)ptr;
+  for (size_t i = 0; i < nints; i++) {
+    if (napi_get_value_int64(env, a[1 + i], ints + i) != napi_ok) {
+      napi_throw_type_error(env, CODE, "promptkd native: expected an integer argument");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int in_heap(napi_env env, size_t len, int64_t off, int64_t count) {
+  if (off < 0 || count < 0 || (uint64_t)off + (uint64_t)count > len) {
+    napi_throw_range_error(env, CODE, "promptkd native: tensor lies outside the wasm heap");
+    return 0;
+  }
+  return 1;
+}
+
+/* GELU(x) = x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); NaN propagates. */
+CLONES static void gelu_run(const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    y[i] = v * 0.5f * (1.0f + erf_f(v * 0.70710678118654752f));
+  }
+}
+
+/* dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^{−x²/2}/√(2π). */
+CLONES static void gelu_grad_run(const float *dy, const float *x, float *dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.0f + erf_f(v * 0.70710678118654752f));
+    const float pdf = exp_f(-0.5f * v * v) * 0.39894228040143268f;
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
+/* gelu(heap, n, xOff, yOff) */
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  float *heap;
+  size_t len;
+  int64_t v[3];
+  if (!args_of(env, info, 4, a, &heap, &len, v, 3)) return NULL;
+  const int64_t n = v[0];
+  if (!in_heap(env, len, v[1], n) || !in_heap(env, len, v[2], n)) return NULL;
+  const float *x = heap + v[1];
+  float *y = heap + v[2];
+  const int64_t items = (n + ITEM - 1) / ITEM;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t lo = it * ITEM, hi = lo + ITEM < n ? lo + ITEM : n;
+    gelu_run(x + lo, y + lo, hi - lo);
+  }
+  return NULL;
+}
+
+/* geluGrad(heap, n, dyOff, xOff, dxOff) */
+static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  float *heap;
+  size_t len;
+  int64_t v[4];
+  if (!args_of(env, info, 5, a, &heap, &len, v, 4)) return NULL;
+  const int64_t n = v[0];
+  if (!in_heap(env, len, v[1], n) || !in_heap(env, len, v[2], n) || !in_heap(env, len, v[3], n)) return NULL;
+  const float *dy = heap + v[1], *x = heap + v[2];
+  float *dx = heap + v[3];
+  const int64_t items = (n + ITEM - 1) / ITEM;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t lo = it * ITEM, hi = lo + ITEM < n ? lo + ITEM : n;
+    gelu_grad_run(dy + lo, x + lo, dx + lo, hi - lo);
+  }
+  return NULL;
+}
+
+/* Mean and 1/√(var + eps) of one row (two passes, as tf.moments: mean, then the mean squared deviation). */
+CLONES static void row_stats(const float *x, int64_t C, float eps, float *mean, float *rstd) {
+  float s = 0.0f;
+  for (int64_t c = 0; c < C; c++) s += x[c];
+  const float m = s / (float)C;
+  float q = 0.0f;
+  for (int64_t c = 0; c < C; c++) q += (x[c] - m) * (x[c] - m);
+  *mean = m;
+  *rstd = 1.0f / sqrtf(q / (float)C + eps);
+}
+
+CLONES static void ln_rows(const float *x, const float *g, const float *b, float *y, int64_t rows, int64_t C, float eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    float m, rs;
+    row_stats(x + r * C, C, eps, &m, &rs);
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m) * rs * g[c] + b[c];
+  }
+}
+
+/*
+ * Rows [0, rows) of the backward pass: dx, and this block's partial dγ = Σ dy·x̂, dβ = Σ dy (pg, pb, length C).
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ, x̂ = (x − μ)·rstd.
+ */
+CLONES static void ln_grad_rows(const float *dy, const float *x, const float *gam, float *dx, float *pg, float *pb, int64_t rows, int64_t C, float eps) {
+  for (int64_t c = 0; c < C; c++) pg[c] = pb[c] = 0.0f;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * C, *dyr = dy + r * C;
+    float *dxr = dx + r * C;
+    float m, rs;
+    row_stats(xr, C, eps, &m, &rs);
+    float sg = 0.0f, sgx = 0.0f;
+    for (int64_t c = 0; c < C; c++) {
+      const float xh = (xr[c] - m) * rs, g = dyr[c] * gam[c];
+      sg += g;
+      sgx += g * xh;
+      pg[c] += dyr[c] * xh;
+      pb[c] += dyr[c];
+    }
+    const float mg = sg / (float)C, mgx = sgx / (float)C;
+    for (int64_t c = 0; c < C; c++) {
+      const float xh = (xr[c] - m) * rs;
+      dxr[c] = rs * (dyr[c] * gam[c] - mg - xh * mgx);
+    }
+  }
+}
+
+/* layerNorm(heap, rows, C, xOff, gammaOff, betaOff, yOff, eps): y = (x − μ)/√(σ² + ε)·γ + β over the last axis. */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  float *heap;
+  size_t len;
+  int64_t v[6];
+  double eps;
+  if (!args_of(env, info, 8, a, &heap, &len, v, 6)) return NULL;
+  if (napi_get_value_double(env, a[7], &eps) != napi_ok) {
+    napi_throw_type_error(env, CODE, "promptkd native: layerNorm epsilon must be a number");
+    return NULL;
+  }
+  const int64_t rows = v[0], C = v[1];
+  if (rows < 0 || C < 1) {
+    napi_throw_range_error(env, CODE, "promptkd native: layerNorm needs at least one channel");
+    return NULL;
+  }
+  if (!in_heap(env, len, v[2], rows * C) || !in_heap(env, len, v[3], C) || !in_heap(env, len, v[4], C) || !in_heap(env, len, v[5], rows * C)) return NULL;
+  const float *x = heap + v[2], *g = heap + v[3], *b = heap + v[4];
+  float *y = heap + v[5];
+  int64_t per = ITEM / C;
+  if (per < 1) per = 1;
+  const int64_t items = (rows + per - 1) / per;
+#pragma omp parallel for schedule(static) if (rows * C >= PAR_MIN)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t r0 = it * per, r1 = r0 + per < rows ? r0 + per : rows;
+    ln_rows(x + r0 * C, g, b, y + r0 * C, r1 - r0, C, (float)eps);
+  }
+  return NULL;
+}
+
+/* layerNormGrad(heap, rows, C, dyOff, xOff, gammaOff, dxOff, dGammaOff, dBetaOff, eps) */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  napi_value a[10];
+  float *heap;
+  size_t len;
+  int64_t v[8];
+  double eps;
+  if (!args_of(env, info, 10, a, &heap, &len, v, 8)) return NULL;
+  if (napi_get_value_double(env, a[9], &eps) != napi_ok) {
+    napi_throw_type_error(env, CODE, "promptkd native: layerNormGrad epsilon must be a number");
+    return NULL;
+  }
+  const int64_t rows = v[0], C = v[1], n = rows * C;
+  if (rows < 0 || C < 1) {
+    napi_throw_range_error(env, CODE, "promptkd native: layerNormGrad needs at least one channel");
+    return NULL;
+  }
+  if (!in_heap(env, len, v[2], n) || !in_heap(env, len, v[3], n) || !in_heap(env, len, v[4], C) || !in_heap(env, len, v[5], n) ||
+      !in_heap(env, len, v[6], C) || !in_heap(env, len, v[7], C))
+    return NULL;
+  const float *dy = heap + v[2], *x = heap + v[3], *gam = heap + v[4];
+  float *dx = heap + v[5], *dg = heap + v[6], *db = heap + v[7];
+  const int64_t blocks = rows > 0 ? (rows + LN_ROW_BLOCK - 1) / LN_ROW_BLOCK : 0;
+  float *part = (float *)malloc(sizeof(float) * (size_t)(2 * C * (blocks > 0 ? blocks : 1)));
+  if (!part) {
+    napi_throw_error(env, CODE, "promptkd native: out of memory for layer-norm partial sums");
+    return NULL;
+  }
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (int64_t k = 0; k < blocks; k++) {
+    const int64_t r0 = k * LN_ROW_BLOCK, r1 = r0 + LN_ROW_BLOCK < rows ? r0 + LN_ROW_BLOCK : rows;
+    ln_grad_rows(dy + r0 * C, x + r0 * C, gam, dx + r0 * C, part + 2 * C * k, part + 2 * C * k + C, r1 - r0, C, (float)eps);
+  }
+  /* The blocks' partial sums in block order: independent of the thread count. */
+  for (int64_t c = 0; c < C; c++) dg[c] = db[c] = 0.0f;
+  for (int64_t k = 0; k < blocks; k++)
+    for (int64_t c = 0; c < C; c++) {
+      dg[c] += part[2 * C * k + c];
+      db[c] += part[2 * C * k + C + c];
+    }
+  free(part);
+  return NULL;
+}
+
+napi_value promptkd_register_fused(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, gelu, hasFusedKernels, layerNorm } from '@promptkd/core';
+import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
+import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
+import { expectMatches, onCpu, rand } from './kernel-helpers.js';
+
+const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
+
+type Vals = { shape: number[]; values: Float32Array };
+const vals = (t: tf.Tensor): Vals => ({ shape: t.shape, values: t.dataSync() as Float32Array });
+
+/** Value of Σ w·f(x, γ, β) and its gradients wrt x, γ, β on the current backend (fused on wasm, composed on cpu). */
+function valueAndGrads(f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor, data: Float32Array[], shapes: number[][]): Vals[] {
+  return tf.tidy(() => {
+    const [x, g, b, w] = data.map((d, i) => tf.tensor(d, shapes[i]));
+    const fn = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor): tf.Scalar => tf.sum(tf.mul(f(xx, gg, bb), w as tf.Tensor));
+    const y = f(x as tf.Tensor, g as tf.Tensor, b as tf.Tensor);
+    const grads = tf.grads(fn)([x as tf.Tensor, g as tf.Tensor, b as tf.Tensor]);
+    return [vals(y), ...grads.map(vals)];
+  });
+}
+
+describe.skipIf(!built)('fused GELU and layer norm (native) match the composed ops on the cpu backend', () => {
+  let addon: NativeAddon;
+  beforeAll(() => {
+    addon = loadNativeAddon();
+    addon.setThreads(2);
+    registerNativeKernels(addon);
+  });
+  afterAll(() => {
+    unregisterNativeKernels();
+  });
+
+  it('registers the fused kernels with the native ones and removes them on unregister', () => {
+    expect(hasFusedKernels(GELU_KERNEL, LAYER_NORM_KERNEL)).toBe(true);
+    unregisterNativeKernels();
+    expect(hasFusedKernels(GELU_KERNEL)).toBe(false);
+    expect(hasFusedKernels(LAYER_NORM_KERNEL)).toBe(false);
+    registerNativeKernels(addon);
+    expect(hasFusedKernels(GELU_KERNEL, LAYER_NORM_KERNEL)).toBe(true);
+  });
+
+  // Large enough to take the threaded paths (≥ 2^18 elements) and several layer-norm row blocks.
+  for (const shape of [[3, 5], [2, 7, 16], [2080, 192]]) {
+    it(`values and gradients (x, γ, β) of GELU and layer norm, shape [${shape}]`, async () => {
+      const c = shape[shape.length - 1] as number;
+      const inputs = [rand(shape), tf.add(rand([c]), 1), rand([c]), rand(shape)];
+      const data = inputs.map((t) => t.dataSync().slice() as Float32Array);
+      const shapes = [shape, [c], [c], shape];
+      tf.dispose(inputs);
+      const cases: Array<[string, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
+        ['gelu', (x, g, b) => tf.add(tf.mul(gelu(x), g), b)],
+        ['layerNorm', (x, g, b) => layerNorm(x, g, b, 1e-6)],
+        ['layerNorm∘gelu', (x, g, b) => gelu(layerNorm(x, g, b))],
+      ];
+      for (const [label, f] of cases) {
+        const before = tf.memory().numTensors;
+        const ours = valueAndGrads(f, data, shapes);
+        expect(tf.memory().numTensors, `${label}: tensors left behind`).toBe(before);
+        const ref = await onCpu(() => valueAndGrads(f, data, shapes));
+        ['y', 'dx', 'dγ', 'dβ'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${label} ${what} [${shape}]`));
+      }
+    });
+  }
+
+  it('GELU keeps NaN and saturates at ±∞ like the composition', async () => {
+    const x = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0.5, 6];
+    const ours = Array.from(gelu(tf.tensor(x)).dataSync());
+    const ref = await onCpu(() => Array.from(gelu(tf.tensor(x)).dataSync()));
+    expect(Number.isNaN(ours[0])).toBe(true);
+    expect(ours[1]).toBe(Number.POSITIVE_INFINITY);
+    expect(ours.slice(3)).toEqual(ref.slice(3).map((v, i) => expect.closeTo(v, 6 - (i === 2 ? 1 : 0))));
+  });
+
+  it('gradients are deterministic: the same bits for 1 and 2 threads', () => {
+    const x = rand([2080, 192]);
+    const g = rand([192]);
+    const b = rand([192]);
+    const grads = (): Float32Array[] => tf.tidy(() => tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(gelu(layerNorm(xx, gg, bb))))([x, g, b]).map((t) => t.dataSync() as Float32Array));
+    addon.setThreads(1);
+    const one = grads();
+    addon.setThreads(2);
+    const two = grads();
+    one.forEach((a, i) => expect(Buffer.from((two[i] as Float32Array).buffer).equals(Buffer.from(a.buffer)), `gradient ${i}`).toBe(true));
+    tf.dispose([x, g, b]);
+  });
+
+  it('layerNorm rejects γ/β that do not match the last axis', () => {
+    const x = rand([4, 6]);
+    expect(() => layerNorm(x, tf.ones([5]), tf.zeros([6]))).toThrow(/gamma and beta must have the 6 entries/);
+    x.dispose();
+  });
+});
