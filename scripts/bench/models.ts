@@ -12,7 +12,7 @@
  * those a step costs (see {@link BenchModel.flopsRule} and scripts/bench/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { gelu, layerNorm } from '@promptkd/core';
+import { batchNormTraining, gelu, layerNorm } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
 
 export interface BenchModel {
@@ -70,9 +70,9 @@ interface Bn {
 }
 const bnParams = (c: number): Bn => ({ g: ones(c), b: zeros(c) });
 /** Training-mode BatchNorm (batch statistics). */
+/** Training-mode BatchNorm2d: promptkd's batchNormTraining (@promptkd/core), one fused kernel each way where registered. */
 function bn(x: tf.Tensor4D, p: Bn): tf.Tensor4D {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return tf.batchNorm(x, mean, variance, p.b, p.g, 1e-5) as tf.Tensor4D;
+  return batchNormTraining(x, p.g, p.b, 1e-5).y;
 }
 
 function data(batch: number, hw: number, classes: number, dataSeed = 7): { x: tf.Tensor; y: tf.Tensor } {

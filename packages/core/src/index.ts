@@ -6,3 +6,4 @@ export * from './tensors.js';
 export * from './safetensors.js';
 export * from './gelu.js';
 export * from './layer-norm.js';
+export * from './batch-norm-training.js';

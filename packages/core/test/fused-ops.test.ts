@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
 
 describe('gelu and layerNorm (composed ops where no fused kernel is registered)', () => {
+  // The cpu backend never has the fused kernels (the test setup may have registered them on wasm).
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('cpu');
+  });
+  afterAll(async () => {
+    await tf.setBackend(previous);
+  });
+
   it('uses the composition on a backend without the fused kernels', () => {
     expect(hasFusedKernels(GELU_KERNEL)).toBe(false);
     expect(hasFusedKernels(LAYER_NORM_KERNEL)).toBe(false);
@@ -23,5 +33,17 @@ describe('gelu and layerNorm (composed ops where no fused kernel is registered)'
 
   it('layerNorm rejects γ of the wrong size with a ShapeError', () => {
     expect(() => layerNorm(tf.zeros([2, 3]), tf.ones([4]), tf.zeros([3]))).toThrow(ShapeError);
+  });
+
+  it('batchNormTraining: batch mean and biased variance over all axes but the last, then γ, β', () => {
+    // channel 0: [1, 3, 5, 7] → μ 4, σ² 5; channel 1: [2, 2, 2, 2] → μ 2, σ² 0
+    const x = tf.tensor4d([1, 2, 3, 2, 5, 2, 7, 2], [2, 1, 2, 2]);
+    const { y, mean, variance } = batchNormTraining(x, tf.tensor1d([2, 1]), tf.tensor1d([0, 0.5]), 1e-5);
+    expect(Array.from(mean.dataSync())).toEqual([4, 2]);
+    expect(Array.from(variance.dataSync())).toEqual([5, 0]);
+    const r = 2 / Math.sqrt(5 + 1e-5);
+    const want = [-3 * r, 0.5, -r, 0.5, r, 0.5, 3 * r, 0.5];
+    Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 5));
+    expect(() => batchNormTraining(tf.zeros([4]), tf.ones([4]), tf.zeros([4]))).toThrow(ShapeError);
   });
 });

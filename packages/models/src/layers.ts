@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -125,7 +125,11 @@ export class BatchNorm2d {
     const momentum = this.opts.momentum ?? 0.1;
     let mean: tf.Tensor1D | undefined;
     let variance: tf.Tensor1D | undefined;
-    if (ctx.training || ctx.bn) {
+    // Plain training (no taps, whose statistics need gradients): the fused batchNormTraining op of @promptkd/core.
+    let fusedY: tf.Tensor4D | undefined;
+    if (ctx.training && !ctx.bn && this.weight && this.bias) {
+      ({ y: fusedY, mean, variance } = batchNormTraining(x, this.weight, this.bias, eps));
+    } else if (ctx.training || ctx.bn) {
       const m = tf.moments(x, [0, 1, 2]);
       mean = m.mean as tf.Tensor1D;
       variance = m.variance as tf.Tensor1D;
@@ -151,9 +155,13 @@ export class BatchNorm2d {
         this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(bm, momentum)));
         this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
       });
-      y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-      if (this.weight) y = tf.mul(y, this.weight);
-      if (this.bias) y = tf.add(y, this.bias);
+      if (fusedY) {
+        y = fusedY;
+      } else {
+        y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+        if (this.weight) y = tf.mul(y, this.weight);
+        if (this.bias) y = tf.add(y, this.bias);
+      }
     } else {
       let scale: tf.Tensor = tf.rsqrt(tf.add(this.runningVar, eps));
       if (this.weight) scale = tf.mul(scale, this.weight);

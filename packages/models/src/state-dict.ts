@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from '@promptkd/core';
+import { CheckpointError, NonFiniteError } from '@promptkd/core';
 import type { TorchNamedModel } from './classifier-base.js';
 import type { ParamLayout } from './param-store.js';
 import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
@@ -79,6 +79,9 @@ export function exportStateDict(model: TorchNamedModel): Map<string, TorchTensor
  * Loads a PyTorch state dict by name, converting layouts (OIHW → HWIO, [out,in] → [in,out]).
  * Validates everything first and reports missing, unexpected and shape-mismatched keys together in one
  * {@link CheckpointError}; nothing is assigned when it throws. `num_batches_tracked` keys are ignored.
+ *
+ * @throws CheckpointError on missing, unexpected or mis-shaped keys; NonFiniteError (with `details.tensor`) when a
+ *   tensor to load holds NaN or ±Inf. Either way no variable is changed.
  */
 export function loadStateDict(
   model: TorchNamedModel,
@@ -116,6 +119,17 @@ export function loadStateDict(
         'or pass { strict: false } / { exclude } to load a subset (e.g. a replaced head).',
       { file: options.file, model: model.name, missing, unexpected, mismatched },
     );
+  }
+  for (const [name, , t] of toLoad) {
+    const index = t.data.findIndex((x) => !Number.isFinite(x));
+    if (index >= 0) {
+      const value = t.data[index] as number;
+      throw new NonFiniteError(
+        `Tensor '${name}' in ${options.file ? `'${options.file}'` : 'the state dict'} holds ${value} at flat index ${index}; ` +
+          `refusing to load it into model '${model.name}' (no weight was changed). The checkpoint was saved from a diverged run or is corrupt.`,
+        { tensor: name, index, value, file: options.file, model: model.name },
+      );
+    }
   }
   for (const [name, v, t] of toLoad) {
     const value = fromTorch(t, layoutOf(model, name));

@@ -9,7 +9,8 @@ export interface Batch {
 
 /**
  * Where batches come from: a (re-iterable) iterable or async iterable, or a function returning a fresh one
- * per epoch (use this for one-shot generators).
+ * per epoch (use this for one-shot generators). When resuming mid-epoch, {@link trainClassifier} skips the
+ * epoch's first batches itself, so the source needs no position argument, only determinism per epoch.
  */
 export type BatchSource =
   | Iterable<Batch>
@@ -49,6 +50,63 @@ export interface TrainClassifierOptions {
   readonly disposeBatches?: boolean;
   /** Variables to train. Default `model.trainableVariables()`. */
   readonly variables?: tf.Variable[];
+  /**
+   * Hands a {@link TrainClassifierState} to `save` at the end of every epoch and, mid-epoch, every `everySteps`
+   * global steps and/or once `everySeconds` have passed since the last save. The model's own variables (weights
+   * and BN running stats) are not in the state: save them in `save` (e.g. `saveModelWeights`, or the tensors of
+   * `model.namedVariables()` in a checkpoint), and load them before resuming.
+   */
+  readonly checkpoint?: TrainCheckpointOptions;
+  /**
+   * Continue from a state given to `checkpoint.save`, with the model's variables restored to the values they had
+   * then. Epoch `state.epoch` restarts its batch source and skips (disposing when `disposeBatches`) its first
+   * `state.batchInEpoch` batches, so the source must yield the same batches for the same epoch (a seeded loader).
+   * The result (weights and summaries) is then bit-identical to an uninterrupted run with the same seed, provided
+   * the model has no in-forward randomness (dropout) or exposes `rngState()` / `setRngState(state)`; models with
+   * dropout but no such methods (e.g. `VggBn` today) resume with a re-seeded dropout stream instead.
+   */
+  readonly resume?: TrainClassifierState;
+}
+
+/** When and where {@link trainClassifier} hands out its resumable state. */
+export interface TrainCheckpointOptions {
+  /** Also save mid-epoch every this many global steps. */
+  readonly everySteps?: number;
+  /** Also save mid-epoch once this many seconds have passed since the last save (or the start). */
+  readonly everySeconds?: number;
+  /** Receives the state; awaited before training continues. The state's arrays are copies owned by the callee. */
+  readonly save: (state: TrainClassifierState) => Promise<void> | void;
+}
+
+/**
+ * Everything {@link trainClassifier} needs besides the model's variables to continue a run exactly. JSON-safe
+ * except `slots` (store those as tensors). Pass it back as `options.resume`.
+ */
+export interface TrainClassifierState {
+  readonly version: 1;
+  readonly optimizer: 'sgd' | 'adam';
+  /** `options.epochs` of the run (the cosine schedule depends on it). */
+  readonly epochs: number;
+  /** Epoch in progress (0-based); equals `epochs` once the run is complete. */
+  readonly epoch: number;
+  /** Batches of `epoch` already trained. */
+  readonly batchInEpoch: number;
+  /** Global steps done. */
+  readonly step: number;
+  /** Running sums of the epoch in progress: Σ loss·n, correct predictions, examples. */
+  readonly lossSum: number;
+  readonly correct: number;
+  readonly seen: number;
+  /** Summaries of the completed epochs. */
+  readonly summaries: readonly EpochSummary[];
+  /**
+   * Optimizer slots: `m/<name>` (SGD momentum buffer or Adam first moment) and `v/<name>` (Adam second moment),
+   * where `<name>` is the trained variable's key in `model.namedVariables()` (PyTorch name), or `#<index>` in the
+   * trained-variable list for variables the model does not name. Flat float32 values in the variable's layout.
+   */
+  readonly slots: Readonly<Record<string, Float32Array>>;
+  /** The model's in-forward RNG state, for models exposing `rngState()` / `setRngState()`. */
+  readonly modelRng?: unknown;
 }
 
 /** Per-epoch summary returned by {@link trainClassifier}. */
@@ -88,38 +146,114 @@ interface Slots {
   v?: tf.Variable;
 }
 
+/** Optional model hooks that let a resumed run continue the model's dropout stream. */
+interface RngCarrier {
+  reseed?(seed: number): void;
+  rngState?(): unknown;
+  setRngState?(state: unknown): void;
+}
+
+/** Stable slot keys of the trained variables (see {@link TrainClassifierState.slots}). */
+function slotKeys(model: ClassifierModel, vars: readonly tf.Variable[]): string[] {
+  const names = new Map([...model.namedVariables()].map(([n, v]) => [v, n]));
+  return vars.map((v, i) => names.get(v) ?? `#${i}`);
+}
+
+/** Checks a resume state against the run and loads its optimizer slots. */
+function restoreSlots(state: TrainClassifierState, kind: 'sgd' | 'adam', epochs: number, keys: readonly string[], vars: readonly tf.Variable[], slots: Map<tf.Variable, Slots>): void {
+  const bad = (why: string): never => {
+    throw new ConfigError(`Cannot resume trainClassifier: ${why}.`, { field: 'resume' });
+  };
+  if (state.version !== 1) bad(`state version ${String(state.version)} is not 1`);
+  if (state.optimizer !== kind) bad(`the state is from optimizer '${state.optimizer}', this run uses '${kind}'`);
+  if (state.epochs !== epochs) bad(`the state is from a ${state.epochs}-epoch run, this one has ${epochs}`);
+  const ints = [state.epoch, state.batchInEpoch, state.step, state.seen];
+  if (!ints.every((n) => Number.isInteger(n) && n >= 0) || state.epoch > epochs || state.summaries.length !== state.epoch) bad('its counters are inconsistent');
+  const expected = keys.length * (kind === 'adam' ? 2 : 1);
+  if (Object.keys(state.slots).length !== expected) bad(`it has ${Object.keys(state.slots).length} optimizer slots, expected ${expected}`);
+  vars.forEach((v, i) => {
+    const s = slots.get(v) as Slots;
+    for (const [prefix, slot] of [['m', s.m], ['v', s.v]] as const) {
+      if (!slot) continue;
+      const data = state.slots[`${prefix}/${keys[i]}`];
+      if (!data || data.length !== v.size) bad(`slot '${prefix}/${keys[i]}' is missing or has the wrong size`);
+      tf.tidy(() => slot.assign(tf.tensor(data as Float32Array, v.shape, 'float32')));
+    }
+  });
+}
+
 /**
  * Trains a classifier with cross-entropy in BN train mode (hosts and sources of KiOP, backbones of the
  * mini-CDL). The optimiser follows PyTorch exactly: SGD `v ← μv + g; w ← w − ηv`, Adam with bias correction;
  * weight decay is added to the gradient. Each step runs in one `tf.tidy` and leaves no tensors behind.
+ * Resumable: `options.checkpoint` hands out a {@link TrainClassifierState} (epoch ends, every N steps or seconds),
+ * `options.resume` continues from one exactly (see {@link TrainClassifierOptions.resume}).
  *
- * @returns one summary per epoch.
+ * @returns one summary per epoch (including those completed before a resume).
+ * @throws ConfigError on bad options or a resume state that does not fit the run; NonFiniteError on a NaN loss.
  */
 export async function trainClassifier(model: ClassifierModel, data: BatchSource, options: TrainClassifierOptions): Promise<EpochSummary[]> {
   const kind = options.optimizer ?? 'sgd';
   if (kind !== 'sgd' && kind !== 'adam') throw new ConfigError(`Unknown optimizer '${String(kind)}' (use 'sgd' or 'adam').`, { field: 'optimizer' });
   if (!(options.lr > 0) || !(options.epochs >= 1)) throw new ConfigError('trainClassifier needs lr > 0 and epochs >= 1.', { field: 'lr' });
+  const ck = options.checkpoint;
+  if (ck && [ck.everySteps, ck.everySeconds].some((n) => n !== undefined && !(n > 0))) {
+    throw new ConfigError('checkpoint.everySteps and checkpoint.everySeconds must be positive.', { field: 'checkpoint' });
+  }
   const vars = options.variables ?? model.trainableVariables();
   if (vars.length === 0) throw new ConfigError(`Model '${model.name}' has no trainable variables (is it frozen?).`, { field: 'variables' });
-  if (options.seed !== undefined) (model as { reseed?: (s: number) => void }).reseed?.(options.seed);
+  const rngModel = model as RngCarrier;
+  if (options.seed !== undefined) rngModel.reseed?.(options.seed);
   const momentum = options.momentum ?? 0.9;
   const [b1, b2] = options.betas ?? [0.9, 0.999];
   const wd = options.weightDecay ?? 0;
   const dispose = options.disposeBatches ?? !Array.isArray(data);
+  const keys = slotKeys(model, vars);
   const slots = new Map<tf.Variable, Slots>();
   for (const v of vars) {
     slots.set(v, { m: zeroSlot(v), v: kind === 'adam' ? zeroSlot(v) : undefined });
   }
-  let step = 0;
-  const summaries: EpochSummary[] = [];
+  const r = options.resume;
+  let step = r?.step ?? 0;
+  const summaries: EpochSummary[] = r ? [...r.summaries] : [];
+  let lastSave = performance.now();
+  const save = async (epoch: number, batchInEpoch: number, lossSum: number, correct: number, seen: number): Promise<void> => {
+    if (!ck) return;
+    const out: Record<string, Float32Array> = {};
+    for (const [i, v] of vars.entries()) {
+      const s = slots.get(v) as Slots;
+      out[`m/${keys[i]}`] = ((await s.m.data()) as Float32Array).slice();
+      if (s.v) out[`v/${keys[i]}`] = ((await s.v.data()) as Float32Array).slice();
+    }
+    const modelRng = rngModel.rngState?.();
+    await ck.save({
+      version: 1, optimizer: kind, epochs: options.epochs, epoch, batchInEpoch, step, lossSum, correct, seen,
+      summaries: [...summaries], slots: out, ...(modelRng !== undefined ? { modelRng } : {}),
+    });
+    lastSave = performance.now();
+  };
   try {
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
+    if (r) {
+      restoreSlots(r, kind, options.epochs, keys, vars, slots);
+      if (r.modelRng !== undefined) rngModel.setRngState?.(r.modelRng);
+    }
+    for (let epoch = r?.epoch ?? 0; epoch < options.epochs; epoch++) {
       const lr = options.cosine ? (options.lr * (1 + Math.cos((Math.PI * epoch) / options.epochs))) / 2 : options.lr;
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      const resumed = r !== undefined && epoch === r.epoch;
+      let skip = resumed ? r.batchInEpoch : 0;
+      let batchInEpoch = skip;
+      let lossSum = resumed ? r.lossSum : 0;
+      let correct = resumed ? r.correct : 0;
+      let seen = resumed ? r.seen : 0;
       for await (const batch of iterate(data, epoch)) {
+        if (skip > 0) {
+          // Resuming mid-epoch: these batches were trained before the checkpoint.
+          skip--;
+          if (dispose) tf.dispose([batch.x, batch.y]);
+          continue;
+        }
         step++;
+        batchInEpoch++;
         const t = step;
         let correctT: tf.Tensor | undefined;
         const lossT = tf.tidy(() => {
@@ -158,10 +292,18 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
         correct += hits;
         seen += n;
         options.onProgress?.({ epoch, step, loss, lr });
+        const due =
+          (ck?.everySteps !== undefined && step % ck.everySteps === 0) ||
+          (ck?.everySeconds !== undefined && performance.now() - lastSave >= ck.everySeconds * 1000);
+        if (due) await save(epoch, batchInEpoch, lossSum, correct, seen);
+      }
+      if (skip > 0) {
+        throw new ConfigError(`Cannot resume trainClassifier: epoch ${epoch} has fewer batches than the ${r?.batchInEpoch} the state says were done (did the data change?).`, { field: 'resume' });
       }
       const summary = { epoch, loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, lr };
       summaries.push(summary);
       options.onProgress?.({ epoch, step, loss: summary.loss, lr, epochEnd: { loss: summary.loss, accuracy: summary.accuracy, examples: seen } });
+      await save(epoch + 1, 0, 0, 0, 0);
     }
   } finally {
     for (const s of slots.values()) tf.dispose([s.m, ...(s.v ? [s.v] : [])]);

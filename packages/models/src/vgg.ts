@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng } from '@promptkd/core';
+import { ConfigError, Rng, type RngState } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { BatchNorm2d, Conv2d, Linear, adaptiveAvgPool2d, maxPool2d, tap, type ForwardContext } from './layers.js';
 import { init } from './param-store.js';
@@ -76,6 +76,16 @@ export class VggBn extends FunctionalClassifier {
 
   override reseed(seed: number): void {
     this.dropoutRng = Rng.fromSeed(seed);
+  }
+
+  /** The dropout generator's state, saved in training checkpoints so a resumed run draws the same masks. */
+  rngState(): RngState {
+    return this.dropoutRng.getState();
+  }
+
+  /** Restores {@link VggBn.rngState}. */
+  setRngState(state: unknown): void {
+    this.dropoutRng = Rng.fromState(state as RngState);
   }
 
   protected forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {

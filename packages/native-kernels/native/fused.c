@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mathf.h"
+#include "napi_args.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -19,44 +20,11 @@
 #define CLONES
 #endif
 
-static const char *const CODE = "PROMPTKD_NATIVE";
 /* Elements per work item, and the size from which a loop is split over the threads. */
 #define ITEM 16384
 #define PAR_MIN (1 << 18)
 /* Rows per partial sum of the layer-norm parameter gradients. */
 #define LN_ROW_BLOCK 64
-
-static int args_of(napi_env env, napi_callback_info info, size_t want, napi_value *a, float **heap, size_t *len, int64_t *ints, size_t nints) {
-  size_t argc = want;
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, CODE, "promptkd native: too few arguments");
-    return 0;
-  }
-  if (napi_get_typedarray_info(env, a[0], &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, CODE, "promptkd native: expected the wasm heap as a Float32Array");
-    return 0;
-  }
-  *heap = (float *)ptr;
-  for (size_t i = 0; i < nints; i++) {
-    if (napi_get_value_int64(env, a[1 + i], ints + i) != napi_ok) {
-      napi_throw_type_error(env, CODE, "promptkd native: expected an integer argument");
-      return 0;
-    }
-  }
-  return 1;
-}
-
-static int in_heap(napi_env env, size_t len, int64_t off, int64_t count) {
-  if (off < 0 || count < 0 || (uint64_t)off + (uint64_t)count > len) {
-    napi_throw_range_error(env, CODE, "promptkd native: tensor lies outside the wasm heap");
-    return 0;
-  }
-  return 1;
-}
 
 /* GELU(x) = x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); NaN propagates. */
 CLONES static void gelu_run(const float *x, float *y, int64_t n) {
@@ -82,9 +50,9 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   float *heap;
   size_t len;
   int64_t v[3];
-  if (!args_of(env, info, 4, a, &heap, &len, v, 3)) return NULL;
+  if (!parse_heap_args(env, info, 4, a, &heap, &len, v, 3)) return NULL;
   const int64_t n = v[0];
-  if (!in_heap(env, len, v[1], n) || !in_heap(env, len, v[2], n)) return NULL;
+  if (!heap_range_ok(env, len, v[1], n) || !heap_range_ok(env, len, v[2], n)) return NULL;
   const float *x = heap + v[1];
   float *y = heap + v[2];
   const int64_t items = (n + ITEM - 1) / ITEM;
@@ -102,9 +70,9 @@ static napi_value gelu_grad(napi_env env, napi_callback_info info) {
   float *heap;
   size_t len;
   int64_t v[4];
-  if (!args_of(env, info, 5, a, &heap, &len, v, 4)) return NULL;
+  if (!parse_heap_args(env, info, 5, a, &heap, &len, v, 4)) return NULL;
   const int64_t n = v[0];
-  if (!in_heap(env, len, v[1], n) || !in_heap(env, len, v[2], n) || !in_heap(env, len, v[3], n)) return NULL;
+  if (!heap_range_ok(env, len, v[1], n) || !heap_range_ok(env, len, v[2], n) || !heap_range_ok(env, len, v[3], n)) return NULL;
   const float *dy = heap + v[1], *x = heap + v[2];
   float *dx = heap + v[3];
   const int64_t items = (n + ITEM - 1) / ITEM;
@@ -171,17 +139,14 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t v[6];
   double eps;
-  if (!args_of(env, info, 8, a, &heap, &len, v, 6)) return NULL;
-  if (napi_get_value_double(env, a[7], &eps) != napi_ok) {
-    napi_throw_type_error(env, CODE, "promptkd native: layerNorm epsilon must be a number");
-    return NULL;
-  }
+  if (!parse_heap_args(env, info, 8, a, &heap, &len, v, 6)) return NULL;
+  if (!parse_double(env, a[7], &eps)) return NULL;
   const int64_t rows = v[0], C = v[1];
   if (rows < 0 || C < 1) {
-    napi_throw_range_error(env, CODE, "promptkd native: layerNorm needs at least one channel");
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: layerNorm needs at least one channel");
     return NULL;
   }
-  if (!in_heap(env, len, v[2], rows * C) || !in_heap(env, len, v[3], C) || !in_heap(env, len, v[4], C) || !in_heap(env, len, v[5], rows * C)) return NULL;
+  if (!heap_range_ok(env, len, v[2], rows * C) || !heap_range_ok(env, len, v[3], C) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], rows * C)) return NULL;
   const float *x = heap + v[2], *g = heap + v[3], *b = heap + v[4];
   float *y = heap + v[5];
   int64_t per = ITEM / C;
@@ -202,25 +167,22 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t v[8];
   double eps;
-  if (!args_of(env, info, 10, a, &heap, &len, v, 8)) return NULL;
-  if (napi_get_value_double(env, a[9], &eps) != napi_ok) {
-    napi_throw_type_error(env, CODE, "promptkd native: layerNormGrad epsilon must be a number");
-    return NULL;
-  }
+  if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 8)) return NULL;
+  if (!parse_double(env, a[9], &eps)) return NULL;
   const int64_t rows = v[0], C = v[1], n = rows * C;
   if (rows < 0 || C < 1) {
-    napi_throw_range_error(env, CODE, "promptkd native: layerNormGrad needs at least one channel");
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: layerNormGrad needs at least one channel");
     return NULL;
   }
-  if (!in_heap(env, len, v[2], n) || !in_heap(env, len, v[3], n) || !in_heap(env, len, v[4], C) || !in_heap(env, len, v[5], n) ||
-      !in_heap(env, len, v[6], C) || !in_heap(env, len, v[7], C))
+  if (!heap_range_ok(env, len, v[2], n) || !heap_range_ok(env, len, v[3], n) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], n) ||
+      !heap_range_ok(env, len, v[6], C) || !heap_range_ok(env, len, v[7], C))
     return NULL;
   const float *dy = heap + v[2], *x = heap + v[3], *gam = heap + v[4];
   float *dx = heap + v[5], *dg = heap + v[6], *db = heap + v[7];
   const int64_t blocks = rows > 0 ? (rows + LN_ROW_BLOCK - 1) / LN_ROW_BLOCK : 0;
   float *part = (float *)malloc(sizeof(float) * (size_t)(2 * C * (blocks > 0 ? blocks : 1)));
   if (!part) {
-    napi_throw_error(env, CODE, "promptkd native: out of memory for layer-norm partial sums");
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for layer-norm partial sums");
     return NULL;
   }
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)

@@ -367,6 +367,10 @@ static napi_value get_threads(napi_env env, napi_callback_info info) {
 napi_value promptkd_register_elementwise(napi_env env, napi_value exports);
 /* Defined in fused.c: adds the fused GELU and layer-norm kernels. */
 napi_value promptkd_register_fused(napi_env env, napi_value exports);
+/* Defined in pooling.c: the max-pool gradient. */
+napi_value promptkd_register_pooling(napi_env env, napi_value exports);
+/* Defined in batch_norm_train.c: training-mode batch norm, forward and backward. */
+napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -380,7 +384,9 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   promptkd_register_elementwise(env, exports);
-  return promptkd_register_fused(env, exports);
+  promptkd_register_fused(env, exports);
+  promptkd_register_pooling(env, exports);
+  return promptkd_register_batch_norm_train(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

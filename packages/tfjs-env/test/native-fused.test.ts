@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, gelu, hasFusedKernels, layerNorm } from '@promptkd/core';
+import { BATCH_NORM_TRAIN_KERNEL, GELU_KERNEL, LAYER_NORM_KERNEL, batchNormTraining, gelu, hasFusedKernels, layerNorm } from '@promptkd/core';
 import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
 import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
@@ -92,4 +92,26 @@ describe.skipIf(!built)('fused GELU and layer norm (native) match the composed o
     expect(() => layerNorm(x, tf.ones([5]), tf.zeros([6]))).toThrow(/gamma and beta must have the 6 entries/);
     x.dispose();
   });
+
+  for (const shape of [[4, 5, 6, 3], [32, 16, 16, 64]]) {
+    it(`training-mode batch norm: y, batch statistics and gradients (x, γ, β), shape [${shape}]`, async () => {
+      expect(hasFusedKernels(BATCH_NORM_TRAIN_KERNEL)).toBe(true);
+      const c = shape[shape.length - 1] as number;
+      const inputs = [tf.add(tf.mul(rand(shape), 3), 1), tf.add(rand([c]), 1), rand([c]), rand(shape)];
+      const data = inputs.map((t) => t.dataSync().slice() as Float32Array);
+      const shapes = [shape, [c], [c], shape];
+      tf.dispose(inputs);
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => batchNormTraining(x, g, b).y;
+      const stats = (): Vals[] =>
+        tf.tidy(() => {
+          const r = batchNormTraining(tf.tensor(data[0] as Float32Array, shape), tf.tensor(data[1] as Float32Array), tf.tensor(data[2] as Float32Array));
+          return [vals(r.mean), vals(r.variance)];
+        });
+      const before = tf.memory().numTensors;
+      const ours = [...valueAndGrads(f, data, shapes), ...stats()];
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await onCpu(() => [...valueAndGrads(f, data, shapes), ...stats()]);
+      ['y', 'dx', 'dγ', 'dβ', 'mean', 'variance'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `batch norm ${what} [${shape}]`));
+    });
+  }
 });

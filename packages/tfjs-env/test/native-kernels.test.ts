@@ -149,4 +149,21 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     expect(() => expectMatches(r, wrong, 'must differ')).toThrow();
     tf.dispose([a, b]);
   });
+
+  it('MaxPoolGrad: overlapping and strided windows, padding, ties (first maximum wins), images in parallel', async () => {
+    const cases: Array<[number[], number, number, 'same' | 'valid']> = [
+      [[2, 7, 6, 3], 3, 1, 'same'],
+      [[3, 8, 8, 4], 2, 2, 'valid'],
+      [[2, 9, 9, 5], 3, 2, 'same'],
+      [[8, 32, 32, 32], 2, 2, 'valid'], // ≥ 2^16 floats: the threaded path
+    ];
+    for (const [shape, k, s, pad] of cases) {
+      // values on a coarse grid so that windows hold ties
+      const x = tf.tidy(() => tf.div(tf.round(tf.mul(rand(shape), 2)), 2));
+      const y = tf.maxPool(x as tf.Tensor4D, k, s, pad);
+      const dy = rand(y.shape);
+      await expectKernelMatchesCpu('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: k, strides: s, pad }, `${shape} k${k} s${s} ${pad}`);
+      tf.dispose([x, y, dy]);
+    }
+  });
 });

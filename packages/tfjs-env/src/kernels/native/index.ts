@@ -5,6 +5,7 @@ import { nativeBatchMatMul } from './native-batch-mat-mul.js';
 import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } from './native-conv2d.js';
 import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
 import { FUSED_KERNELS } from './native-fused.js';
+import { nativeMaxPoolGrad } from './native-max-pool-grad.js';
 import type { NativeKernelFactory } from './heap.js';
 
 export type { NativeKernelsAddon } from './heap.js';
@@ -17,6 +18,7 @@ const NATIVE_KERNELS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
   [tf.Conv2D, nativeConv2D],
   [tf.Conv2DBackpropInput, nativeConv2DBackpropInput],
   [tf.Conv2DBackpropFilter, nativeConv2DBackpropFilter],
+  [tf.MaxPoolGrad, nativeMaxPoolGrad],
   ...ELEMENTWISE_KERNELS,
 ]);
 

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from '@promptkd/core';
+import {
+  BATCH_NORM_TRAIN_GRAD_KERNEL,
+  BATCH_NORM_TRAIN_KERNEL,
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+} from '@promptkd/core';
 import type { KernelArgs } from '../wasm-backend.js';
 import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
 import { addonFunction, type NativeKernel } from './native-util.js';
@@ -92,13 +99,52 @@ const layerNormGrad: FusedFactory = (addon) => {
   };
 };
 
+type BatchNormTrainFn = (heap: Float32Array, rows: number, c: number, ...offsetsAndEps: number[]) => void;
+
+const batchNormTrain: FusedFactory = (addon) => {
+  const run = addonFunction<BatchNormTrainFn>(addon, 'batchNormTrain');
+  if (!run) return undefined;
+  return (args) => {
+    const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const b = args.backend;
+    const c = x.shape[x.shape.length - 1] as number;
+    const y = b.makeOutput(x.shape, 'float32');
+    const mean = b.makeOutput([c], 'float32');
+    const variance = b.makeOutput([c], 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    const eps = (args.attrs?.epsilon as number | undefined) ?? 1e-5;
+    if (n === 0) throw new Error('promptkd: batchNormTraining of an empty batch has no statistics');
+    run(heapOf(args), n / c, c, floatOffset(b, x), floatOffset(b, gamma), floatOffset(b, beta), floatOffset(b, y), floatOffset(b, mean), floatOffset(b, variance), eps);
+    return [y, mean, variance];
+  };
+};
+
+const batchNormTrainGrad: FusedFactory = (addon) => {
+  const run = addonFunction<BatchNormTrainFn>(addon, 'batchNormTrainGrad');
+  if (!run) return undefined;
+  return (args) => {
+    const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', tf.TensorInfo>;
+    const b = args.backend;
+    const c = x.shape[x.shape.length - 1] as number;
+    const dx = b.makeOutput(x.shape, 'float32');
+    const dg = b.makeOutput([c], 'float32');
+    const db = b.makeOutput([c], 'float32');
+    const eps = (args.attrs?.epsilon as number | undefined) ?? 1e-5;
+    const o = (t: tf.TensorInfo): number => floatOffset(b, t);
+    run(heapOf(args), tf.util.sizeFromShape(x.shape) / c, c, o(dy), o(x), o(gamma), o(mean), o(variance), o(dx), o(dg), o(db), eps);
+    return [dx, dg, db];
+  };
+};
+
 /**
- * Kernels the wasm backend does not have at all, added with the native addon: `@promptkd/core`'s fused GELU and
- * layer norm (forward and backward), which `gelu()` and `layerNorm()` use when the active backend registers them.
+ * Kernels the wasm backend does not have at all, added with the native addon: `@promptkd/core`'s fused GELU, layer
+ * norm and training-mode batch norm (forward and backward), which `gelu()`, `layerNorm()` and `batchNormTraining()` use when the active backend registers them.
  */
 export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, FusedFactory>([
   [GELU_KERNEL, gelu],
   [GELU_GRAD_KERNEL, geluGrad],
   [LAYER_NORM_KERNEL, layerNorm],
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad],
+  [BATCH_NORM_TRAIN_KERNEL, batchNormTrain],
+  [BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad],
 ]);
