@@ -62,8 +62,8 @@ export interface TrainClassifierOptions {
    * then. Epoch `state.epoch` restarts its batch source and skips (disposing when `disposeBatches`) its first
    * `state.batchInEpoch` batches, so the source must yield the same batches for the same epoch (a seeded loader).
    * The result (weights and summaries) is then bit-identical to an uninterrupted run with the same seed, provided
-   * the model has no in-forward randomness (dropout) or exposes `rngState()` / `setRngState(state)`; models with
-   * dropout but no such methods (e.g. `VggBn` today) resume with a re-seeded dropout stream instead.
+   * the model has no in-forward randomness (dropout) or exposes `rngState()` / `setRngState(state)` (as `VggBn`
+   * does); a model with dropout but without them would resume with a re-seeded dropout stream instead.
    */
   readonly resume?: TrainClassifierState;
 }

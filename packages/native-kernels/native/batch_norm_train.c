@@ -52,7 +52,7 @@ static napi_value batch_norm_train(napi_env env, napi_callback_info info) {
   int64_t v[8];
   double eps;
   if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 8)) return NULL;
-  if (!parse_double(env, a[9], &eps)) return NULL;
+  if (!double_arg(env, a[9], &eps)) return NULL;
   const int64_t R = v[0], C = v[1];
   if (R < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: batchNormTrain needs rows and channels"), NULL;
   if (!heap_range_ok(env, len, v[2], R * C) || !heap_range_ok(env, len, v[3], C) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], R * C) ||
@@ -100,7 +100,7 @@ static napi_value batch_norm_train_grad(napi_env env, napi_callback_info info) {
   int64_t v[10];
   double eps;
   if (!parse_heap_args(env, info, 12, a, &heap, &len, v, 10)) return NULL;
-  if (!parse_double(env, a[11], &eps)) return NULL;
+  if (!double_arg(env, a[11], &eps)) return NULL;
   const int64_t R = v[0], C = v[1];
   if (R < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: batchNormTrainGrad needs rows and channels"), NULL;
   if (!heap_range_ok(env, len, v[2], R * C) || !heap_range_ok(env, len, v[3], R * C) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], C) ||

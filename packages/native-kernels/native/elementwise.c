@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "mathf.h"
+#include "napi_args.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -46,81 +47,9 @@ static int64_t par_cheap = PAR_MIN_CHEAP, par_costly = PAR_MIN_COSTLY;
 #define ROW_BLOCK 8192
 #define MAX_RANK 16
 
-static const char *const CODE = "PROMPTKD_NATIVE";
-
-/* ------------------------------------------------------------------------------------------ argument parsing */
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *a, const char *fn) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < want) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "promptkd native: %s takes %zu arguments", fn, want);
-    napi_throw_type_error(env, CODE, msg);
-    return 0;
-  }
-  return 1;
-}
-
-static int get_heap(napi_env env, napi_value v, float **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, CODE, "promptkd native: expected the wasm heap as a Float32Array");
-    return 0;
-  }
-  *data = (float *)ptr;
-  return 1;
-}
-
-static int get_i32s(napi_env env, napi_value v, const int32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, CODE, "promptkd native: expected an Int32Array of dimensions or strides");
-    return 0;
-  }
-  *data = (const int32_t *)ptr;
-  return 1;
-}
-
-/* An integer argument; throws (returns 0) when it is not a number. */
-static int get_int(napi_env env, napi_value v, int64_t *out) {
-  if (napi_get_value_int64(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, CODE, "promptkd native: expected an integer argument");
-    return 0;
-  }
-  return 1;
-}
-
-static int get_num(napi_env env, napi_value v, double *out) {
-  if (napi_get_value_double(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, CODE, "promptkd native: expected a number argument");
-    return 0;
-  }
-  return 1;
-}
-
-static int get_ints(napi_env env, const napi_value *a, int n, int64_t *out) {
-  for (int i = 0; i < n; i++)
-    if (!get_int(env, a[i], out + i)) return 0;
-  return 1;
-}
-
-/* [off, off + count) must lie in the heap. */
-static int in_heap(napi_env env, size_t heap_len, int64_t off, int64_t count) {
-  if (off < 0 || count < 0 || (uint64_t)off + (uint64_t)count > heap_len) {
-    napi_throw_range_error(env, CODE, "promptkd native: tensor lies outside the wasm heap");
-    return 0;
-  }
-  return 1;
-}
 
 static int bad_arg(napi_env env, const char *msg) {
-  napi_throw_range_error(env, CODE, msg);
+  napi_throw_range_error(env, PROMPTKD_CODE, msg);
   return 0;
 }
 
@@ -212,11 +141,11 @@ static napi_value unary(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t v[4];
   double alpha;
-  if (!get_args(env, info, 6, a, "unary") || !get_heap(env, a[0], &heap, &len) || !get_ints(env, a + 1, 4, v) || !get_num(env, a[5], &alpha))
+  if (!args_of(env, info, 6, a, "unary") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 4, v) || !double_arg(env, a[5], &alpha))
     return NULL;
   const int64_t op = v[0], n = v[1];
   if (op < 0 || op >= U_COUNT) return bad_arg(env, "promptkd native: unknown unary op"), NULL;
-  if (!in_heap(env, len, v[2], n) || !in_heap(env, len, v[3], n)) return NULL;
+  if (!heap_range_ok(env, len, v[2], n) || !heap_range_ok(env, len, v[3], n)) return NULL;
   const float *x = heap + v[2];
   float *y = heap + v[3];
   const int64_t items = items_of(n, ITEM);
@@ -293,14 +222,14 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   float *heap;
   size_t len;
   int64_t v[8];
-  if (!get_args(env, info, 9, a, "binary") || !get_heap(env, a[0], &heap, &len) || !get_ints(env, a + 1, 8, v)) return NULL;
+  if (!args_of(env, info, 9, a, "binary") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
   const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], yoff = v[7];
   if (op < 0 || op >= B_COUNT) return bad_arg(env, "promptkd native: unknown binary op"), NULL;
   if (am < 0 || am > M_SCALAR || bm < 0 || bm > M_SCALAR || outer < 0 || inner < 0)
     return bad_arg(env, "promptkd native: bad broadcast mode or shape"), NULL;
   const int64_t n = outer * inner;
   if (n == 0) return NULL;
-  if (!in_heap(env, len, aoff, mode_size(am, outer, inner)) || !in_heap(env, len, boff, mode_size(bm, outer, inner)) || !in_heap(env, len, yoff, n))
+  if (!heap_range_ok(env, len, aoff, mode_size(am, outer, inner)) || !heap_range_ok(env, len, boff, mode_size(bm, outer, inner)) || !heap_range_ok(env, len, yoff, n))
     return NULL;
   const float *pa = heap + aoff, *pb = heap + boff;
   float *y = heap + yoff;
@@ -390,13 +319,13 @@ static napi_value reduce(napi_env env, napi_callback_info info) {
   float *heap;
   size_t len;
   int64_t v[6];
-  if (!get_args(env, info, 7, a, "reduce") || !get_heap(env, a[0], &heap, &len) || !get_ints(env, a + 1, 6, v)) return NULL;
+  if (!args_of(env, info, 7, a, "reduce") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 6, v)) return NULL;
   const int64_t op = v[0], outer = v[1], R = v[2], inner = v[3];
   if (op < 0 || op >= R_COUNT) return bad_arg(env, "promptkd native: unknown reduction"), NULL;
   if (outer < 0 || R < 1 || inner < 0) return bad_arg(env, "promptkd native: reductions need a non-empty reduced axis"), NULL;
   const int64_t n = outer * R * inner, m = outer * inner;
   if (m == 0) return NULL;
-  if (!in_heap(env, len, v[4], n) || !in_heap(env, len, v[5], m)) return NULL;
+  if (!heap_range_ok(env, len, v[4], n) || !heap_range_ok(env, len, v[5], m)) return NULL;
   const float *x = heap + v[4];
   float *y = heap + v[5];
   const int par = n >= par_cheap;
@@ -449,7 +378,7 @@ static napi_value reduce(napi_env env, napi_callback_info info) {
     }
   }
   if (oom) {
-    napi_throw_error(env, CODE, "promptkd native: out of memory for reduction partial results");
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for reduction partial results");
     return NULL;
   }
   if (op == R_MEAN) {
@@ -485,19 +414,19 @@ static napi_value batch_norm(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t g[4], p[8];
   double eps;
-  if (!get_args(env, info, 14, a, "batchNorm") || !get_heap(env, a[0], &heap, &len) || !get_ints(env, a + 1, 4, g) || !get_num(env, a[5], &eps) ||
-      !get_ints(env, a + 6, 8, p))
+  if (!args_of(env, info, 14, a, "batchNorm") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 4, g) || !double_arg(env, a[5], &eps) ||
+      !int_args(env, a + 6, 8, p))
     return NULL;
   const int64_t rows = g[0], C = g[1];
   if (rows < 0 || C < 1) return bad_arg(env, "promptkd native: batchNorm needs at least one channel"), NULL;
-  if (!in_heap(env, len, g[2], rows * C) || !in_heap(env, len, g[3], rows * C)) return NULL;
+  if (!heap_range_ok(env, len, g[2], rows * C) || !heap_range_ok(env, len, g[3], rows * C)) return NULL;
   for (int k = 0; k < 4; k++) {
     if (k >= 2 && p[2 * k] == -1) continue;
-    if (!in_heap(env, len, p[2 * k], p[2 * k + 1] ? C : 1)) return NULL;
+    if (!heap_range_ok(env, len, p[2 * k], p[2 * k + 1] ? C : 1)) return NULL;
   }
   float *fac = (float *)malloc(sizeof(float) * (size_t)(3 * C));
   if (!fac) {
-    napi_throw_error(env, CODE, "promptkd native: out of memory for batch-norm factors");
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for batch-norm factors");
     return NULL;
   }
   float *mean = fac, *mul = fac + C, *add = fac + 2 * C;
@@ -597,8 +526,8 @@ static napi_value copy_strided(napi_env env, napi_callback_info info) {
   size_t len, r1, r2, r3;
   const int32_t *shape, *ss, *ds;
   int64_t so, dof;
-  if (!get_args(env, info, 6, a, "copyStrided") || !get_heap(env, a[0], &heap, &len) || !get_i32s(env, a[1], &shape, &r1) ||
-      !get_i32s(env, a[2], &ss, &r2) || !get_i32s(env, a[3], &ds, &r3) || !get_int(env, a[4], &so) || !get_int(env, a[5], &dof))
+  if (!args_of(env, info, 6, a, "copyStrided") || !heap_arg(env, a[0], &heap, &len) || !i32_array_arg(env, a[1], &shape, &r1) ||
+      !i32_array_arg(env, a[2], &ss, &r2) || !i32_array_arg(env, a[3], &ds, &r3) || !int_arg(env, a[4], &so) || !int_arg(env, a[5], &dof))
     return NULL;
   if (r1 != r2 || r1 != r3 || r1 > MAX_RANK) return bad_arg(env, "promptkd native: copyStrided needs shape and strides of one rank ≤ 16"), NULL;
   Copy g;
@@ -616,7 +545,7 @@ static napi_value copy_strided(napi_env env, napi_callback_info info) {
     sext += (g.shape[i] - 1) * g.ss[i];
     dext += (g.shape[i] - 1) * g.ds[i];
   }
-  if (!in_heap(env, len, so, sext) || !in_heap(env, len, dof, dext)) return NULL;
+  if (!heap_range_ok(env, len, so, sext) || !heap_range_ok(env, len, dof, dext)) return NULL;
   simplify(&g);
   const uint32_t *src = (const uint32_t *)heap + so;
   uint32_t *dst = (uint32_t *)heap + dof;
@@ -686,7 +615,7 @@ static napi_value copy_strided(napi_env env, napi_callback_info info) {
 static napi_value set_parallel_threshold(napi_env env, napi_callback_info info) {
   napi_value a[1];
   int64_t n;
-  if (!get_args(env, info, 1, a, "setParallelThreshold") || !get_int(env, a[0], &n)) return NULL;
+  if (!args_of(env, info, 1, a, "setParallelThreshold") || !int_arg(env, a[0], &n)) return NULL;
   par_cheap = n > 0 ? n : PAR_MIN_CHEAP;
   par_costly = n > 0 ? n : PAR_MIN_COSTLY;
   return NULL;

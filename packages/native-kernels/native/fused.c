@@ -140,7 +140,7 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   int64_t v[6];
   double eps;
   if (!parse_heap_args(env, info, 8, a, &heap, &len, v, 6)) return NULL;
-  if (!parse_double(env, a[7], &eps)) return NULL;
+  if (!double_arg(env, a[7], &eps)) return NULL;
   const int64_t rows = v[0], C = v[1];
   if (rows < 0 || C < 1) {
     napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: layerNorm needs at least one channel");
@@ -168,7 +168,7 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   int64_t v[8];
   double eps;
   if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 8)) return NULL;
-  if (!parse_double(env, a[9], &eps)) return NULL;
+  if (!double_arg(env, a[9], &eps)) return NULL;
   const int64_t rows = v[0], C = v[1], n = rows * C;
   if (rows < 0 || C < 1) {
     napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: layerNormGrad needs at least one channel");

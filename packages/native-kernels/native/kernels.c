@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi_args.h"
+
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 
@@ -23,46 +25,6 @@ extern int openblas_get_num_threads(void);
 /* Largest im2col buffer per chunk, in floats (4 MiB: stays in cache; measured best of 64K..8M floats). */
 #define COL_CHUNK_FLOATS (1024 * 1024)
 
-static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, "PROMPTKD_NATIVE", "promptkd native: expected the wasm heap as a Float32Array");
-    return 0;
-  }
-  *data = (float *)ptr;
-  return 1;
-}
-
-static int get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &off) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, "PROMPTKD_NATIVE", "promptkd native: expected an Int32Array of offsets");
-    return 0;
-  }
-  *data = (int32_t *)ptr;
-  return 1;
-}
-
-static int64_t num(napi_env env, napi_value v) {
-  int64_t r = 0;
-  napi_get_value_int64(env, v, &r);
-  return r;
-}
-
-static int in_range(napi_env env, size_t heap_len, int64_t off, int64_t count) {
-  if (off < 0 || count < 0 || (uint64_t)(off + count) > heap_len) {
-    napi_throw_range_error(env, "PROMPTKD_NATIVE", "promptkd native: tensor lies outside the wasm heap");
-    return 0;
-  }
-  return 1;
-}
-
 /*
  * gemm(heap, batch, M, N, K, transA, transB, aOffs, bOffs, cOffs)
  * C[i] = op(A[i]) @ op(B[i]) for i < batch; offsets (in floats) per batch entry in Int32Arrays; row-major, dense.
@@ -76,24 +38,25 @@ static int threads_now(void) {
 #define GEMM_SMALL (1 << 22)
 
 static napi_value gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
   napi_value a[10];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   float *heap;
   size_t len, na, nb, nc;
-  int32_t *ao, *bo, *co;
-  if (!get_f32(env, a[0], &heap, &len)) return NULL;
-  const int64_t batch = num(env, a[1]), M = num(env, a[2]), N = num(env, a[3]), K = num(env, a[4]);
+  const int32_t *ao, *bo, *co;
+  int64_t dims[4];
   bool ta, tb;
-  napi_get_value_bool(env, a[5], &ta);
-  napi_get_value_bool(env, a[6], &tb);
-  if (!get_i32_array(env, a[7], &ao, &na) || !get_i32_array(env, a[8], &bo, &nb) || !get_i32_array(env, a[9], &co, &nc)) return NULL;
+  if (!args_of(env, info, 10, a, "gemm") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 4, dims)) return NULL;
+  const int64_t batch = dims[0], M = dims[1], N = dims[2], K = dims[3];
+  if (napi_get_value_bool(env, a[5], &ta) != napi_ok || napi_get_value_bool(env, a[6], &tb) != napi_ok) {
+    napi_throw_type_error(env, PROMPTKD_CODE, "promptkd native: gemm transpose flags must be booleans");
+    return NULL;
+  }
+  if (!i32_array_arg(env, a[7], &ao, &na) || !i32_array_arg(env, a[8], &bo, &nb) || !i32_array_arg(env, a[9], &co, &nc)) return NULL;
   if ((int64_t)na < batch || (int64_t)nb < batch || (int64_t)nc < batch) {
-    napi_throw_range_error(env, "PROMPTKD_NATIVE", "promptkd native: fewer offsets than batch entries");
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: fewer offsets than batch entries");
     return NULL;
   }
   for (int64_t i = 0; i < batch; i++) {
-    if (!in_range(env, len, ao[i], M * K) || !in_range(env, len, bo[i], K * N) || !in_range(env, len, co[i], M * N)) return NULL;
+    if (!heap_range_ok(env, len, ao[i], M * K) || !heap_range_ok(env, len, bo[i], K * N) || !heap_range_ok(env, len, co[i], M * N)) return NULL;
   }
 #define GEMM_ONE(i)                                                                                                     \
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, \
@@ -117,11 +80,6 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
 typedef struct {
   int64_t n, h, w, ci, co, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo;
 } ConvGeom;
-
-static void read_geom(napi_env env, napi_value *a, ConvGeom *g) {
-  int64_t *f = (int64_t *)g;
-  for (int i = 0; i < 15; i++) f[i] = num(env, a[i]);
-}
 
 /* col[r - r0, (ky*kw + kx)*ci + c] for output rows r in [r0, r1) (r = (n*ho + oy)*wo + ox). */
 static void im2col(const ConvGeom *g, const float *x, float *col, int64_t r0, int64_t r1) {
@@ -185,18 +143,12 @@ static int64_t chunk_rows(const ConvGeom *g) {
 
 /* Parses (heap, 15 geometry ints, off0, off1, off2) and checks the three tensors lie in the heap. */
 static int conv_args(napi_env env, napi_callback_info info, float **heap, ConvGeom *g, int64_t offs[3]) {
-  size_t argc = 19;
   napi_value a[19];
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 19) {
-    napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: conv kernels take 19 arguments");
+  if (!args_of(env, info, 19, a, "conv") || !heap_arg(env, a[0], heap, &len) || !int_args(env, a + 1, 15, (int64_t *)g) || !int_args(env, a + 16, 3, offs))
     return 0;
-  }
-  if (!get_f32(env, a[0], heap, &len)) return 0;
-  read_geom(env, a + 1, g);
-  for (int i = 0; i < 3; i++) offs[i] = num(env, a[16 + i]);
   const int64_t xs = g->n * g->h * g->w * g->ci, ws = g->kh * g->kw * g->ci * g->co, ys = g->n * g->ho * g->wo * g->co;
-  return in_range(env, len, offs[0], xs) && in_range(env, len, offs[1], ws) && in_range(env, len, offs[2], ys);
+  return heap_range_ok(env, len, offs[0], xs) && heap_range_ok(env, len, offs[1], ws) && heap_range_ok(env, len, offs[2], ys);
 }
 
 /*
@@ -336,10 +288,9 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
 }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value a[1];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  int64_t n = num(env, a[0]);
+  int64_t n;
+  if (!args_of(env, info, 1, a, "setThreads") || !int_arg(env, a[0], &n)) return NULL;
   if (n < 1) n = 1;
   openblas_set_num_threads((int)n);
   extern void omp_set_num_threads(int);
@@ -348,10 +299,9 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
 }
 
 static napi_value set_conv_chunk(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value a[1];
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  const int64_t n = num(env, a[0]);
+  int64_t n;
+  if (!args_of(env, info, 1, a, "setConvChunk") || !int_arg(env, a[0], &n)) return NULL;
   chunk_floats = n >= 1 ? n : COL_CHUNK_FLOATS;
   return NULL;
 }
