@@ -20,7 +20,7 @@ const wall = performance.now() - t0;
 const prof = await tf.profile(step);
 const agg = new Map<string, { ms: number; n: number }>();
 for (const k of prof.kernels) {
-  const key = process.env.PROF_SHAPES && k.name === process.env.PROF_SHAPES ? `${k.name} ${JSON.stringify(k.inputShapes)}` : k.name;
+  const key = process.env.PROF_SHAPES && process.env.PROF_SHAPES.split(",").includes(k.name) ? `${k.name} ${JSON.stringify(k.inputShapes)}` : k.name;
   const e = agg.get(key) ?? { ms: 0, n: 0 };
   e.ms += (k.kernelTimeMs as number) ?? 0;
   e.n++;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "napi_args.h"
+#include "onednn_conv.h"
 
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
@@ -141,6 +142,18 @@ static int64_t chunk_rows(const ConvGeom *g) {
   return rows < 1 ? 1 : rows;
 }
 
+/* Whether convolutions go to oneDNN (when built with it; setConvEngine switches) or to the im2col path below. */
+static int conv_onednn = 1;
+
+/* Runs one convolution on oneDNN when selected: 1 done, 0 declined (use im2col), -1 failed with a JS error thrown. */
+static int try_onednn(napi_env env, int kind, const ConvGeom *g, float *x, float *w, float *y) {
+  if (!conv_onednn) return 0;
+  const char *err = "promptkd native: oneDNN convolution failed";
+  const int r = promptkd_onednn_conv(kind, (const int64_t *)g, x, w, y, &err);
+  if (r < 0) napi_throw_error(env, PROMPTKD_CODE, err);
+  return r;
+}
+
 /* Parses (heap, 15 geometry ints, off0, off1, off2) and checks the three tensors lie in the heap. */
 static int conv_args(napi_env env, napi_callback_info info, float **heap, ConvGeom *g, int64_t offs[3]) {
   napi_value a[19];
@@ -200,6 +213,7 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   ConvGeom g;
   int64_t o[3];
   if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  if (try_onednn(env, PROMPTKD_CONV_FORWARD, &g, heap + o[0], heap + o[1], heap + o[2])) return NULL;
   const float *x = heap + o[0], *w = heap + o[1];
   float *y = heap + o[2];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo;
@@ -223,6 +237,7 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   ConvGeom g;
   int64_t o[3];
   if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  if (try_onednn(env, PROMPTKD_CONV_BACKWARD_INPUT, &g, heap + o[0], heap + o[1], heap + o[2])) return NULL;
   float *dx = heap + o[0];
   const float *w = heap + o[1], *dy = heap + o[2];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, per = g.ho * g.wo;
@@ -254,6 +269,7 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   ConvGeom g;
   int64_t o[3];
   if (!conv_args(env, info, &heap, &g, o)) return NULL;
+  if (try_onednn(env, PROMPTKD_CONV_BACKWARD_FILTER, &g, heap + o[0], heap + o[1], heap + o[2])) return NULL;
   const float *x = heap + o[0], *dy = heap + o[2];
   float *dw = heap + o[1];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, WS = K * g.co;
@@ -306,6 +322,33 @@ static napi_value set_conv_chunk(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setConvEngine("onednn" | "im2col"): which convolution implementation runs; "onednn" needs a oneDNN build. */
+static napi_value set_conv_engine(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  char name[16];
+  size_t n = 0;
+  if (!args_of(env, info, 1, a, "setConvEngine")) return NULL;
+  if (napi_get_value_string_utf8(env, a[0], name, sizeof name, &n) != napi_ok) {
+    napi_throw_type_error(env, PROMPTKD_CODE, "promptkd native: setConvEngine takes \"onednn\" or \"im2col\"");
+    return NULL;
+  }
+  if (strcmp(name, "im2col") == 0) conv_onednn = 0;
+  else if (strcmp(name, "onednn") == 0 && promptkd_onednn_available()) conv_onednn = 1;
+  else if (strcmp(name, "onednn") == 0)
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: this build has no oneDNN (apt-get install libdnnl-dev, then rebuild with npx promptkd-build-native)");
+  else
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: setConvEngine takes \"onednn\" or \"im2col\"");
+  return NULL;
+}
+
+/* convEngine(): the convolution implementation in use, "oneDNN x.y.z" or "im2col". */
+static napi_value conv_engine(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  CHECK(napi_create_string_utf8(env, conv_onednn && promptkd_onednn_available() ? promptkd_onednn_version() : "im2col", NAPI_AUTO_LENGTH, &r));
+  return r;
+}
+
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -331,6 +374,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"setConvChunk", NULL, set_conv_chunk, NULL, NULL, NULL, napi_default, NULL},
+      {"setConvEngine", NULL, set_conv_engine, NULL, NULL, NULL, napi_default, NULL},
+      {"convEngine", NULL, conv_engine, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   promptkd_register_elementwise(env, exports);

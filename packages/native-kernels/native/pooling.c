@@ -11,29 +11,47 @@
 #include "napi_args.h"
 
 
-/* One image: dx[h, w, c] += dy[oy, ox, c] at the argmax of each window. */
-static void max_pool_grad_image(const float *x, const float *dy, float *dx, const int64_t *g, float *best, int64_t *arg) {
+/* Largest pooling window (filterH × filterW) handled here; tfjs-env sends larger ones to the wasm kernel. */
+#define MAX_WINDOW 256
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+/*
+ * One image: dx[h, w, c] += dy[oy, ox, c] at the argmax of each window. The argmax of a window is found for all
+ * channels at once (branch-free, so the loop vectorises): best starts at the window's first pixel and moves only
+ * to a strictly greater one, i.e. the first maximal pixel in row-major order wins, as in the cpu kernel.
+ */
+CLONES static void max_pool_grad_image(const float *x, const float *dy, float *dx, const int64_t *g, float *best, int32_t *arg) {
   const int64_t H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], SH = g[6], SW = g[7], FH = g[8], FW = g[9], T = g[10], L = g[11];
+  int64_t pos[MAX_WINDOW];
   memset(dx, 0, sizeof(float) * (size_t)(H * W * C));
   for (int64_t oy = 0; oy < OH; oy++) {
     const int64_t y0 = oy * SH - T < 0 ? 0 : oy * SH - T, y1 = oy * SH - T + FH > H ? H : oy * SH - T + FH;
     for (int64_t ox = 0; ox < OW; ox++) {
       const int64_t x0 = ox * SW - L < 0 ? 0 : ox * SW - L, x1 = ox * SW - L + FW > W ? W : ox * SW - L + FW;
-      for (int64_t c = 0; c < C; c++) arg[c] = -1;
+      int32_t k = 0;
       for (int64_t yy = y0; yy < y1; yy++)
-        for (int64_t xx = x0; xx < x1; xx++) {
-          const int64_t base = (yy * W + xx) * C;
-          for (int64_t c = 0; c < C; c++) {
-            const float v = x[base + c];
-            if (arg[c] < 0 || v > best[c]) {
-              best[c] = v;
-              arg[c] = base + c;
-            }
-          }
+        for (int64_t xx = x0; xx < x1; xx++) pos[k++] = (yy * W + xx) * C;
+      if (k == 0) continue;
+      const float *first = x + pos[0];
+      for (int64_t c = 0; c < C; c++) {
+        best[c] = first[c];
+        arg[c] = 0;
+      }
+      for (int32_t i = 1; i < k; i++) {
+        const float *v = x + pos[i];
+        for (int64_t c = 0; c < C; c++) {
+          const int gt = v[c] > best[c];
+          best[c] = gt ? v[c] : best[c];
+          arg[c] = gt ? i : arg[c];
         }
+      }
       const float *d = dy + (oy * OW + ox) * C;
-      for (int64_t c = 0; c < C; c++)
-        if (arg[c] >= 0) dx[arg[c]] += d[c];
+      for (int64_t c = 0; c < C; c++) dx[pos[arg[c]] + c] += d[c];
     }
   }
 }
@@ -55,6 +73,10 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  if (g[8] * g[9] > MAX_WINDOW) {
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: maxPoolGrad handles windows of at most 256 pixels");
+    return NULL;
+  }
   const int64_t nx = N * H * W * C, ny = N * OH * OW * C;
   const int64_t offs[3][2] = {{g[12], nx}, {g[13], ny}, {g[14], nx}};
   for (int i = 0; i < 3; i++)
@@ -65,7 +87,7 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
 #pragma omp parallel if (N > 1 && nx >= (1 << 16))
   {
     float *best = (float *)malloc(sizeof(float) * (size_t)(C > 0 ? C : 1));
-    int64_t *arg = (int64_t *)malloc(sizeof(int64_t) * (size_t)(C > 0 ? C : 1));
+    int32_t *arg = (int32_t *)malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
     if (!best || !arg) {
 #pragma omp atomic write
       failed = 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the optional native kernels (native/kernels.c) with node-gyp against this Node's own headers.
-// Needs a C compiler and OpenBLAS headers (Debian: apt-get install build-essential libopenblas-dev).
+// Needs a C compiler and OpenBLAS headers (Debian: apt-get install build-essential libopenblas-dev); with oneDNN's
+// headers (Debian: libdnnl-dev) the convolutions run on oneDNN (PROMPTKD_ONEDNN=0 builds without it).
 // Exits 0 with a notice when they are missing, unless --strict is given: the wasm kernels then stay in use.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -35,4 +36,8 @@ const args = [gyp, 'rebuild'];
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 const res = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit' });
 if (res.status !== 0) fail(`node-gyp exited with ${res.status ?? res.signal}.`);
-console.log(`promptkd native kernels built: ${join(nativeDir, 'build', 'Release', 'promptkd_native.node')}`);
+const onednn = process.env.PROMPTKD_ONEDNN !== '0' && existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
+console.log(
+  `promptkd native kernels built: ${join(nativeDir, 'build', 'Release', 'promptkd_native.node')} ` +
+    `(convolutions: ${onednn ? 'oneDNN' : 'im2col + OpenBLAS; apt-get install libdnnl-dev and rebuild for oneDNN'})`,
+);

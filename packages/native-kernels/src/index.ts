@@ -42,6 +42,14 @@ export interface NativeAddon {
   getThreads(): number;
   /** im2col chunk size in floats (≤ 0: the default, 1 Mi floats). Small values make small shapes take every code path (tests). */
   setConvChunk(floats: number): void;
+  /**
+   * Which implementation runs the convolutions: `'onednn'` (default when the addon was built with oneDNN — the
+   * library PyTorch's CPU convolutions use) or `'im2col'` (im2col + OpenBLAS, always built). Also set by
+   * `PROMPTKD_CONV_ENGINE` when the addon loads.
+   */
+  setConvEngine(engine: 'onednn' | 'im2col' | (string & {})): void;
+  /** The convolution implementation in use: `'oneDNN x.y.z'` or `'im2col'`. */
+  convEngine(): string;
   /** The element-wise, reduction and layout kernels of native/elementwise.c, by name. */
   readonly [kernel: string]: unknown;
 }
@@ -71,11 +79,21 @@ export function loadNativeAddon(path?: string): NativeAddon {
   // SkylakeX kernels run about 1.9x faster on them (measured: 1024³ SGEMM, 138 → 258 GFLOP/s per thread).
   const coreType = openBlasCoreType();
   if (coreType && process.env.OPENBLAS_CORETYPE === undefined) process.env.OPENBLAS_CORETYPE = coreType;
+  let addon: NativeAddon;
   try {
-    return createRequire(import.meta.url)(file) as NativeAddon;
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
   } catch (err) {
     throw new BackendError(`promptkd native kernels failed to load from ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
+  const engine = process.env.PROMPTKD_CONV_ENGINE;
+  if (engine) {
+    try {
+      addon.setConvEngine(engine);
+    } catch (err) {
+      throw new BackendError(`PROMPTKD_CONV_ENGINE=${engine}: ${(err as Error).message}`, { file }, { cause: err });
+    }
+  }
+  return addon;
 }
 
 /** `SKYLAKEX` when the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels need (Linux), else undefined. */

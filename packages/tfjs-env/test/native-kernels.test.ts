@@ -18,6 +18,10 @@ const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k:
   { n: 2, h: 8, w: 9, ci: 3, co: 4, k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { n: 1, h: 32, w: 32, ci: 3, co: 8, k: 4, s: 4, pad: 'valid' },
   { n: 5, h: 6, w: 6, ci: 4, co: 3, k: 3, s: 1, pad: 'same' },
+  // channel counts at which oneDNN picks its blocked (16-channel) implementations
+  { n: 2, h: 9, w: 10, ci: 32, co: 48, k: 3, s: 1, pad: 'same' },
+  { n: 3, h: 10, w: 9, ci: 64, co: 32, k: 3, s: 2, pad: 'same' },
+  { n: 2, h: 6, w: 6, ci: 48, co: 64, k: 1, s: 2, pad: 'valid' },
 ];
 
 describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cpu backend', () => {
@@ -80,12 +84,21 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     tf.dispose([a, b, e]);
   });
 
-  for (const chunk of [0, 50]) {
-    // chunk 50 floats: several im2col chunks even on these small shapes, so the per-thread path runs too.
-    it(`Conv2D and both gradients, ${chunk ? 'tiny chunks' : 'default chunks'}`, async () => {
-      addon.setConvChunk(chunk);
+  // Every convolution engine of this build: oneDNN (when built with it) and im2col, the latter with default and tiny
+  // chunks (50 floats: several im2col chunks even on these small shapes, so the per-thread path runs too).
+  const engines = (): Array<{ engine: string; chunk: number }> => [
+    ...(loadNativeAddon().convEngine() === 'im2col' ? [] : [{ engine: 'onednn', chunk: 0 }]),
+    { engine: 'im2col', chunk: 0 },
+    { engine: 'im2col', chunk: 50 },
+  ];
+  for (const slot of [0, 1, 2]) {
+    it(`Conv2D and both gradients, engine ${slot}: ${['oneDNN if built', 'im2col', 'im2col with tiny chunks'][slot]}`, async () => {
+      const e = engines()[slot];
+      if (!e) return; // built without oneDNN: slot 0 is im2col and runs as slot 1
+      addon.setConvEngine(e.engine);
+      addon.setConvChunk(e.chunk);
       for (const c of CONVS) {
-        const lbl = `n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
+        const lbl = `${e.engine}/${e.chunk} n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
         const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
         const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
         const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
@@ -97,13 +110,28 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
         tf.dispose([x, w, y, dy]);
       }
       addon.setConvChunk(0);
+      addon.setConvEngine(engines()[0]!.engine);
     });
   }
 
-  it('dilated Conv2D', async () => {
+  it('convEngine names the engine; setConvEngine rejects unknown names', () => {
+    const engine = addon.convEngine();
+    expect(engine === 'im2col' || /^oneDNN \d+\.\d+\.\d+$/.test(engine)).toBe(true);
+    expect(() => addon.setConvEngine('winograd')).toThrow(/"onednn" or "im2col"/);
+    addon.setConvEngine('im2col');
+    expect(addon.convEngine()).toBe('im2col');
+    if (engine !== 'im2col') addon.setConvEngine('onednn');
+    expect(addon.convEngine()).toBe(engine);
+  });
+
+  it('dilated Conv2D, on every engine', async () => {
     const x = rand([2, 11, 10, 3]);
     const w = rand([3, 3, 3, 4]);
-    await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, 'dilation 2');
+    for (const e of engines().slice(0, 2)) {
+      addon.setConvEngine(e.engine);
+      await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, `dilation 2 ${e.engine}`);
+    }
+    addon.setConvEngine(engines()[0]!.engine);
     tf.dispose([x, w]);
   });
 

@@ -7,7 +7,7 @@ type MaxPoolGradFn = (heap: Float32Array, ...geometryAndOffsets: number[]) => vo
 
 /**
  * `MaxPoolGrad` (NHWC, float32) on the addon: each dy to the first maximal input of its window, as the cpu
- * kernel; images in parallel. Dilated pools and other dtypes go to the fallback.
+ * kernel; images in parallel. Dilated pools, windows over 256 pixels and other dtypes go to the fallback.
  */
 export const nativeMaxPoolGrad: NativeKernelFactory = (addon, fallback): NativeKernel => {
   const run = addonFunction<MaxPoolGradFn>(addon, 'maxPoolGrad');
@@ -24,6 +24,7 @@ export const nativeMaxPoolGrad: NativeKernelFactory = (addon, fallback): NativeK
       attrs.pad as 'same',
       attrs.dimRoundingMode as 'floor' | undefined,
     );
+    if (info.effectiveFilterHeight * info.effectiveFilterWidth > 256 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return delegate(fallback, args);
     const dx = backend.makeOutput(x.shape, 'float32');
     if (tf.util.sizeFromShape(x.shape) === 0) return dx;
     run(
