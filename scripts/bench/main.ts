@@ -91,9 +91,9 @@ function probeTorch(): { version?: string; reason?: string } {
   return { version: res.stdout.trim() };
 }
 
-/** The native convolution engine (`oneDNN x.y.z` or `im2col`); older builds had im2col only. */
-function convEngineOf(addon: NativeKernelsAddon): string {
-  return typeof addon.convEngine === 'function' ? (addon.convEngine as () => string)() : 'im2col';
+/** The native GEMM/convolution engine (`oneDNN x.y.z` or `OpenBLAS`); older builds had OpenBLAS only. */
+function engineOf(addon: NativeKernelsAddon): string {
+  return typeof addon.engine === 'function' ? (addon.engine as () => string)() : 'OpenBLAS';
 }
 
 /** Registers the kernels of `variant` on the wasm backend (native on top of the training kernels). */
@@ -233,7 +233,7 @@ export async function main(argv: string[]): Promise<void> {
     threads,
     wasmThreads: getThreadsCount(),
     wasmThreadsReason: choice.threadsReason,
-    native: addon ? { active: true, threads: addon.getThreads(), convolutions: convEngineOf(addon) } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
+    native: addon ? { active: true, threads: addon.getThreads(), engine: engineOf(addon) } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
     openblasCoreType: process.env.OPENBLAS_CORETYPE ?? 'auto',
     torch: torchProbe.version ? { available: true, version: torchProbe.version, threads } : { available: false, reason: torchProbe.reason },
     runs,
@@ -247,7 +247,7 @@ export async function main(argv: string[]): Promise<void> {
     `threads: ${threads} (--threads N|auto) — wasm XNNPACK ${env.wasmThreads}${env.wasmThreadsReason ? ` (${env.wasmThreadsReason})` : ''}, ` +
       `native ${addon ? addon.getThreads() : '–'}, torch ${torchProbe.version ? threads : '–'}`,
   );
-  console.log(addon ? `native kernels: available (OpenBLAS core type: ${env.openblasCoreType}; convolutions: ${convEngineOf(addon)})` : `native kernels: not available: ${nativeReason}`);
+  console.log(addon ? `native kernels: available (OpenBLAS core type: ${env.openblasCoreType}; GEMM and convolutions: ${engineOf(addon)})` : `native kernels: not available: ${nativeReason}`);
   console.log(torchProbe.version ? `PyTorch: ${torchProbe.version} (timed after our runs, ${threads} threads)` : `PyTorch: not available: ${torchProbe.reason}`);
   if (env.wasmThreads !== threads) console.log(`note: wasm runs ${env.wasmThreads} thread(s), not ${threads}`);
 

@@ -12,7 +12,7 @@
  * those a step costs (see {@link BenchModel.flopsRule} and scripts/bench/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, gelu, layerNorm } from '@promptkd/core';
+import { adam, batchNormTraining, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
 
 export interface BenchModel {
@@ -128,7 +128,7 @@ export function smallCnn(batch = 64): BenchModel {
     h = tf.relu(bn(conv(h, w3, 1), b3));
     return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
   };
-  return classifier('small-cnn', batch, vars, x, y, forward, () => tf.train.momentum(0.01, 0.9));
+  return classifier('small-cnn', batch, vars, x, y, forward, () => momentum(0.01, 0.9));
 }
 
 /** (b) ResNet-18 for CIFAR: 3×3 stem, no max-pool, 4 stages × 2 BasicBlocks (64..512), 1×1 projections, BN. */
@@ -180,7 +180,7 @@ export function resnet18(batch = 32): BenchModel {
     }
     return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
   };
-  return classifier('resnet18-cifar', batch, vars, x, y, forward, () => tf.train.momentum(0.01, 0.9));
+  return classifier('resnet18-cifar', batch, vars, x, y, forward, () => momentum(0.01, 0.9));
 }
 
 /** (c) ViT-Tiny, patch 4 at 32 px: 64 patches + CLS, D=192, depth 12, 3 heads, MLP 768, pre-LN, GELU (erf). */
@@ -240,7 +240,7 @@ export function vitTiny(batch = 32): BenchModel {
     const clsOut = tf.reshape(tf.slice(tf.reshape(out, [b, tokens, d]), [0, 0, 0], [b, 1, d]), [b, d]);
     return linear(clsOut as tf.Tensor2D, head, headB);
   };
-  return classifier('vit-tiny-p4', batch, vars, x, y, forward, () => tf.train.adam(1e-3));
+  return classifier('vit-tiny-p4', batch, vars, x, y, forward, () => adam(1e-3));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -281,9 +281,11 @@ class Frozen {
 /** Called with every BN layer's input (the CMI teacher's feature-statistics loss hooks here). */
 type BnTap = (input: tf.Tensor4D, bn: FrozenBn) => void;
 
+/** Eval-mode BN as promptkd's models run it (`BatchNorm2d` in packages/models): x·s + t, s = γ/√(σ²_run + ε), t = β − μ_run·s. */
 function frozenBn(x: tf.Tensor4D, p: FrozenBn, tap?: BnTap): tf.Tensor4D {
   tap?.(x, p);
-  return tf.batchNorm(x, p.mean, p.variance, p.b, p.g, 1e-5);
+  const scale = tf.mul(tf.rsqrt(tf.add(p.variance, 1e-5)), p.g);
+  return tf.add(tf.mul(x, scale), tf.sub(p.b, tf.mul(p.mean, scale)));
 }
 
 interface FrozenResNet {
@@ -418,7 +420,7 @@ export function kiopPromptStep(batch = 32): BenchModel {
       return { forward: f1 + f2 + f3 + f4, step: 2 * (f1 + f2) + f3 + f4 };
     },
     forward: () => tf.add(klDiv(source.forward(xb), smb(xb), KIOP_TAU), klDiv(sma(xa), host.forward(xa), KIOP_TAU)),
-    makeOptimizer: () => tf.train.momentum(0.8, 0.9),
+    makeOptimizer: () => momentum(0.8, 0.9),
     step(opt) {
       const [t, a] = tf.tidy(() => [source.forward(xb), host.forward(xa)]) as [tf.Tensor2D, tf.Tensor2D];
       try {
@@ -490,7 +492,7 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
     const x = normalize(generate());
     const bnTerms: tf.Scalar[] = [];
     const tap: BnTap = (h, p) => {
-      const m = tf.moments(h, [0, 1, 2]);
+      const m = channelMoments(h); // promptkd's models compute BN-tap statistics with it
       const l2 = (d: tf.Tensor): tf.Scalar => tf.sqrt(tf.sum(tf.square(d))) as tf.Scalar;
       bnTerms.push(tf.add(l2(tf.sub(p.variance, m.variance)), l2(tf.sub(p.mean, m.mean))));
     };
@@ -516,7 +518,7 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
       return { forward: g + t + s, step: 3 * g + 2 * (t + s) };
     },
     forward: loss,
-    makeOptimizer: () => tf.train.adam(0.01, 0.5, 0.999, 1e-8),
+    makeOptimizer: () => adam(0.01, 0.5, 0.999, 1e-8),
     step: (opt) => opt.minimize(loss, true, vars) as tf.Scalar,
     dispose: () => tf.dispose([...vars, mean, std, y, ...teacher.frozen.tensors, ...student.frozen.tensors]),
   };

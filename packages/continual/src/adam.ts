@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { adamUpdate } from '@promptkd/core';
 
 /** Options of {@link Adam}. PyTorch defaults (the reference: lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0). */
 export interface AdamOptions {
@@ -50,12 +51,10 @@ export class Adam {
       }
       const s = slot;
       tf.tidy(() => {
-        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), 1 - b2));
+        const [x, m, v] = adamUpdate(variable, g, s.m, s.v, { stepSize, beta1: b1, beta2: b2, sqrtC2: Math.sqrt(c2), epsilon: eps });
         s.m.assign(m);
         s.v.assign(v);
-        const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(c2)), eps);
-        variable.assign(tf.sub(variable, tf.mul(tf.div(m, denom), stepSize)));
+        variable.assign(x);
       });
     });
   }

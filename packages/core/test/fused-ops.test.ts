@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, channelMoments, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
 
 describe('gelu and layerNorm (composed ops where no fused kernel is registered)', () => {
   // The cpu backend never has the fused kernels (the test setup may have registered them on wasm).
@@ -16,6 +16,20 @@ describe('gelu and layerNorm (composed ops where no fused kernel is registered)'
   it('uses the composition on a backend without the fused kernels', () => {
     expect(hasFusedKernels(GELU_KERNEL)).toBe(false);
     expect(hasFusedKernels(LAYER_NORM_KERNEL)).toBe(false);
+  });
+
+  it('channelMoments: mean and biased variance per channel over every other axis, and their gradients, by hand', () => {
+    // channel 0: 1, 3, 5, 7 → μ 4, σ² 5; channel 1: 2, 2, 2, 6 → μ 3, σ² 3
+    const x = tf.tensor3d([[[1, 2], [3, 2]], [[5, 2], [7, 6]]]);
+    const { mean, variance } = channelMoments(x);
+    expect(Array.from(mean.dataSync())).toEqual([4, 3]);
+    expect(Array.from(variance.dataSync())).toEqual([5, 3]);
+    // d(Σ σ²)/dx = 2(x − μ)/R with R = 4: channel 0 → −1.5, −0.5, 0.5, 1.5; d(Σ μ)/dx = 1/R
+    const dv = Array.from(tf.grad((t: tf.Tensor) => tf.sum(channelMoments(t).variance))(x).dataSync());
+    [-1.5, -0.5, -0.5, -0.5, 0.5, -0.5, 1.5, 1.5].forEach((e, i) => expect(dv[i]).toBeCloseTo(e, 5));
+    const dm = Array.from(tf.grad((t: tf.Tensor) => tf.sum(channelMoments(t).mean))(x).dataSync());
+    dm.forEach((v) => expect(v).toBeCloseTo(0.25, 6));
+    expect(() => channelMoments(tf.tensor1d([1, 2]))).toThrow(ShapeError);
   });
 
   it('gelu: x·Φ(x) at hand-derived points', () => {

@@ -7,6 +7,7 @@ import {
   type SynthesisStep,
   type RngState,
   type Synthesizer,
+  adam,
   assertFinite,
 } from '@promptkd/core';
 import { adversarialLoss } from './adversarial-loss.js';
@@ -139,7 +140,7 @@ export class CMISynthesizer implements Synthesizer {
       outputDim: this.config.headDim,
       rng: headRng,
     });
-    this.headOptimizer = tf.train.adam(this.config.lrHead, 0.9, 0.999, 1e-8);
+    this.headOptimizer = adam(this.config.lrHead, 0.9, 0.999, 1e-8);
   }
 
   /** Completed rounds. */
@@ -160,7 +161,7 @@ export class CMISynthesizer implements Synthesizer {
     this.generator.reinitialize(this.rngs.init);
     const zSeed = this.rngs.init.seed();
     const z = tf.tidy(() => tf.variable(tf.randomNormal([n, this.nz], 0, 1, 'float32', zSeed), true)) as tf.Variable<tf.Rank.R2>;
-    const optG = tf.train.adam(cfg.lrGenerator, cfg.betas[0], cfg.betas[1], 1e-8);
+    const optG = adam(cfg.lrGenerator, cfg.betas[0], cfg.betas[1], 1e-8);
     const genVars = [...this.generator.trainableVariables(), z];
     const headVars = cfg.cr > 0 ? this.head.trainableVariables() : [];
     const best = new BestOfRound<{ x: tf.Tensor4D; feat: tf.Tensor2D | undefined }>();

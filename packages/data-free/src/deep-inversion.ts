@@ -5,6 +5,7 @@ import {
   Rng,
   type SynthesisStep,
   type Synthesizer,
+  adam,
   assertFinite,
 } from '@promptkd/core';
 import { adversarialLoss } from './adversarial-loss.js';
@@ -150,7 +151,7 @@ export class DeepInversionSynthesizer implements Synthesizer {
     const sigma = tf.tensor1d([...std]);
     const lo = tf.tensor1d(mean.map((m, i) => (0 - m) / (std[i] as number)));
     const hi = tf.tensor1d(mean.map((m, i) => (1 - m) / (std[i] as number)));
-    const opt = tf.train.adam(cfg.lr, cfg.betas[0], cfg.betas[1], 1e-8);
+    const opt = adam(cfg.lr, cfg.betas[0], cfg.betas[1], 1e-8);
     const best = new BestOfRound<tf.Tensor4D>();
     try {
       for (let it = 0; it < cfg.iterations; it++) {

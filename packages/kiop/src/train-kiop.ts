@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFinite, disposeOptimizer } from '@promptkd/core';
+import { assertFinite, disposeOptimizer, momentum } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import { kiopVariantRegistry } from './registry.js';
 import { epochSeed } from './reseed.js';
@@ -54,7 +54,7 @@ export function cosineLr(baseLr: number, epoch: number, epochs: number): number 
 export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promise<KiopResult> {
   const { config } = ctx;
   const session = kiopVariantRegistry.get(config.variant).create(ctx);
-  const optimizer = tf.train.momentum(session.baseLr, config.momentum);
+  const optimizer = momentum(session.baseLr, config.momentum);
   try {
     const resumed = hooks.resume ? await hooks.resume(session, optimizer) : undefined;
     const epochs: KiopEpoch[] = resumed ? [...resumed.done] : [];

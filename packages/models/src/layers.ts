@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, batchNormTraining, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -130,9 +130,7 @@ export class BatchNorm2d {
     if (ctx.training && !ctx.bn && this.weight && this.bias) {
       ({ y: fusedY, mean, variance } = batchNormTraining(x, this.weight, this.bias, eps));
     } else if (ctx.training || ctx.bn) {
-      const m = tf.moments(x, [0, 1, 2]);
-      mean = m.mean as tf.Tensor1D;
-      variance = m.variance as tf.Tensor1D;
+      ({ mean, variance } = channelMoments(x));
     }
     if (ctx.bn && mean && variance) {
       ctx.bn.push({

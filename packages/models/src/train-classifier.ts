@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, assertFinite, type ClassifierModel } from '@promptkd/core';
+import { ConfigError, adamUpdate, assertFinite, momentumUpdate, type ClassifierModel } from '@promptkd/core';
 
 /** One labelled batch: NHWC images in [0,1] and integer class labels. */
 export interface Batch {
@@ -266,18 +266,18 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
             let g = grads[v.name] as tf.Tensor;
             if (wd > 0) g = tf.add(g, tf.mul(v, wd));
             const s = slots.get(v) as Slots;
-            if (kind === 'sgd') {
-              const buf = momentum > 0 ? tf.add(tf.mul(s.m, momentum), g) : g;
-              if (momentum > 0) s.m.assign(buf);
-              v.assign(tf.sub(v, tf.mul(buf, lr)));
+            if (kind === 'sgd' && momentum > 0) {
+              const [x1, b] = momentumUpdate(v, g, s.m, { learningRate: lr, momentum, nesterov: false });
+              s.m.assign(b);
+              v.assign(x1);
+            } else if (kind === 'sgd') {
+              v.assign(tf.sub(v, tf.mul(g, lr)));
             } else {
-              const m = tf.add(tf.mul(s.m, b1), tf.mul(g, 1 - b1));
-              const u = tf.add(tf.mul(s.v as tf.Variable, b2), tf.mul(tf.square(g), 1 - b2));
+              const attrs = { stepSize: lr / (1 - b1 ** t), beta1: b1, beta2: b2, sqrtC2: Math.sqrt(1 - b2 ** t), epsilon: 1e-8 };
+              const [x1, m, u] = adamUpdate(v, g, s.m, s.v as tf.Variable, attrs);
               s.m.assign(m);
               (s.v as tf.Variable).assign(u);
-              const mHat = tf.div(m, 1 - b1 ** t);
-              const vHat = tf.div(u, 1 - b2 ** t);
-              v.assign(tf.sub(v, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), 1e-8)), lr)));
+              v.assign(x1);
             }
           }
           return value;

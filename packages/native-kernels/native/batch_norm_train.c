@@ -41,6 +41,24 @@ static void combine(const float *part, int64_t blocks, int64_t C, float s, float
   for (int64_t c = 0; c < C; c++) out[c] *= s;
 }
 
+/* mean, var[C] of x[R, C] (two passes as tf.moments: the mean, then the mean squared deviation); part: blocks·C floats. */
+static void channel_stats(const float *x, int64_t R, int64_t C, float *part, float *mean, float *var) {
+  const int64_t rb = rows_per_block(C), blocks = (R + rb - 1) / rb;
+  const int par = R * C >= PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t k = 0; k < blocks; k++) {
+    const int64_t r0 = k * rb, r1 = r0 + rb < R ? r0 + rb : R;
+    col_sums(x + r0 * C, r1 - r0, C, NULL, part + k * C);
+  }
+  combine(part, blocks, C, 1.0f / (float)R, mean);
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t k = 0; k < blocks; k++) {
+    const int64_t r0 = k * rb, r1 = r0 + rb < R ? r0 + rb : R;
+    col_sums(x + r0 * C, r1 - r0, C, mean, part + k * C);
+  }
+  combine(part, blocks, C, 1.0f / (float)R, var);
+}
+
 /*
  * batchNormTrain(heap, R, C, xOff, gammaOff, betaOff, yOff, meanOff, varOff, eps):
  * mean, var = batch mean and biased variance per channel; y = (x − mean)/√(var + eps)·γ + β.
@@ -65,18 +83,7 @@ static napi_value batch_norm_train(napi_env env, napi_callback_info info) {
   if (!part) return napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory in batchNormTrain"), NULL;
   float *rstd = part + blocks * C;
   const int par = R * C >= PAR_MIN;
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t k = 0; k < blocks; k++) {
-    const int64_t r0 = k * rb, r1 = r0 + rb < R ? r0 + rb : R;
-    col_sums(x + r0 * C, r1 - r0, C, NULL, part + k * C);
-  }
-  combine(part, blocks, C, 1.0f / (float)R, mean);
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t k = 0; k < blocks; k++) {
-    const int64_t r0 = k * rb, r1 = r0 + rb < R ? r0 + rb : R;
-    col_sums(x + r0 * C, r1 - r0, C, mean, part + k * C);
-  }
-  combine(part, blocks, C, 1.0f / (float)R, var);
+  channel_stats(x, R, C, part, mean, var);
   for (int64_t c = 0; c < C; c++) rstd[c] = 1.0f / sqrtf(var[c] + (float)eps);
 #pragma omp parallel for schedule(static) if (par)
   for (int64_t k = 0; k < blocks; k++) {
@@ -145,9 +152,61 @@ static napi_value batch_norm_train_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* channelMoments(heap, R, C, xOff, meanOff, varOff): per-channel mean and biased variance over the R rows. */
+static napi_value channel_moments(napi_env env, napi_callback_info info) {
+  napi_value a[6];
+  float *heap;
+  size_t len;
+  int64_t v[5];
+  if (!parse_heap_args(env, info, 6, a, &heap, &len, v, 5)) return NULL;
+  const int64_t R = v[0], C = v[1];
+  if (R < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: channelMoments needs rows and channels"), NULL;
+  if (!heap_range_ok(env, len, v[2], R * C) || !heap_range_ok(env, len, v[3], C) || !heap_range_ok(env, len, v[4], C)) return NULL;
+  const int64_t rb = rows_per_block(C), blocks = (R + rb - 1) / rb;
+  float *part = (float *)malloc(sizeof(float) * (size_t)(blocks * C));
+  if (!part) return napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory in channelMoments"), NULL;
+  channel_stats(heap + v[2], R, C, part, heap + v[3], heap + v[4]);
+  free(part);
+  return NULL;
+}
+
+/* channelMomentsGrad(heap, R, C, dMeanOff, dVarOff, xOff, meanOff, dxOff): dx = dMean/R + dVar·2(x − mean)/R. */
+static napi_value channel_moments_grad(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  float *heap;
+  size_t len;
+  int64_t v[7];
+  if (!parse_heap_args(env, info, 8, a, &heap, &len, v, 7)) return NULL;
+  const int64_t R = v[0], C = v[1];
+  if (R < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: channelMomentsGrad needs rows and channels"), NULL;
+  if (!heap_range_ok(env, len, v[2], C) || !heap_range_ok(env, len, v[3], C) || !heap_range_ok(env, len, v[4], R * C) || !heap_range_ok(env, len, v[5], C) ||
+      !heap_range_ok(env, len, v[6], R * C))
+    return NULL;
+  const float *dm = heap + v[2], *dv = heap + v[3], *x = heap + v[4], *mean = heap + v[5];
+  float *dx = heap + v[6];
+  float *k = (float *)malloc(sizeof(float) * (size_t)(2 * C));
+  if (!k) return napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory in channelMomentsGrad"), NULL;
+  float *a0 = k, *a1 = k + C;
+  for (int64_t c = 0; c < C; c++) {
+    a0[c] = dm[c] / (float)R;
+    a1[c] = 2.0f * dv[c] / (float)R;
+  }
+  const int64_t rb = rows_per_block(C), blocks = (R + rb - 1) / rb;
+#pragma omp parallel for schedule(static) if (R * C >= PAR_MIN)
+  for (int64_t b = 0; b < blocks; b++) {
+    const int64_t r0 = b * rb, r1 = r0 + rb < R ? r0 + rb : R;
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < C; c++) dx[r * C + c] = a0[c] + a1[c] * (x[r * C + c] - mean[c]);
+  }
+  free(k);
+  return NULL;
+}
+
 napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
+      {"channelMoments", NULL, channel_moments, NULL, NULL, NULL, napi_default, NULL},
+      {"channelMomentsGrad", NULL, channel_moments_grad, NULL, NULL, NULL, napi_default, NULL},
       {"batchNormTrainGrad", NULL, batch_norm_train_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 2, props);

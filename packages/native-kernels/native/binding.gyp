@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "promptkd_native",
-      "sources": ["kernels.c", "elementwise.c", "fused.c", "pooling.c", "batch_norm_train.c", "onednn_conv.cc"],
+      "sources": ["kernels.c", "elementwise.c", "fused.c", "pooling.c", "batch_norm_train.c", "optimizers.c", "onednn_conv.cc", "onednn_matmul.cc"],
       "cflags": ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast"],
       "cflags_c": ["-std=c11"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],

@@ -11,6 +11,7 @@
 
 #include "napi_args.h"
 #include "onednn_conv.h"
+#include "onednn_matmul.h"
 
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
@@ -33,6 +34,20 @@ extern int openblas_get_num_threads(void);
 static int threads_now(void) {
   extern int omp_get_max_threads(void);
   return omp_get_max_threads();
+}
+
+/*
+ * Whether GEMMs and convolutions go to oneDNN (when built with it; setEngine switches) or to OpenBLAS with the
+ * im2col/col2im convolutions below.
+ */
+static int use_onednn = 1;
+
+/* The stride between consecutive offsets when they are evenly spaced (0 for one shared operand), else -1. */
+static int64_t even_stride(const int32_t *offs, int64_t batch) {
+  const int64_t s = batch > 1 ? (int64_t)offs[1] - offs[0] : 0;
+  for (int64_t i = 2; i < batch; i++)
+    if ((int64_t)offs[i] - offs[i - 1] != s) return -1;
+  return s;
 }
 
 /* Products of at most this many multiply-adds run whole on one thread when there are enough of them. */
@@ -58,6 +73,16 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   }
   for (int64_t i = 0; i < batch; i++) {
     if (!heap_range_ok(env, len, ao[i], M * K) || !heap_range_ok(env, len, bo[i], K * N) || !heap_range_ok(env, len, co[i], M * N)) return NULL;
+  }
+  if (use_onednn && batch > 0) {
+    /* oneDNN takes evenly spaced dense operands, one shared A or B included (tf.matMul's batch broadcast). */
+    const int64_t sa = even_stride(ao, batch), sb = even_stride(bo, batch), sc = even_stride(co, batch);
+    if ((sa == 0 || sa == M * K) && (sb == 0 || sb == K * N) && (sc == M * N || batch == 1)) {
+      const char *err = "promptkd native: oneDNN matmul failed";
+      const int r = promptkd_onednn_matmul(batch, M, N, K, ta, tb, sa, sb, heap + ao[0], heap + bo[0], heap + co[0], &err);
+      if (r < 0) napi_throw_error(env, PROMPTKD_CODE, err);
+      if (r != 0) return NULL;
+    }
   }
 #define GEMM_ONE(i)                                                                                                     \
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, \
@@ -142,12 +167,9 @@ static int64_t chunk_rows(const ConvGeom *g) {
   return rows < 1 ? 1 : rows;
 }
 
-/* Whether convolutions go to oneDNN (when built with it; setConvEngine switches) or to the im2col path below. */
-static int conv_onednn = 1;
-
 /* Runs one convolution on oneDNN when selected: 1 done, 0 declined (use im2col), -1 failed with a JS error thrown. */
 static int try_onednn(napi_env env, int kind, const ConvGeom *g, float *x, float *w, float *y) {
-  if (!conv_onednn) return 0;
+  if (!use_onednn) return 0;
   const char *err = "promptkd native: oneDNN convolution failed";
   const int r = promptkd_onednn_conv(kind, (const int64_t *)g, x, w, y, &err);
   if (r < 0) napi_throw_error(env, PROMPTKD_CODE, err);
@@ -322,30 +344,27 @@ static napi_value set_conv_chunk(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setConvEngine("onednn" | "im2col"): which convolution implementation runs; "onednn" needs a oneDNN build. */
-static napi_value set_conv_engine(napi_env env, napi_callback_info info) {
+/* setEngine("onednn" | "openblas"): what runs GEMMs and convolutions; "onednn" needs a build with oneDNN. */
+static napi_value set_engine(napi_env env, napi_callback_info info) {
   napi_value a[1];
   char name[16];
   size_t n = 0;
-  if (!args_of(env, info, 1, a, "setConvEngine")) return NULL;
-  if (napi_get_value_string_utf8(env, a[0], name, sizeof name, &n) != napi_ok) {
-    napi_throw_type_error(env, PROMPTKD_CODE, "promptkd native: setConvEngine takes \"onednn\" or \"im2col\"");
-    return NULL;
-  }
-  if (strcmp(name, "im2col") == 0) conv_onednn = 0;
-  else if (strcmp(name, "onednn") == 0 && promptkd_onednn_available()) conv_onednn = 1;
-  else if (strcmp(name, "onednn") == 0)
+  if (!args_of(env, info, 1, a, "setEngine")) return NULL;
+  const int ok = napi_get_value_string_utf8(env, a[0], name, sizeof name, &n) == napi_ok;
+  if (ok && strcmp(name, "openblas") == 0) use_onednn = 0;
+  else if (ok && strcmp(name, "onednn") == 0 && promptkd_onednn_available()) use_onednn = 1;
+  else if (ok && strcmp(name, "onednn") == 0)
     napi_throw_error(env, PROMPTKD_CODE, "promptkd native: this build has no oneDNN (apt-get install libdnnl-dev, then rebuild with npx promptkd-build-native)");
   else
-    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: setConvEngine takes \"onednn\" or \"im2col\"");
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: setEngine takes \"onednn\" or \"openblas\"");
   return NULL;
 }
 
-/* convEngine(): the convolution implementation in use, "oneDNN x.y.z" or "im2col". */
-static napi_value conv_engine(napi_env env, napi_callback_info info) {
+/* engine(): what runs GEMMs and convolutions, "oneDNN x.y.z" or "OpenBLAS". */
+static napi_value engine(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  CHECK(napi_create_string_utf8(env, conv_onednn && promptkd_onednn_available() ? promptkd_onednn_version() : "im2col", NAPI_AUTO_LENGTH, &r));
+  CHECK(napi_create_string_utf8(env, use_onednn && promptkd_onednn_available() ? promptkd_onednn_version() : "OpenBLAS", NAPI_AUTO_LENGTH, &r));
   return r;
 }
 
@@ -364,6 +383,8 @@ napi_value promptkd_register_fused(napi_env env, napi_value exports);
 napi_value promptkd_register_pooling(napi_env env, napi_value exports);
 /* Defined in batch_norm_train.c: training-mode batch norm, forward and backward. */
 napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
+/* Defined in optimizers.c: fused Adam and SGD-with-momentum updates. */
+napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -374,13 +395,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"setConvChunk", NULL, set_conv_chunk, NULL, NULL, NULL, napi_default, NULL},
-      {"setConvEngine", NULL, set_conv_engine, NULL, NULL, NULL, napi_default, NULL},
-      {"convEngine", NULL, conv_engine, NULL, NULL, NULL, napi_default, NULL},
+      {"setEngine", NULL, set_engine, NULL, NULL, NULL, napi_default, NULL},
+      {"engine", NULL, engine, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   promptkd_register_elementwise(env, exports);
   promptkd_register_fused(env, exports);
   promptkd_register_pooling(env, exports);
+  promptkd_register_optimizers(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }
 

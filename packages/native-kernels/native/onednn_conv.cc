@@ -10,22 +10,22 @@
 #include "onednn_conv.h"
 
 #ifdef PROMPTKD_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
+#include "onednn_state.hh"
 
 #include <array>
-#include <cstdio>
 #include <map>
 #include <memory>
-#include <string>
 
 namespace {
+
+using promptkd_onednn::runtime;
 
 using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
-/* Geometry key: kind + the 15 ConvGeom numbers. */
-using Key = std::array<int64_t, 16>;
+/* Plan key: kind, the 15 ConvGeom numbers, threads. */
+using Key = std::array<int64_t, 17>;
 
 struct Plan {
   memory user_x, user_w, user_y;       /* wrap heap pointers (handles set per call) */
@@ -35,19 +35,7 @@ struct Plan {
   bool needs_reorder = false;
 };
 
-struct State {
-  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{eng};
-  std::map<Key, std::unique_ptr<Plan>> plans;
-};
-
-State &state() {
-  static State s;
-  return s;
-}
-
-/* Plans kept at most (a training run uses a few dozen geometries; eval batches may add some). */
-constexpr size_t kMaxPlans = 512;
+std::map<Key, std::unique_ptr<Plan>> plans;
 
 struct Dims {
   memory::dims src, wei, dst, strides, dil, pad_l, pad_r;
@@ -71,11 +59,11 @@ bool dims_of(const int64_t *g, Dims *d) {
 dnnl::convolution_forward::primitive_desc forward_pd(const Dims &d, dnnl::prop_kind prop) {
   const memory::desc src(d.src, Dt::f32, Tag::nhwc), dst(d.dst, Dt::f32, Tag::nhwc), wei(d.wei, Dt::f32, Tag::any);
   const dnnl::convolution_forward::desc desc(prop, dnnl::algorithm::convolution_direct, src, wei, dst, d.strides, d.dil, d.pad_l, d.pad_r);
-  return {desc, state().eng};
+  return {desc, runtime().eng};
 }
 
 std::unique_ptr<Plan> make_plan(int kind, const Dims &d) {
-  State &s = state();
+  auto &s = runtime();
   auto p = std::make_unique<Plan>();
   const memory::desc x_md(d.src, Dt::f32, Tag::nhwc), y_md(d.dst, Dt::f32, Tag::nhwc), w_md(d.wei, Dt::f32, Tag::hwio);
   p->user_x = memory(x_md, s.eng, DNNL_MEMORY_NONE);
@@ -125,14 +113,15 @@ extern "C" int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float 
   Dims d;
   if (!dims_of(g, &d)) return 0;
   try {
-    State &s = state();
+    auto &s = runtime();
     Key key;
     key[0] = kind;
     for (int i = 0; i < 15; i++) key[i + 1] = g[i];
-    auto it = s.plans.find(key);
-    if (it == s.plans.end()) {
-      if (s.plans.size() >= kMaxPlans) s.plans.clear();
-      it = s.plans.emplace(key, make_plan(kind, d)).first;
+    key[16] = promptkd_onednn::threads();
+    auto it = plans.find(key);
+    if (it == plans.end()) {
+      if (plans.size() >= promptkd_onednn::kMaxPlans) plans.clear();
+      it = plans.emplace(key, make_plan(kind, d)).first;
     }
     Plan &p = *it->second;
     p.user_x.set_data_handle(x);
@@ -151,13 +140,9 @@ extern "C" int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float 
     }
     s.stream.wait();
     return 1;
-  } catch (const dnnl::error &e) {
-    std::snprintf(error_text, sizeof error_text, "promptkd native: oneDNN convolution failed (status %d): %s", static_cast<int>(e.status),
-                  e.what());
   } catch (const std::exception &e) {
-    std::snprintf(error_text, sizeof error_text, "promptkd native: oneDNN convolution failed: %s", e.what());
+    *error = promptkd_onednn::describe(e, "convolution", error_text, sizeof error_text);
   }
-  *error = error_text;
   return -1;
 }
 

@@ -43,13 +43,13 @@ export interface NativeAddon {
   /** im2col chunk size in floats (≤ 0: the default, 1 Mi floats). Small values make small shapes take every code path (tests). */
   setConvChunk(floats: number): void;
   /**
-   * Which implementation runs the convolutions: `'onednn'` (default when the addon was built with oneDNN — the
-   * library PyTorch's CPU convolutions use) or `'im2col'` (im2col + OpenBLAS, always built). Also set by
-   * `PROMPTKD_CONV_ENGINE` when the addon loads.
+   * What runs GEMMs and convolutions: `'onednn'` (default when the addon was built with oneDNN — the library
+   * PyTorch's CPU convolutions use) or `'openblas'` (OpenBLAS SGEMM and im2col convolutions, always built). Also
+   * set by `PROMPTKD_NATIVE_ENGINE` when the addon loads.
    */
-  setConvEngine(engine: 'onednn' | 'im2col' | (string & {})): void;
-  /** The convolution implementation in use: `'oneDNN x.y.z'` or `'im2col'`. */
-  convEngine(): string;
+  setEngine(engine: 'onednn' | 'openblas' | (string & {})): void;
+  /** The engine in use: `'oneDNN x.y.z'` or `'OpenBLAS'`. */
+  engine(): string;
   /** The element-wise, reduction and layout kernels of native/elementwise.c, by name. */
   readonly [kernel: string]: unknown;
 }
@@ -85,12 +85,12 @@ export function loadNativeAddon(path?: string): NativeAddon {
   } catch (err) {
     throw new BackendError(`promptkd native kernels failed to load from ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
-  const engine = process.env.PROMPTKD_CONV_ENGINE;
+  const engine = process.env.PROMPTKD_NATIVE_ENGINE;
   if (engine) {
     try {
-      addon.setConvEngine(engine);
+      addon.setEngine(engine);
     } catch (err) {
-      throw new BackendError(`PROMPTKD_CONV_ENGINE=${engine}: ${(err as Error).message}`, { file }, { cause: err });
+      throw new BackendError(`PROMPTKD_NATIVE_ENGINE=${engine}: ${(err as Error).message}`, { file }, { cause: err });
     }
   }
   return addon;

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_NORM_TRAIN_KERNEL, GELU_KERNEL, LAYER_NORM_KERNEL, batchNormTraining, gelu, hasFusedKernels, layerNorm } from '@promptkd/core';
+import {
+  BATCH_NORM_TRAIN_KERNEL,
+  CHANNEL_MOMENTS_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_KERNEL,
+  batchNormTraining,
+  channelMoments,
+  gelu,
+  hasFusedKernels,
+  layerNorm,
+} from '@promptkd/core';
 import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
 import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
@@ -62,6 +72,36 @@ describe.skipIf(!built)('fused GELU and layer norm (native) match the composed o
         const ref = await onCpu(() => valueAndGrads(f, data, shapes));
         ['y', 'dx', 'dγ', 'dβ'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${label} ${what} [${shape}]`));
       }
+    });
+  }
+
+  // [64, 16, 16, 32]: above the size from which the statistics are split over threads.
+  for (const shape of [[3, 5], [2, 7, 16], [64, 16, 16, 32]]) {
+    it(`channelMoments: values and the gradient through mean, variance or both, shape [${shape}]`, async () => {
+      expect(hasFusedKernels(CHANNEL_MOMENTS_KERNEL)).toBe(true);
+      const c = shape[shape.length - 1] as number;
+      const inputs = [tf.add(tf.mul(rand(shape), 3), 1), rand([c]), rand([c])];
+      const [xd, wm, wv] = inputs.map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose(inputs);
+      const run = (): Vals[] =>
+        tf.tidy(() => {
+          const x = tf.tensor(xd as Float32Array, shape);
+          const [a, b] = [tf.tensor1d(wm as Float32Array), tf.tensor1d(wv as Float32Array)];
+          const m = channelMoments(x);
+          const out = [vals(m.mean), vals(m.variance)];
+          const losses: Array<(t: tf.Tensor) => tf.Scalar> = [
+            (t) => tf.sum(tf.mul(channelMoments(t).mean, a)),
+            (t) => tf.sum(tf.mul(channelMoments(t).variance, b)),
+            (t) => tf.add(tf.sum(tf.mul(channelMoments(t).mean, a)), tf.norm(tf.sub(channelMoments(t).variance, b))) as tf.Scalar,
+          ];
+          for (const f of losses) out.push(vals(tf.grad(f)(x)));
+          return out;
+        });
+      const before = tf.memory().numTensors;
+      const ours = run();
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await onCpu(run);
+      ['mean', 'variance', 'd/dx via mean', 'd/dx via variance', 'd/dx via both'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`));
     });
   }
 

@@ -44,23 +44,28 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     expect(registerNativeKernels(addon)).toEqual(names); // idempotent
   });
 
-  it('BatchMatMul: 2-D, batched, broadcast batch dims, every transpose flag', async () => {
+  it('BatchMatMul: 2-D, batched, broadcast batch dims, every transpose flag, on every engine', async () => {
     const shapes: Array<[number[], number[]]> = [
       [[7, 5], [5, 3]],
       [[4, 7, 5], [4, 5, 3]],
       [[4, 7, 5], [5, 3]],
       [[1, 65, 64], [6, 64, 65]],
+      [[2, 3, 33, 40], [2, 3, 40, 17]],
     ];
-    for (const [sa, sb] of shapes) {
-      for (const ta of [false, true]) {
-        for (const tb of [false, true]) {
-          const a = rand(ta ? [...sa.slice(0, -2), sa.at(-1)!, sa.at(-2)!] : sa);
-          const b = rand(tb ? [...sb.slice(0, -2), sb.at(-1)!, sb.at(-2)!] : sb);
-          await expectKernelMatchesCpu('BatchMatMul', { a, b }, { transposeA: ta, transposeB: tb }, `${sa}×${sb} ta=${ta} tb=${tb}`);
-          tf.dispose([a, b]);
+    for (const { engine } of engines().slice(0, 2)) {
+      addon.setEngine(engine);
+      for (const [sa, sb] of shapes) {
+        for (const ta of [false, true]) {
+          for (const tb of [false, true]) {
+            const a = rand(ta ? [...sa.slice(0, -2), sa.at(-1)!, sa.at(-2)!] : sa);
+            const b = rand(tb ? [...sb.slice(0, -2), sb.at(-1)!, sb.at(-2)!] : sb);
+            await expectKernelMatchesCpu('BatchMatMul', { a, b }, { transposeA: ta, transposeB: tb }, `${engine} ${sa}×${sb} ta=${ta} tb=${tb}`);
+            tf.dispose([a, b]);
+          }
         }
       }
     }
+    addon.setEngine(engines()[0]!.engine);
   });
 
   it('BatchMatMul: broadcasting both batch dims (the cpu kernel cannot: checked by hand)', () => {
@@ -84,18 +89,18 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     tf.dispose([a, b, e]);
   });
 
-  // Every convolution engine of this build: oneDNN (when built with it) and im2col, the latter with default and tiny
+  // Every engine of this build: oneDNN (when built with it) and OpenBLAS, the latter's im2col with default and tiny
   // chunks (50 floats: several im2col chunks even on these small shapes, so the per-thread path runs too).
   const engines = (): Array<{ engine: string; chunk: number }> => [
-    ...(loadNativeAddon().convEngine() === 'im2col' ? [] : [{ engine: 'onednn', chunk: 0 }]),
-    { engine: 'im2col', chunk: 0 },
-    { engine: 'im2col', chunk: 50 },
+    ...(loadNativeAddon().engine() === 'OpenBLAS' ? [] : [{ engine: 'onednn', chunk: 0 }]),
+    { engine: 'openblas', chunk: 0 },
+    { engine: 'openblas', chunk: 50 },
   ];
   for (const slot of [0, 1, 2]) {
-    it(`Conv2D and both gradients, engine ${slot}: ${['oneDNN if built', 'im2col', 'im2col with tiny chunks'][slot]}`, async () => {
+    it(`Conv2D and both gradients, engine ${slot}: ${['oneDNN if built', 'OpenBLAS im2col', 'OpenBLAS im2col, tiny chunks'][slot]}`, async () => {
       const e = engines()[slot];
-      if (!e) return; // built without oneDNN: slot 0 is im2col and runs as slot 1
-      addon.setConvEngine(e.engine);
+      if (!e) return; // built without oneDNN: slot 0 is OpenBLAS and runs as slot 1
+      addon.setEngine(e.engine);
       addon.setConvChunk(e.chunk);
       for (const c of CONVS) {
         const lbl = `${e.engine}/${e.chunk} n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
@@ -110,28 +115,28 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
         tf.dispose([x, w, y, dy]);
       }
       addon.setConvChunk(0);
-      addon.setConvEngine(engines()[0]!.engine);
+      addon.setEngine(engines()[0]!.engine);
     });
   }
 
-  it('convEngine names the engine; setConvEngine rejects unknown names', () => {
-    const engine = addon.convEngine();
-    expect(engine === 'im2col' || /^oneDNN \d+\.\d+\.\d+$/.test(engine)).toBe(true);
-    expect(() => addon.setConvEngine('winograd')).toThrow(/"onednn" or "im2col"/);
-    addon.setConvEngine('im2col');
-    expect(addon.convEngine()).toBe('im2col');
-    if (engine !== 'im2col') addon.setConvEngine('onednn');
-    expect(addon.convEngine()).toBe(engine);
+  it('engine names the engine; setEngine rejects unknown names', () => {
+    const engine = addon.engine();
+    expect(engine === 'OpenBLAS' || /^oneDNN \d+\.\d+\.\d+$/.test(engine)).toBe(true);
+    expect(() => addon.setEngine('winograd')).toThrow(/"onednn" or "openblas"/);
+    addon.setEngine('openblas');
+    expect(addon.engine()).toBe('OpenBLAS');
+    if (engine !== 'OpenBLAS') addon.setEngine('onednn');
+    expect(addon.engine()).toBe(engine);
   });
 
   it('dilated Conv2D, on every engine', async () => {
     const x = rand([2, 11, 10, 3]);
     const w = rand([3, 3, 3, 4]);
     for (const e of engines().slice(0, 2)) {
-      addon.setConvEngine(e.engine);
+      addon.setEngine(e.engine);
       await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, `dilation 2 ${e.engine}`);
     }
-    addon.setConvEngine(engines()[0]!.engine);
+    addon.setEngine(engines()[0]!.engine);
     tf.dispose([x, w]);
   });
 

@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  ADAM_UPDATE_KERNEL,
   BATCH_NORM_TRAIN_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
+  CHANNEL_MOMENTS_GRAD_KERNEL,
+  CHANNEL_MOMENTS_KERNEL,
   GELU_GRAD_KERNEL,
   GELU_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  MOMENTUM_UPDATE_KERNEL,
 } from '@promptkd/core';
 import type { KernelArgs } from '../wasm-backend.js';
 import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
@@ -136,9 +140,76 @@ const batchNormTrainGrad: FusedFactory = (addon) => {
   };
 };
 
+const channelMoments: FusedFactory = (addon) => {
+  const run = addonFunction<BatchNormTrainFn>(addon, 'channelMoments');
+  if (!run) return undefined;
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const b = args.backend;
+    const c = x.shape[x.shape.length - 1] as number;
+    const mean = b.makeOutput([c], 'float32');
+    const variance = b.makeOutput([c], 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n === 0) throw new Error('promptkd: channelMoments of an empty tensor has no statistics');
+    run(heapOf(args), n / c, c, floatOffset(b, x), floatOffset(b, mean), floatOffset(b, variance));
+    return [mean, variance];
+  };
+};
+
+const channelMomentsGrad: FusedFactory = (addon) => {
+  const run = addonFunction<BatchNormTrainFn>(addon, 'channelMomentsGrad');
+  if (!run) return undefined;
+  return (args) => {
+    const { dMean, dVariance, x, mean } = args.inputs as Record<'dMean' | 'dVariance' | 'x' | 'mean', tf.TensorInfo>;
+    const b = args.backend;
+    const c = x.shape[x.shape.length - 1] as number;
+    const dx = b.makeOutput(x.shape, 'float32');
+    const o = (t: tf.TensorInfo): number => floatOffset(b, t);
+    run(heapOf(args), tf.util.sizeFromShape(x.shape) / c, c, o(dMean), o(dVariance), o(x), o(mean), o(dx));
+    return dx;
+  };
+};
+
+type UpdateFn = (heap: Float32Array, n: number, ...offsetsAndHyperParameters: Array<number | boolean>) => void;
+
+/** Fresh float32 outputs shaped like `x`, one per name. */
+function outputsLike(args: KernelArgs, x: tf.TensorInfo, count: number): tf.TensorInfo[] {
+  return Array.from({ length: count }, () => args.backend.makeOutput(x.shape, 'float32'));
+}
+
+const adamUpdate: FusedFactory = (addon) => {
+  const run = addonFunction<UpdateFn>(addon, 'adamUpdate');
+  if (!run) return undefined;
+  return (args) => {
+    const { x, g, m, v } = args.inputs as Record<'x' | 'g' | 'm' | 'v', tf.TensorInfo>;
+    const a = args.attrs as unknown as { stepSize: number; beta1: number; beta2: number; sqrtC2: number; epsilon: number };
+    const outs = outputsLike(args, x, 3);
+    const n = tf.util.sizeFromShape(x.shape);
+    const o = (t: tf.TensorInfo): number => floatOffset(args.backend, t);
+    if (n > 0) run(heapOf(args), n, o(x), o(g), o(m), o(v), o(outs[0]!), o(outs[1]!), o(outs[2]!), a.stepSize, a.beta1, a.beta2, a.sqrtC2, a.epsilon);
+    return outs;
+  };
+};
+
+const momentumUpdate: FusedFactory = (addon) => {
+  const run = addonFunction<UpdateFn>(addon, 'momentumUpdate');
+  if (!run) return undefined;
+  return (args) => {
+    const { x, g, accumulation } = args.inputs as Record<'x' | 'g' | 'accumulation', tf.TensorInfo>;
+    const a = args.attrs as unknown as { learningRate: number; momentum: number; nesterov: boolean };
+    const outs = outputsLike(args, x, 2);
+    const n = tf.util.sizeFromShape(x.shape);
+    const o = (t: tf.TensorInfo): number => floatOffset(args.backend, t);
+    if (n > 0) run(heapOf(args), n, o(x), o(g), o(accumulation), o(outs[0]!), o(outs[1]!), a.learningRate, a.momentum, a.nesterov);
+    return outs;
+  };
+};
+
 /**
  * Kernels the wasm backend does not have at all, added with the native addon: `@promptkd/core`'s fused GELU, layer
- * norm and training-mode batch norm (forward and backward), which `gelu()`, `layerNorm()` and `batchNormTraining()` use when the active backend registers them.
+ * norm and training-mode batch norm (forward and backward), which `gelu()`, `layerNorm()` and `batchNormTraining()` use
+ * when the active backend registers them, `channelMoments()` (the differentiable BN-input statistics), and the
+ * fused Adam / momentum updates of `adamUpdate()` and `momentumUpdate()`.
  */
 export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, FusedFactory>([
   [GELU_KERNEL, gelu],
@@ -147,4 +218,8 @@ export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, 
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad],
   [BATCH_NORM_TRAIN_KERNEL, batchNormTrain],
   [BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad],
+  [CHANNEL_MOMENTS_KERNEL, channelMoments],
+  [CHANNEL_MOMENTS_GRAD_KERNEL, channelMomentsGrad],
+  [ADAM_UPDATE_KERNEL, adamUpdate],
+  [MOMENTUM_UPDATE_KERNEL, momentumUpdate],
 ]);
