@@ -209,6 +209,6 @@ napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports) 
       {"channelMomentsGrad", NULL, channel_moments_grad, NULL, NULL, NULL, napi_default, NULL},
       {"batchNormTrainGrad", NULL, batch_norm_train_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }

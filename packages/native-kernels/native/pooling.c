@@ -107,6 +107,6 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
 
 napi_value promptkd_register_pooling(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {{"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL}};
-  napi_define_properties(env, exports, 1, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }

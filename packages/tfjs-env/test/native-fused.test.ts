@@ -2,10 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ADAM_UPDATE_KERNEL,
+  BATCH_NORM_TRAIN_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
+  CHANNEL_MOMENTS_GRAD_KERNEL,
   CHANNEL_MOMENTS_KERNEL,
+  GELU_GRAD_KERNEL,
   GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  MOMENTUM_UPDATE_KERNEL,
   batchNormTraining,
   channelMoments,
   gelu,
@@ -44,7 +50,20 @@ describe.skipIf(!built)('fused GELU and layer norm (native) match the composed o
   });
 
   it('registers the fused kernels with the native ones and removes them on unregister', () => {
-    expect(hasFusedKernels(GELU_KERNEL, LAYER_NORM_KERNEL)).toBe(true);
+    // Every fused kernel of @promptkd/core, forward and gradient: a missing one would silently fall back.
+    const all = [
+      GELU_KERNEL,
+      GELU_GRAD_KERNEL,
+      LAYER_NORM_KERNEL,
+      LAYER_NORM_GRAD_KERNEL,
+      BATCH_NORM_TRAIN_KERNEL,
+      BATCH_NORM_TRAIN_GRAD_KERNEL,
+      CHANNEL_MOMENTS_KERNEL,
+      CHANNEL_MOMENTS_GRAD_KERNEL,
+      ADAM_UPDATE_KERNEL,
+      MOMENTUM_UPDATE_KERNEL,
+    ];
+    for (const k of all) expect(hasFusedKernels(k), k).toBe(true);
     unregisterNativeKernels();
     expect(hasFusedKernels(GELU_KERNEL)).toBe(false);
     expect(hasFusedKernels(LAYER_NORM_KERNEL)).toBe(false);
