@@ -104,7 +104,7 @@ static inline float tanh_f(float x) {
 
 /* ------------------------------------------------------------------------------------------ unary */
 
-enum { U_NEG, U_EXP, U_ERF, U_SQRT, U_SQUARE, U_RELU, U_STEP, U_RSQRT, U_LOG, U_SIGMOID, U_TANH, U_ABS, U_RECIPROCAL, U_COUNT };
+enum { U_NEG, U_EXP, U_ERF, U_SQRT, U_SQUARE, U_RELU, U_STEP, U_RSQRT, U_LOG, U_SIGMOID, U_TANH, U_ABS, U_RECIPROCAL, U_LEAKY_RELU, U_COUNT };
 
 #define UNARY_LOOP(EXPR)                         \
   for (int64_t i = 0; i < n; i++) {              \
@@ -128,13 +128,14 @@ CLONES static void unary_run(int op, const float *x, float *y, int64_t n, float 
     case U_TANH: UNARY_LOOP(tanh_f(v))
     case U_ABS: UNARY_LOOP(fabsf(v))
     case U_RECIPROCAL: UNARY_LOOP(1.0f / v)
+    case U_LEAKY_RELU: UNARY_LOOP(v < 0.0f ? alpha * v : v)
     default: break;
   }
 }
 
 static int costly_unary(int op) { return op == U_EXP || op == U_ERF || op == U_LOG || op == U_SIGMOID || op == U_TANH; }
 
-/* unary(heap, op, n, xOff, yOff, alpha): y[i] = f(x[i]); alpha is Step's value for x ≤ 0. */
+/* unary(heap, op, n, xOff, yOff, alpha): y[i] = f(x[i]); alpha is Step's value for x ≤ 0 and LeakyRelu's slope. */
 static napi_value unary(napi_env env, napi_callback_info info) {
   napi_value a[6];
   float *heap;

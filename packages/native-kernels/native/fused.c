@@ -84,6 +84,45 @@ static napi_value gelu_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Activation gradients from the activation's input, one pass instead of the 2–4 kernels of tfjs's gradients:
+ * op 0, ReLU: dx = dy·step(x) (step = 1 for x > 0, 0 otherwise, NaN for NaN, as tfjs's); op 1, LeakyReLU:
+ * dx = x > 0 ? dy : α·dy.
+ */
+CLONES static void activation_grad_run(int op, const float *dy, const float *x, float *dx, int64_t n, float alpha) {
+  if (op == 0) {
+    for (int64_t i = 0; i < n; i++) {
+      const float v = x[i];
+      dx[i] = dy[i] * (v != v ? v : (v > 0.0f ? 1.0f : 0.0f));
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
+  }
+}
+
+/* activationGrad(heap, op, n, dyOff, xOff, dxOff, alpha) */
+static napi_value activation_grad(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  float *heap;
+  size_t len;
+  int64_t v[5];
+  double alpha;
+  if (!parse_heap_args(env, info, 7, a, &heap, &len, v, 5) || !double_arg(env, a[6], &alpha)) return NULL;
+  const int64_t op = v[0], n = v[1];
+  if (op < 0 || op > 1) {
+    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: unknown activation-gradient op");
+    return NULL;
+  }
+  if (!heap_range_ok(env, len, v[2], n) || !heap_range_ok(env, len, v[3], n) || !heap_range_ok(env, len, v[4], n)) return NULL;
+  const int64_t items = (n + ITEM - 1) / ITEM;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t lo = it * ITEM, hi = lo + ITEM < n ? lo + ITEM : n;
+    activation_grad_run((int)op, heap + v[2] + lo, heap + v[3] + lo, heap + v[4] + lo, hi - lo, (float)alpha);
+  }
+  return NULL;
+}
+
 /* Mean and 1/√(var + eps) of one row (two passes, as tf.moments: mean, then the mean squared deviation). */
 CLONES static void row_stats(const float *x, int64_t C, float eps, float *mean, float *rstd) {
   float s = 0.0f;
@@ -205,6 +244,7 @@ napi_value promptkd_register_fused(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
       {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"activationGrad", NULL, activation_grad, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -140,6 +140,7 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
           for (const op of POSITIVE) await check(op, { x: p }, {}, JSON.stringify(shape));
           await check('Step', { x }, { alpha: 0 }, 'alpha 0');
           await check('Step', { x }, { alpha: 0.3 }, 'alpha 0.3');
+          await check('LeakyRelu', { x }, { alpha: 0.2 }, 'alpha 0.2');
           tf.dispose([x, p]);
           expect(tf.memory().numTensors).toBe(tensorsAtStart);
         });
@@ -157,6 +158,7 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
           await check(op, { x: s }, {}, 'special values', { atol: 0, absolute: true });
         }
         await check('Step', { x: s }, { alpha: 0.5 }, 'special values', { atol: 0, absolute: true });
+        await check('LeakyRelu', { x: s }, { alpha: 0.2 }, 'special values', { atol: 0, absolute: true });
         tf.dispose([x, p, s]);
       });
 

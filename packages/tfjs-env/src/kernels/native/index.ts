@@ -6,6 +6,7 @@ import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } f
 import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
 import { FUSED_KERNELS } from './native-fused.js';
 import { nativeMaxPoolGrad } from './native-max-pool-grad.js';
+import { ACTIVATION_GRAD_KERNELS, NATIVE_GRADIENTS } from './native-activation-grads.js';
 import type { NativeKernelFactory } from './heap.js';
 
 export type { NativeKernelsAddon } from './heap.js';
@@ -26,6 +27,8 @@ const NATIVE_KERNELS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
 const replaced = new Map<string, tf.KernelConfig>();
 /** Kernels the wasm backend lacks that the addon added (the fused ones), to remove on unregister. */
 const added = new Set<string>();
+/** Stock gradients replaced by {@link NATIVE_GRADIENTS}, to restore on unregister. */
+const replacedGradients = new Map<string, tf.GradConfig>();
 
 /**
  * Registers the native addon's kernels for the `wasm` backend on top of whatever is registered there (stock or
@@ -44,13 +47,19 @@ export function registerNativeKernels(addon: NativeKernelsAddon): string[] {
     tf.registerKernel({ ...existing, kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
     replaced.set(name, existing);
   }
-  for (const [name, factory] of FUSED_KERNELS) {
+  for (const [name, factory] of [...FUSED_KERNELS, ...ACTIVATION_GRAD_KERNELS]) {
     const impl = added.has(name) || tf.getKernel(name, 'wasm') ? undefined : factory(addon);
     if (impl) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
       added.add(name);
     }
     if (added.has(name)) names.push(name);
+  }
+  for (const [name, override] of NATIVE_GRADIENTS) {
+    const stock = tf.getGradient(name);
+    if (!stock || replacedGradients.has(name)) continue;
+    replacedGradients.set(name, stock);
+    tf.registerGradient(override(stock));
   }
   return names;
 }
@@ -69,6 +78,8 @@ export function unregisterNativeKernels(): string[] {
     names.push(name);
   }
   added.clear();
+  for (const stock of replacedGradients.values()) tf.registerGradient(stock);
+  replacedGradients.clear();
   return names;
 }
 

@@ -34,6 +34,7 @@ const UNARY_OPS: ReadonlyArray<readonly [string, number]> = [
   [tf.Tanh, 10],
   [tf.Abs, 11],
   [tf.Reciprocal, 12],
+  [tf.LeakyRelu, 13],
 ];
 
 /** Op codes of the addon's `binary`. */
@@ -108,7 +109,7 @@ export function collapseBroadcast(aShape: readonly number[], bShape: readonly nu
   return undefined;
 }
 
-/** A float32 unary kernel `y = f(x)` on the addon; `Step` passes its `alpha` attr. Other dtypes → fallback. */
+/** A float32 unary kernel `y = f(x)` on the addon; `Step` and `LeakyRelu` pass their `alpha` attr. Other dtypes → fallback. */
 function unaryKernel(op: number): NativeKernelFactory {
   return (addon, fallback): NativeKernel => {
     const run = addonFunction<UnaryFn>(addon, 'unary');
