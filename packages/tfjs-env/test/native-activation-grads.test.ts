@@ -1,34 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
+import { describe, expect, it } from 'vitest';
 import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
+import { nativeBuilt, vals, withNativeKernels, type Vals } from './native-helpers.js';
 
-const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
-type Vals = { shape: number[]; values: Float32Array };
-const vals = (t: tf.Tensor): Vals => ({ shape: t.shape, values: t.dataSync() as Float32Array });
-
-describe.skipIf(!built)('ReLU / LeakyReLU gradients (one native kernel) match the stock gradients on the cpu backend', () => {
-  let addon: NativeAddon;
-  beforeAll(() => {
-    addon = loadNativeAddon();
-    addon.setThreads(2);
-    registerNativeKernels(addon);
-  });
-  afterAll(() => {
-    unregisterNativeKernels();
-  });
+describe.skipIf(!nativeBuilt)('ReLU / LeakyReLU gradients (one native kernel) match the stock gradients on the cpu backend', () => {
+  const addon = withNativeKernels();
 
   it('replaces the stock gradients while registered and restores them on unregister', () => {
     unregisterNativeKernels(); // the test setup may have registered them already
     const stock = [tf.getGradient('Relu'), tf.getGradient('LeakyRelu')];
-    registerNativeKernels(addon);
+    registerNativeKernels(addon());
     expect(tf.getGradient('Relu')).not.toBe(stock[0]);
     expect(tf.getGradient('LeakyRelu')).not.toBe(stock[1]);
     unregisterNativeKernels();
     expect([tf.getGradient('Relu'), tf.getGradient('LeakyRelu')]).toEqual(stock);
-    registerNativeKernels(addon);
+    registerNativeKernels(addon());
     expect(tf.getKernel('PromptkdReluGrad', 'wasm')).toBeDefined();
     expect(tf.getKernel('PromptkdLeakyReluGrad', 'wasm')).toBeDefined();
   });

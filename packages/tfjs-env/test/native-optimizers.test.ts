@@ -1,14 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ADAM_UPDATE_KERNEL, MOMENTUM_UPDATE_KERNEL, adam, adamUpdate, hasFusedKernels, momentum, momentumUpdate } from '@promptkd/core';
-import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
-import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
-
-const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
-type Vals = { shape: number[]; values: Float32Array };
-const vals = (t: tf.Tensor): Vals => ({ shape: t.shape, values: t.dataSync() as Float32Array });
+import { nativeBuilt, vals, withNativeKernels, type Vals } from './native-helpers.js';
 
 /** `steps` updates of two variables by `make()` on a fixed quadratic-plus-cubic loss; the variables' final values. */
 function train(make: () => tf.Optimizer, init: Float32Array[], shapes: number[][], steps: number): Vals[] {
@@ -23,16 +17,8 @@ function train(make: () => tf.Optimizer, init: Float32Array[], shapes: number[][
   return out;
 }
 
-describe.skipIf(!built)('fused optimizer kernels (native) match the composed updates on the cpu backend', () => {
-  let addon: NativeAddon;
-  beforeAll(() => {
-    addon = loadNativeAddon();
-    addon.setThreads(2);
-    registerNativeKernels(addon);
-  });
-  afterAll(() => {
-    unregisterNativeKernels();
-  });
+describe.skipIf(!nativeBuilt)('fused optimizer kernels (native) match the composed updates on the cpu backend', () => {
+  const addon = withNativeKernels();
 
   it('registers the update kernels with the native ones', () => {
     expect(hasFusedKernels(ADAM_UPDATE_KERNEL, MOMENTUM_UPDATE_KERNEL)).toBe(true);
@@ -83,7 +69,7 @@ describe.skipIf(!built)('fused optimizer kernels (native) match the composed upd
     const inputs = [rand([700_000]), rand([700_000]), rand([700_000]), tf.abs(rand([700_000]))];
     const attrs = { stepSize: 0.01, beta1: 0.9, beta2: 0.999, sqrtC2: 0.5, epsilon: 1e-8 };
     const once = (threads: number): Float32Array[] => {
-      addon.setThreads(threads);
+      addon().setThreads(threads);
       return tf.tidy(() => adamUpdate(inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, attrs).map((t) => t.dataSync() as Float32Array));
     };
     const one = once(1);
