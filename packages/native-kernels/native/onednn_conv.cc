@@ -13,8 +13,10 @@
 #include "onednn_state.hh"
 
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <new>
 
 namespace {
 
@@ -29,13 +31,33 @@ using Key = std::array<int64_t, 17>;
 
 struct Plan {
   memory user_x, user_w, user_y;       /* wrap heap pointers (handles set per call) */
-  memory inner_w;                      /* filter (or its gradient) in the implementation's layout */
+  memory inner_w;                      /* filter (or its gradient) in the implementation's layout, in `filter_buffer` */
   dnnl::primitive conv;
   dnnl::reorder reorder_w;             /* user -> inner (fwd, bwd data) or inner -> user (bwd weights) */
   bool needs_reorder = false;
 };
 
 std::map<Key, std::unique_ptr<Plan>> plans;
+
+/*
+ * One buffer for the reordered filter of whichever plan runs (calls come one at a time from the JS thread), grown
+ * to the largest filter seen, instead of a buffer per plan: ResNet-18's plans would otherwise hold ~130 MB.
+ */
+struct FilterBuffer {
+  void *data = nullptr;
+  size_t size = 0;
+  ~FilterBuffer() { std::free(data); }
+  void *get(size_t bytes) {
+    if (bytes > size) {
+      void *grown = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+      if (!grown) throw std::bad_alloc();
+      std::free(data);
+      data = grown;
+      size = bytes;
+    }
+    return data;
+  }
+} filter_buffer;
 
 struct Dims {
   memory::dims src, wei, dst, strides, dil, pad_l, pad_r;
@@ -90,7 +112,7 @@ std::unique_ptr<Plan> make_plan(int kind, const Dims &d) {
   }
   p->needs_reorder = inner != w_md;
   if (p->needs_reorder) {
-    p->inner_w = memory(inner, s.eng);
+    p->inner_w = memory(inner, s.eng, DNNL_MEMORY_NONE);
     p->reorder_w = kind == PROMPTKD_CONV_BACKWARD_FILTER ? dnnl::reorder(p->inner_w, p->user_w) : dnnl::reorder(p->user_w, p->inner_w);
   }
   return p;
@@ -134,6 +156,7 @@ extern "C" int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float 
     p.user_x.set_data_handle(x);
     p.user_w.set_data_handle(w);
     p.user_y.set_data_handle(y);
+    if (p.needs_reorder) p.inner_w.set_data_handle(filter_buffer.get(p.inner_w.get_desc().get_size()));
     const memory &wk = p.needs_reorder ? p.inner_w : p.user_w;
     if (kind == PROMPTKD_CONV_FORWARD) {
       if (p.needs_reorder) p.reorder_w.execute(s.stream, p.user_w, p.inner_w);
