@@ -23,9 +23,12 @@ import { MODELS, type BenchModel } from './models.js';
 import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
 import { median, timeIt } from './timing.js';
 
-/** Kernel sets of the wasm backend: native addon on top of promptkd's training kernels, those alone, stock tfjs. */
-type Variant = 'native' | 'patched' | 'stock';
-const VARIANTS: readonly Variant[] = ['native', 'patched', 'stock'];
+/**
+ * Kernel sets of the wasm backend: the native addon on top of promptkd's training kernels (with its default engine,
+ * oneDNN when built with it, or forced to its OpenBLAS GEMMs and im2col convolutions), those kernels alone, stock tfjs.
+ */
+type Variant = 'native' | 'openblas' | 'patched' | 'stock';
+const VARIANTS: readonly Variant[] = ['native', 'openblas', 'patched', 'stock'];
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 /** Package that provides each tfjs backend (only wasm is initialised by initBackend here). */
 const BACKEND_PACKAGE: Record<string, string> = { cpu: '@tensorflow/tfjs-backend-cpu', tensorflow: '@tensorflow/tfjs-node' };
@@ -96,12 +99,17 @@ function engineOf(addon: NativeKernelsAddon): string {
   return typeof addon.engine === 'function' ? (addon.engine as () => string)() : 'OpenBLAS';
 }
 
+const usesAddon = (v: Variant | ''): boolean => v === 'native' || v === 'openblas';
+
 /** Registers the kernels of `variant` on the wasm backend (native on top of the training kernels). */
-function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined): void {
+function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined, defaultEngine: string): void {
   unregisterNativeKernels();
   if (variant === 'stock') unregisterWasmTrainingKernels();
   else registerWasmTrainingKernels();
-  if (variant === 'native' && addon) registerNativeKernels(addon);
+  if (usesAddon(variant) && addon) {
+    registerNativeKernels(addon);
+    if (typeof addon.setEngine === 'function') (addon.setEngine as (e: string) => void)(variant === 'openblas' ? 'openblas' : defaultEngine);
+  }
 }
 
 /** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend. */
@@ -223,6 +231,8 @@ export async function main(argv: string[]): Promise<void> {
       nativeReason = firstLine(err);
     }
   }
+  // The engine the addon starts with (oneDNN when built with it, or what PROMPTKD_NATIVE_ENGINE chose): `native` rows use it.
+  const defaultEngine = addon && engineOf(addon) !== 'OpenBLAS' ? 'onednn' : 'openblas';
   const torchProbe = values['no-torch'] ? { reason: '--no-torch' } : probeTorch();
   const env = {
     date: new Date().toISOString(),
@@ -267,7 +277,7 @@ export async function main(argv: string[]): Promise<void> {
     for (const { backend, variant } of configs) {
       const cfgThreads = backend === 'wasm' ? env.wasmThreads : 1;
       const base = { backend, variant, threads: cfgThreads };
-      if (backend === 'wasm' && variant === 'native' && !addon) {
+      if (backend === 'wasm' && usesAddon(variant) && !addon) {
         rows.push({ ...base, model: '*', batch: 0, unavailable: nativeReason ?? 'addon not loaded' });
         console.log(`\nwasm (native): not available: ${nativeReason}`);
         continue;
@@ -281,7 +291,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
       await tf.setBackend(backend);
-      if (backend === 'wasm') useVariant(variant as Variant, addon);
+      if (backend === 'wasm') useVariant(variant as Variant, addon, defaultEngine);
       const label = `${backend}${variant ? ` (${variant})` : ''}`;
       const slow = backend !== 'wasm';
       if (peakN) {
@@ -317,7 +327,7 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
     await tf.setBackend('wasm');
-    useVariant(addon ? 'native' : 'patched', addon);
+    useVariant(addon ? 'native' : 'patched', addon, defaultEngine);
 
     if (torchProbe.version) {
       console.log(`\nPyTorch ${torchProbe.version}, ${threads} threads ...`);
@@ -456,17 +466,17 @@ function printCheck(rows: Row[], t: TorchResult): void {
 
 async function runMicro(runs: number, addon: NativeKernelsAddon | undefined): Promise<MicroResult[]> {
   console.log('\nmicro-benchmarks (kernel level) ...');
-  useVariant('patched', addon);
+  useVariant('patched', addon, defaultEngine);
   const micro = runMicroPatched(runs);
-  useVariant('stock', addon);
+  useVariant('stock', addon, defaultEngine);
   try {
     runMicroStock(micro, runs);
   } finally {
-    useVariant('patched', addon);
+    useVariant('patched', addon, defaultEngine);
   }
   await runMicroCpu(micro);
   if (addon) {
-    useVariant('native', addon);
+    useVariant('native', addon, defaultEngine);
     runMicroNative(micro, runs);
   }
   const t = new Table({ head: ['case', 'patched', 'GFLOP/s', 'baseline', 'baseline time', 'GFLOP/s', 'speed-up', 'native', 'GFLOP/s'], style: { head: [], border: [] } });
