@@ -21,7 +21,8 @@ import {
 } from '@promptkd/tfjs-env';
 import { MODELS, type BenchModel } from './models.js';
 import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
-import { median, timeIt } from './timing.js';
+import { median, timeIt, timePaired } from './timing.js';
+import { TorchServer } from './torch-server.js';
 
 /**
  * Kernel sets of the wasm backend: the native addon on top of promptkd's training kernels (with its default engine,
@@ -101,6 +102,13 @@ function engineOf(addon: NativeKernelsAddon): string {
 
 const usesAddon = (v: Variant | ''): boolean => v === 'native' || v === 'openblas';
 
+/** The engine the addon started with (oneDNN when built with it, or what PROMPTKD_NATIVE_ENGINE chose): `native` rows use it. */
+let startEngine: string | undefined;
+function defaultEngineOf(addon: NativeKernelsAddon | undefined): string {
+  startEngine ??= addon && engineOf(addon) !== 'OpenBLAS' ? 'onednn' : 'openblas';
+  return startEngine;
+}
+
 /** Registers the kernels of `variant` on the wasm backend (native on top of the training kernels). */
 function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined, defaultEngine: string): void {
   unregisterNativeKernels();
@@ -112,14 +120,19 @@ function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined, def
   }
 }
 
-/** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend. */
-function timeMatmul(n: number, runs: number): { ms: number; runsMs: number[]; gflops: number } {
+/** A reference step to alternate with ours (PyTorch's, timed in its own process); returns its milliseconds. */
+type Partner = () => Promise<number>;
+
+/** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend (and the partner's times, if any). */
+async function timeMatmul(n: number, runs: number, partner?: Partner): Promise<{ ms: number; runsMs: number[]; gflops: number; partnerRuns?: number[] }> {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1) as tf.Tensor2D;
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2) as tf.Tensor2D;
   try {
-    const times = timeIt(() => tf.matMul(a, b).dispose(), runs, 1);
+    const mm = (): void => tf.matMul(a, b).dispose();
+    const paired = partner ? await timePaired(mm, partner, runs, 1) : undefined;
+    const times = paired ? paired.ours : timeIt(mm, runs, 1);
     const ms = median(times);
-    return { ms, runsMs: times.map((t) => Math.round(t * 10) / 10), gflops: (2 * n ** 3) / ms / 1e6 };
+    return { ms, runsMs: times.map((t) => Math.round(t * 10) / 10), gflops: (2 * n ** 3) / ms / 1e6, partnerRuns: paired?.partner };
   } finally {
     tf.dispose([a, b]);
   }
@@ -127,9 +140,12 @@ function timeMatmul(n: number, runs: number): { ms: number; runsMs: number[]; gf
 
 type Flops = { forward: number; step: number };
 
-/** Times `runs` training steps of `m` after `warmup`; checks that a step leaves no tensor behind. */
-function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: number, forward: boolean): Partial<Row> {
-  const row: Partial<Row> = {
+/**
+ * Times `runs` training steps of `m` after `warmup`, alternating with `partner`'s steps when given (their times in
+ * `partnerRuns`); checks that a step leaves no tensor behind.
+ */
+async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: number, forward: boolean, partner?: Partner): Promise<Partial<Row> & { partnerRuns?: number[] }> {
+  const row: Partial<Row> & { partnerRuns?: number[] } = {
     paramsTrainable: m.params.trainable,
     paramsFrozen: m.params.frozen,
     fwdGflop: flops.forward / 1e9,
@@ -145,8 +161,11 @@ function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: number, f
   };
   try {
     for (let i = 0; i < warmup; i++) step();
+    if (partner) for (let i = 0; i < warmup; i++) await partner();
     const before = tf.memory().numTensors;
-    const times = timeIt(step, runs, 0);
+    let times: number[];
+    if (partner) ({ ours: times, partner: row.partnerRuns } = await timePaired(step, partner, runs, 0));
+    else times = timeIt(step, runs, 0);
     // Without a warm-up the first step creates the optimizer's slots, which is not a leak: only count after one.
     if (warmup > 0) row.leakedTensorsPerStep = (tf.memory().numTensors - before) / runs;
     row.stepRunsMs = times.map((t) => Math.round(t));
@@ -231,8 +250,7 @@ export async function main(argv: string[]): Promise<void> {
       nativeReason = firstLine(err);
     }
   }
-  // The engine the addon starts with (oneDNN when built with it, or what PROMPTKD_NATIVE_ENGINE chose): `native` rows use it.
-  const defaultEngine = addon && engineOf(addon) !== 'OpenBLAS' ? 'onednn' : 'openblas';
+  const defaultEngine = defaultEngineOf(addon);
   const torchProbe = values['no-torch'] ? { reason: '--no-torch' } : probeTorch();
   const env = {
     date: new Date().toISOString(),
@@ -258,7 +276,11 @@ export async function main(argv: string[]): Promise<void> {
       `native ${addon ? addon.getThreads() : '–'}, torch ${torchProbe.version ? threads : '–'}`,
   );
   console.log(addon ? `native kernels: available (OpenBLAS core type: ${env.openblasCoreType}; GEMM and convolutions: ${engineOf(addon)})` : `native kernels: not available: ${nativeReason}`);
-  console.log(torchProbe.version ? `PyTorch: ${torchProbe.version} (timed after our runs, ${threads} threads)` : `PyTorch: not available: ${torchProbe.reason}`);
+  console.log(
+    torchProbe.version
+      ? `PyTorch: ${torchProbe.version} (${threads} threads; ${backends.includes('wasm') ? `its steps alternate with ours on wasm/${variants[0]}` : 'timed after our runs'})`
+      : `PyTorch: not available: ${torchProbe.reason}`,
+  );
   if (env.wasmThreads !== threads) console.log(`note: wasm runs ${env.wasmThreads} thread(s), not ${threads}`);
 
   let micro: MicroResult[] | undefined;
@@ -274,6 +296,10 @@ export async function main(argv: string[]): Promise<void> {
       if (backend === 'wasm') for (const v of variants) configs.push({ backend, variant: v });
       else configs.push({ backend, variant: '' });
     }
+    // PyTorch's steps alternate with those of the first wasm kernel set (a persistent torch_bench.py --serve).
+    const pairWith = torchProbe.version && backends.includes('wasm') ? variants[0] : undefined;
+    const server = pairWith ? new TorchServer(threads) : undefined;
+    const paired: TorchResult | undefined = server ? { torch: torchProbe.version as string, threads, models: {} } : undefined;
     for (const { backend, variant } of configs) {
       const cfgThreads = backend === 'wasm' ? env.wasmThreads : 1;
       const base = { backend, variant, threads: cfgThreads };
@@ -298,7 +324,13 @@ export async function main(argv: string[]): Promise<void> {
         // The cpu backend runs plain JS loops: a 2048³ matmul would take a minute there.
         const n = backend === 'cpu' ? Math.min(peakN, 1024) : peakN;
         try {
-          const p = timeMatmul(n, slow ? 1 : Math.max(runs, 3));
+          const pairPeak = server && paired && backend === 'wasm' && variant === pairWith;
+          if (pairPeak) await server.setup('matmul', { n });
+          const p = await timeMatmul(n, slow ? 1 : Math.max(runs, 3), pairPeak ? async () => (await server.step()).ms : undefined);
+          if (paired && p.partnerRuns) {
+            const ms = median(p.partnerRuns);
+            paired.peak = { n, ms, runs_ms: p.partnerRuns, gflops: (2 * n ** 3) / ms / 1e6 };
+          }
           rows.push({ ...base, model: `matmul ${n}³`, batch: 1, stepMs: p.ms, stepRunsMs: p.runsMs, stepGflop: (2 * n ** 3) / 1e9, gflops: p.gflops, peakGflops: p.gflops, pctPeak: 100 });
           console.log(`\n${label}: matmul ${n}³ ${fmtMs(p.ms)}, ${fmtG(p.gflops)} GFLOP/s`);
         } catch (err) {
@@ -306,6 +338,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
       const peak = rows.find((r) => r.backend === backend && r.variant === variant && r.peakGflops)?.peakGflops;
+      const pairing = server && paired && backend === 'wasm' && variant === pairWith;
       for (const name of models) {
         if (backend === 'cpu' && name !== 'small-cnn' && !values['cpu-all']) continue;
         console.log(`${name} on ${label} ...`);
@@ -314,7 +347,26 @@ export async function main(argv: string[]): Promise<void> {
         try {
           let flops = flopsCache.get(name);
           if (!flops) flopsCache.set(name, (flops = m.countFlops()));
-          Object.assign(row, benchModel(m, flops, slow ? cpuRuns : runs, slow ? 0 : warmup, values.forward as boolean));
+          let partner: Partner | undefined;
+          let setup: Awaited<ReturnType<TorchServer['setup']>> | undefined;
+          const losses: Array<number | null> = [];
+          if (pairing) {
+            try {
+              setup = await server.setup(name, { batch });
+              partner = async () => {
+                const r = await server.step();
+                losses.push(r.loss);
+                return r.ms;
+              };
+            } catch (err) {
+              (paired.models as Record<string, { error: string }>)[name] = { error: firstLine(err) };
+            }
+          }
+          const { partnerRuns, ...timed } = await benchModel(m, flops, slow ? cpuRuns : runs, slow ? 0 : warmup, values.forward as boolean, partner);
+          Object.assign(row, timed);
+          if (paired && setup && partnerRuns) {
+            paired.models[name] = { ...(setup as TorchWorkload), step_ms: median(partnerRuns), step_runs_ms: partnerRuns, loss: losses.at(-1) ?? NaN };
+          }
           if (peak && row.gflops) row.pctPeak = (100 * row.gflops) / peak;
           console.log(`  step ${fmtRuns(row)}, ${fmtG(row.gflops)} GFLOP/s, loss ${row.loss?.toPrecision(4)}`);
         } catch (err) {
@@ -328,8 +380,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     await tf.setBackend('wasm');
     useVariant(addon ? 'native' : 'patched', addon, defaultEngine);
+    server?.close();
+    if (paired) torchRes = paired;
 
-    if (torchProbe.version) {
+    if (torchProbe.version && !paired) {
       console.log(`\nPyTorch ${torchProbe.version}, ${threads} threads ...`);
       const args = [fileURLToPath(new URL('./torch_bench.py', import.meta.url)), '--threads', String(threads), '--runs', String(runs), '--warmup', String(warmup), '--peak', String(peakN), '--models', models.join(',')];
       if (batch) args.push('--batch', String(batch));
@@ -466,17 +520,17 @@ function printCheck(rows: Row[], t: TorchResult): void {
 
 async function runMicro(runs: number, addon: NativeKernelsAddon | undefined): Promise<MicroResult[]> {
   console.log('\nmicro-benchmarks (kernel level) ...');
-  useVariant('patched', addon, defaultEngine);
+  useVariant('patched', addon, defaultEngineOf(addon));
   const micro = runMicroPatched(runs);
-  useVariant('stock', addon, defaultEngine);
+  useVariant('stock', addon, defaultEngineOf(addon));
   try {
     runMicroStock(micro, runs);
   } finally {
-    useVariant('patched', addon, defaultEngine);
+    useVariant('patched', addon, defaultEngineOf(addon));
   }
   await runMicroCpu(micro);
   if (addon) {
-    useVariant('native', addon, defaultEngine);
+    useVariant('native', addon, defaultEngineOf(addon));
     runMicroNative(micro, runs);
   }
   const t = new Table({ head: ['case', 'patched', 'GFLOP/s', 'baseline', 'baseline time', 'GFLOP/s', 'speed-up', 'native', 'GFLOP/s'], style: { head: [], border: [] } });

@@ -4,17 +4,26 @@
 Usage: python3 scripts/bench/torch_bench.py --threads 2 --runs 3 --warmup 1 --peak 2048 [--batch N] \
            --models small-cnn,resnet18-cifar,vit-tiny-p4,kiop-prompt-step,cmi-synthesis-step
 
-Prints one JSON object on the last line of stdout:
+       python3 scripts/bench/torch_bench.py --serve --threads 2
+
+Batch mode prints one JSON object on the last line of stdout:
   {"torch": version, "threads": n, "peak": {"n", "ms", "runs_ms", "gflops"},
    "models": {name: {"batch", "step_ms", "step_runs_ms", "params_trainable", "params_frozen",
                      "fwd_gflop", "step_gflop", "flops_rule", "loss"} | {"error": message}}}
 FLOPs are counted with torch.utils.flop_counter (convs and matmuls, 2 per MAC), as models.ts counts them.
+Serve mode (--serve) answers one JSON request per stdin line with one JSON line on stdout, so that `npm run bench`
+can alternate our steps with PyTorch's (both then see the same machine load):
+  {"op": "setup", "model": name, "batch": n | null} -> the workload's fields above without the times
+  {"op": "setup", "model": "matmul", "n": n}       -> {"n": n}
+  {"op": "step"}                                   -> {"ms": time of one step (or matmul), "loss": ...}
+  {"op": "quit"}
 Called by `npm run bench` when `import torch` works; see scripts/bench/README.md.
 """
 import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -318,6 +327,45 @@ def time_runs(fn, runs, warmup):
     return out
 
 
+def serve():
+    """Request/response loop of --serve (see the module docstring)."""
+    current = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            if req["op"] == "quit":
+                break
+            if req["op"] == "setup":
+                current = None
+                if req["model"] == "matmul":
+                    n = int(req["n"])
+                    p, q = torch.randn(n, n), torch.randn(n, n)
+                    current = lambda: (torch.mm(p, q), None)[1]
+                    res = {"n": n}
+                else:
+                    w = MODELS[req["model"]](req.get("batch"))
+                    fwd, step_flops = w.flops()
+                    current = lambda w=w: float(w.step().detach())
+                    res = {
+                        "batch": w.batch,
+                        "params_trainable": w.params_trainable,
+                        "params_frozen": w.params_frozen,
+                        "fwd_gflop": fwd / 1e9,
+                        "step_gflop": step_flops / 1e9,
+                        "flops_rule": w.flops_rule,
+                    }
+            elif req["op"] == "step":
+                t0 = time.perf_counter()
+                loss = current()
+                res = {"ms": (time.perf_counter() - t0) * 1000, "loss": loss}
+            else:
+                res = {"error": f"unknown op {req['op']}"}
+        except Exception as e:  # report and keep serving
+            res = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -326,9 +374,13 @@ def main():
     ap.add_argument("--peak", type=int, default=2048, help="side of the square peak matmul; 0 = skip")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--batch", type=int, default=None, help="override every model's batch")
+    ap.add_argument("--serve", action="store_true", help="answer JSON requests on stdin (see above)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.serve:
+        serve()
+        return
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "models": {}}
     if a.peak > 0:
         n = a.peak
