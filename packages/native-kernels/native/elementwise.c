@@ -22,11 +22,7 @@
 #include "mathf.h"
 #include "napi_args.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "clones.h"
 
 /*
  * Elements per parallel work item, and the sizes from which a loop is split over threads. Waking the OpenMP workers

@@ -10,11 +10,7 @@
 
 #include "napi_args.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "clones.h"
 
 #define ITEM 16384
 #define PAR_MIN (1 << 19)

@@ -14,11 +14,7 @@
 /* Largest pooling window (filterH × filterW) handled here; tfjs-env sends larger ones to the wasm kernel. */
 #define MAX_WINDOW 256
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "clones.h"
 
 /*
  * One image: dx[h, w, c] += dy[oy, ox, c] at the argmax of each window. The argmax of a window is found for all

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADAM_UPDATE_KERNEL,
   BATCH_NORM_TRAIN_GRAD_KERNEL,
@@ -18,14 +17,11 @@ import {
   hasFusedKernels,
   layerNorm,
 } from '@promptkd/core';
-import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
 import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
+import { nativeBuilt, vals, withNativeKernels, type Vals } from './native-helpers.js';
 
-const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
 
-type Vals = { shape: number[]; values: Float32Array };
-const vals = (t: tf.Tensor): Vals => ({ shape: t.shape, values: t.dataSync() as Float32Array });
 
 /** Value of Σ w·f(x, γ, β) and its gradients wrt x, γ, β on the current backend (fused on wasm, composed on cpu). */
 function valueAndGrads(f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor, data: Float32Array[], shapes: number[][]): Vals[] {
@@ -38,16 +34,8 @@ function valueAndGrads(f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tenso
   });
 }
 
-describe.skipIf(!built)('fused GELU and layer norm (native) match the composed ops on the cpu backend', () => {
-  let addon: NativeAddon;
-  beforeAll(() => {
-    addon = loadNativeAddon();
-    addon.setThreads(2);
-    registerNativeKernels(addon);
-  });
-  afterAll(() => {
-    unregisterNativeKernels();
-  });
+describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the composed ops on the cpu backend', () => {
+  const addon = withNativeKernels();
 
   it('registers the fused kernels with the native ones and removes them on unregister', () => {
     // Every fused kernel of @promptkd/core, forward and gradient: a missing one would silently fall back.
@@ -67,7 +55,7 @@ describe.skipIf(!built)('fused GELU and layer norm (native) match the composed o
     unregisterNativeKernels();
     expect(hasFusedKernels(GELU_KERNEL)).toBe(false);
     expect(hasFusedKernels(LAYER_NORM_KERNEL)).toBe(false);
-    registerNativeKernels(addon);
+    registerNativeKernels(addon());
     expect(hasFusedKernels(GELU_KERNEL, LAYER_NORM_KERNEL)).toBe(true);
   });
 
@@ -138,9 +126,9 @@ describe.skipIf(!built)('fused GELU and layer norm (native) match the composed o
     const g = rand([192]);
     const b = rand([192]);
     const grads = (): Float32Array[] => tf.tidy(() => tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(gelu(layerNorm(xx, gg, bb))))([x, g, b]).map((t) => t.dataSync() as Float32Array));
-    addon.setThreads(1);
+    addon().setThreads(1);
     const one = grads();
-    addon.setThreads(2);
+    addon().setThreads(2);
     const two = grads();
     one.forEach((a, i) => expect(Buffer.from((two[i] as Float32Array).buffer).equals(Buffer.from(a.buffer)), `gradient ${i}`).toBe(true));
     tf.dispose([x, g, b]);
