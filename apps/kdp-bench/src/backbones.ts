@@ -148,7 +148,9 @@ async function pretrainBackbone(o: {
   try {
     const transform: Transform | undefined = pool.height === shape.imageSize ? undefined : resizeTransform([shape.imageSize, shape.imageSize]);
     const at: PartialCheckpoint = { dir: `${file}.partial`, cacheKey: basename(file), ...o.checkpoint };
-    const resume = await loadPartialTraining<TrainClassifierState>(at, full.namedVariables(), log);
+    // The partial checkpoints also carry the pretraining's seconds so far, so the sidecar's time spans every process.
+    const resume = await loadPartialTraining<TrainClassifierState & { elapsedSeconds?: number }>(at, full.namedVariables(), log);
+    const before = resume?.elapsedSeconds ?? 0;
     if (resume) log(`resuming pretraining of ${preset.data.dataset} ${role} D=${shape.dim} at epoch ${resume.epoch}, step ${resume.step}`);
     else log(`${role}: pretraining D=${shape.dim} depth ${shape.depth} on ${pool.count} held-out images for ${epochs} epoch(s) (Adam ${lr}, cosine)`);
     let done = resume?.step ?? 0;
@@ -169,7 +171,10 @@ async function pretrainBackbone(o: {
           checkpoint: {
             everySeconds: at.everySeconds ?? (at.everySteps === undefined ? 120 : undefined),
             everySteps: at.everySteps,
-            save: (state) => savePartialTraining(at, full.namedVariables(), state),
+            save: (state) => {
+              const timed: TrainClassifierState & { elapsedSeconds: number } = { ...state, elapsedSeconds: before + (performance.now() - t0) / 1000 };
+              return savePartialTraining(at, full.namedVariables(), timed);
+            },
           },
           onProgress: (p) => {
             progress.tick(p.step - done, { loss: p.loss.toFixed(3) });
@@ -180,7 +185,7 @@ async function pretrainBackbone(o: {
     } finally {
       progress.stop();
     }
-    const seconds = (performance.now() - t0) / 1000; // this process's share when resumed
+    const seconds = before + (performance.now() - t0) / 1000;
     const { accuracy } = await evaluate(full, evalBatches(test, { batchSize: 256, ...(transform ? { transform } : {}) }));
     await mkdir(o.cacheDir ?? modelCacheDir(), { recursive: true });
     await saveModelWeights(full, file, { role, dataset: preset.data.dataset, recipe: JSON.stringify(preset.pretraining) });

@@ -49,9 +49,17 @@ describe('kdp-bench backbone pretraining: kill and resume', () => {
     const dir = join(work, 'killed');
     await expect(prepare(dir, 1)).rejects.toBe(kill); // after step 1 of 4 (epoch 0)
     expect(readdirSync(dir).filter((f) => f.endsWith('.safetensors'))).toEqual([]);
+    // The killed process's training seconds, as its checkpoint recorded them.
+    const partial = join(dir, readdirSync(dir).find((f) => f.endsWith('.partial')) as string);
+    const manifest = readdirSync(partial).find((f) => /^ckpt-\d+\.json$/.test(f)) as string;
+    const killedSeconds = (JSON.parse(readFileSync(join(partial, manifest), 'utf8')) as { state: { train: { elapsedSeconds: number } } }).state.train.elapsedSeconds;
+    expect(killedSeconds).toBeGreaterThan(0);
     const lines = await prepare(dir);
     expect(lines).toContain('resuming pretraining of fashionMnist student D=' + preset.student.dim + ' at epoch 0, step 1');
     expect(weights(dir).equals(weights(join(work, 'straight')))).toBe(true);
+    // The sidecar's pretraining time spans both processes: at least what the killed one had checkpointed.
+    const sidecar = (d: string): { seconds: number } => JSON.parse(readFileSync(join(d, readdirSync(d).find((f) => f.endsWith('.json')) as string), 'utf8'));
+    expect(sidecar(dir).seconds).toBeGreaterThan(killedSeconds);
     expect(readdirSync(dir).some((f) => f.endsWith('.partial'))).toBe(false);
     expect(tf.memory().numTensors).toBe(n0);
   });
