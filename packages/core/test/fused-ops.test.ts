@@ -1,17 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBackend } from '@promptkd/testing';
 import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, channelMoments, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
 
 describe('gelu and layerNorm (composed ops where no fused kernel is registered)', () => {
   // The cpu backend never has the fused kernels (the test setup may have registered them on wasm).
-  let previous = '';
-  beforeAll(async () => {
-    previous = tf.getBackend();
-    await tf.setBackend('cpu');
-  });
-  afterAll(async () => {
-    await tf.setBackend(previous);
-  });
+  useBackend('cpu');
 
   it('uses the composition on a backend without the fused kernels', () => {
     expect(hasFusedKernels(GELU_KERNEL)).toBe(false);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBackend } from '@promptkd/testing';
 import { ADAM_UPDATE_KERNEL, MOMENTUM_UPDATE_KERNEL, adam, adamUpdate, hasFusedKernels, momentum, momentumUpdate } from '../src/index.js';
 
 /** Runs `steps` minimisations of Σ w·x² + Σ x³/3 (non-trivial gradients) with `opt` and returns the variables' values. */
@@ -20,14 +21,7 @@ function expectClose(a: Float32Array[], b: Float32Array[], tol: number): void {
 }
 
 describe('fused optimizer updates (composed ops where no fused kernel is registered)', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = tf.getBackend();
-    await tf.setBackend('cpu');
-  });
-  afterAll(async () => {
-    await tf.setBackend(previous);
-  });
+  useBackend('cpu');
 
   it('uses the composition on a backend without the fused kernels', () => {
     expect(hasFusedKernels(ADAM_UPDATE_KERNEL)).toBe(false);
