@@ -25,8 +25,6 @@ function slot(slots: Slot[], i: number, name: string, suffix: string): tf.Variab
 
 /** What {@link FusedAdamOptimizer} reads of tfjs's AdamOptimizer (private there; same fields at run time). */
 interface AdamState {
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
   accumulatedFirstMoment: Slot[];
   accumulatedSecondMoment: Slot[];
 }
@@ -40,9 +38,11 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   override applyGradients(variableGradients: Gradients): void {
     const s = this as unknown as AdamState;
     const names = namesOf(variableGradients);
-    // 1 − β^t as tfjs keeps it: β^t in a float32 variable, multiplied by β after every step.
-    const c1 = 1 - (s.accBeta1.dataSync()[0] as number);
-    const c2 = 1 - (s.accBeta2.dataSync()[0] as number);
+    // Bias corrections 1 − β^t of step t = iterations + 1, from the step count (which getWeights/setWeights keep)
+    // rather than read back from tfjs's β^t variables: no device read per step.
+    const t = this.iterations + 1;
+    const c1 = 1 - this.beta1 ** t;
+    const c2 = 1 - this.beta2 ** t;
     const attrs = { stepSize: this.learningRate / c1, beta1: this.beta1, beta2: this.beta2, sqrtC2: Math.sqrt(c2), epsilon: this.epsilon };
     tf.tidy(() => {
       names.forEach((name, i) => {
@@ -56,8 +56,6 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         v.assign(v1);
         x.assign(x1);
       });
-      s.accBeta1.assign(tf.mul(s.accBeta1, this.beta1));
-      s.accBeta2.assign(tf.mul(s.accBeta2, this.beta2));
     });
     this.incrementIterations();
   }
