@@ -50,3 +50,10 @@ export function floatOffset(backend: WasmBackend, t: tf.TensorInfo): number {
   if (!entry) throw new Error('promptkd: tensor is not on the wasm backend');
   return entry.memoryOffset / 4;
 }
+
+/** The heap of a kernel call's backend, or an error saying the backend does not expose it (kernels that have no fallback). */
+export function heapOf(args: KernelArgs): Float32Array {
+  const heap = heapF32(args.backend);
+  if (!heap) throw new Error('promptkd: the wasm backend does not expose its heap; the fused kernels need it');
+  return heap;
+}

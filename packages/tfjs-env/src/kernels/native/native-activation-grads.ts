@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelArgs } from '../wasm-backend.js';
-import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
+import { floatOffset, heapOf, type NativeKernelsAddon } from './heap.js';
 import { addonFunction, type NativeKernel } from './native-util.js';
 
 /** Kernel of the ReLU gradient: inputs `{ dy, x }`, output `dy·step(x)` (tfjs's `Relu` gradient in one pass). */
@@ -20,7 +20,7 @@ function activationGradKernel(op: number): (addon: NativeKernelsAddon) => Native
       const dx = b.makeOutput(x.shape, 'float32');
       const n = tf.util.sizeFromShape(x.shape);
       const alpha = typeof args.attrs?.alpha === 'number' ? args.attrs.alpha : 0;
-      if (n > 0) run(heapF32(b) as Float32Array, op, n, floatOffset(b, dy), floatOffset(b, x), floatOffset(b, dx), alpha);
+      if (n > 0) run(heapOf(args), op, n, floatOffset(b, dy), floatOffset(b, x), floatOffset(b, dx), alpha);
       return dx;
     };
   };

@@ -12,7 +12,7 @@ import {
   MOMENTUM_UPDATE_KERNEL,
 } from '@promptkd/core';
 import type { KernelArgs } from '../wasm-backend.js';
-import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
+import { floatOffset, heapOf, type NativeKernelsAddon } from './heap.js';
 import { addonFunction, type NativeKernel } from './native-util.js';
 
 type GeluFn = (heap: Float32Array, n: number, xOff: number, yOff: number) => void;
@@ -34,11 +34,6 @@ type LayerNormGradFn = (
 /** Builds a fused kernel, or undefined when this build of the addon lacks its functions. */
 type FusedFactory = (addon: NativeKernelsAddon) => NativeKernel | undefined;
 
-function heapOf(args: KernelArgs): Float32Array {
-  const heap = heapF32(args.backend);
-  if (!heap) throw new Error('promptkd: the wasm backend does not expose its heap; the fused kernels need it');
-  return heap;
-}
 
 const gelu: FusedFactory = (addon) => {
   const run = addonFunction<GeluFn>(addon, 'gelu');
@@ -103,10 +98,11 @@ const layerNormGrad: FusedFactory = (addon) => {
   };
 };
 
-type BatchNormTrainFn = (heap: Float32Array, rows: number, c: number, ...offsetsAndEps: number[]) => void;
+/** An addon function over `[rows, c]` data: the heap, the sizes, then offsets (and eps where it takes one). */
+type RowsByChannelsFn = (heap: Float32Array, rows: number, c: number, ...offsetsAndEps: number[]) => void;
 
 const batchNormTrain: FusedFactory = (addon) => {
-  const run = addonFunction<BatchNormTrainFn>(addon, 'batchNormTrain');
+  const run = addonFunction<RowsByChannelsFn>(addon, 'batchNormTrain');
   if (!run) return undefined;
   return (args) => {
     const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
@@ -124,7 +120,7 @@ const batchNormTrain: FusedFactory = (addon) => {
 };
 
 const batchNormTrainGrad: FusedFactory = (addon) => {
-  const run = addonFunction<BatchNormTrainFn>(addon, 'batchNormTrainGrad');
+  const run = addonFunction<RowsByChannelsFn>(addon, 'batchNormTrainGrad');
   if (!run) return undefined;
   return (args) => {
     const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', tf.TensorInfo>;
@@ -141,7 +137,7 @@ const batchNormTrainGrad: FusedFactory = (addon) => {
 };
 
 const channelMoments: FusedFactory = (addon) => {
-  const run = addonFunction<BatchNormTrainFn>(addon, 'channelMoments');
+  const run = addonFunction<RowsByChannelsFn>(addon, 'channelMoments');
   if (!run) return undefined;
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
@@ -157,7 +153,7 @@ const channelMoments: FusedFactory = (addon) => {
 };
 
 const channelMomentsGrad: FusedFactory = (addon) => {
-  const run = addonFunction<BatchNormTrainFn>(addon, 'channelMomentsGrad');
+  const run = addonFunction<RowsByChannelsFn>(addon, 'channelMomentsGrad');
   if (!run) return undefined;
   return (args) => {
     const { dMean, dVariance, x, mean } = args.inputs as Record<'dMean' | 'dVariance' | 'x' | 'mean', tf.TensorInfo>;
