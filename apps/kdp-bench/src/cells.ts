@@ -7,7 +7,7 @@ import { vitPresets } from '@promptkd/models';
 import { resolvePresetConfig, type BenchPreset, type PresetName } from './bench-presets.js';
 
 /** KD methods in the paper's table order (rows), `none` = student alone. */
-export const KD_ORDER = ['none', 'kd', 'dkd', 'fitnets', 'reviewkd', 'deit', 'kdp'] as const;
+export const KD_ORDER = ['none', 'kd', 'dkd', 'fitnets', 'reviewkd', 'deit', 'kdp', 'kdp-alpha0'] as const;
 /** CL methods in the paper's column order. */
 export const CL_ORDER = ['coda', 'dualprompt', 'l2p'] as const;
 

@@ -22,6 +22,7 @@ export const KD_LABEL: Record<string, string> = {
   reviewkd: 'ReviewKD',
   deit: 'DeiT token',
   kdp: 'KDP',
+  'kdp-alpha0': 'KDP α = 0 (control)',
   teacher: 'teacher alone',
 };
 export const CL_LABEL: Record<string, string> = { coda: 'CODA-P', dualprompt: 'DualPrompt', l2p: 'L2P' };
@@ -43,7 +44,7 @@ export function collectCells(root: string): FoundCell[] {
     for (const cl of dirs(join(root, group))) {
       for (const cell of dirs(join(root, group, cl))) {
         const file = join(root, group, cl, cell, 'results.json');
-        if (!/^\w+__s-?\d+$/.test(cell) || !existsSync(file)) continue;
+        if (!/^[\w-]+__s-?\d+$/.test(cell) || !existsSync(file)) continue;
         const stored = JSON.parse(readFileSync(file, 'utf8')) as { results: CellResults };
         out.push({ dir: join(root, group, cl, cell), group, results: stored.results });
       }
@@ -205,6 +206,94 @@ export function perSeedTable(cells: readonly FoundCell[], title: string): Table 
   };
 }
 
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Where the averaged prediction's accuracy comes from, per (CL method, KD method): final Acc of the prediction,
+ * of the class head g alone and of the KD head k alone (seen classes), and the within-task accuracy on the
+ * just-learned task (argmax over that task's classes; mean over tasks) of g, k and the teacher, with the paired
+ * k − teacher gap (the convergence check: is the KD head taught what the teacher knows?). mean ± std over seeds (%).
+ */
+export function headsTable(cells: readonly FoundCell[], title: string): Table {
+  const fmt = (xs: readonly number[]) => (xs.length ? formatMeanStd(xs, { scale: 100, digits: 2 }) : '');
+  const cls = ordered(new Set(cells.map((c) => c.results.clMethod)), CL_ORDER);
+  const rows = cls.flatMap((cl) => {
+    const inCl = cells.filter((c) => c.results.clMethod === cl);
+    const kds = ordered(new Set(inCl.map((c) => c.results.kdMethod)), KD_ORDER);
+    const teacherBySeed = new Map(inCl.flatMap((c) => (c.results.teacher ? [[c.results.seed, c.results.teacher] as const] : [])));
+    const pick = (runs: readonly FoundCell[], f: (r: CellResults) => number | undefined) => runs.map((c) => f(c.results)).filter((v): v is number => v !== undefined);
+    const finalOf = (m: readonly (readonly number[])[] | undefined) => (m && m.length ? mean(m[m.length - 1] as number[]) : undefined);
+    const withinOf = (r: CellResults, head: string) => {
+      const w = r.student.withinTask?.[head];
+      return w && w.length ? mean(w) : undefined;
+    };
+    const teacherWithin = (seed: number) => {
+      const w = teacherBySeed.get(seed)?.withinTask?.prediction;
+      return w && w.length ? mean(w) : undefined;
+    };
+    const out = kds.map((kd) => {
+      const runs = inCl.filter((c) => c.results.kdMethod === kd);
+      const kGap = pick(runs, (r) => {
+        const k = withinOf(r, 'k');
+        const t = teacherWithin(r.seed);
+        return k === undefined || t === undefined ? undefined : k - t;
+      });
+      return {
+        cl: CL_LABEL[cl] ?? cl,
+        method: KD_LABEL[kd] ?? kd,
+        acc: fmt(pick(runs, (r) => r.student.summary.finalAccuracy)),
+        accG: fmt(pick(runs, (r) => finalOf(r.student.heads?.g))),
+        accK: fmt(pick(runs, (r) => finalOf(r.student.heads?.k))),
+        fgt: fmt(pick(runs, (r) => r.student.summary.forgetting)),
+        withinPred: fmt(pick(runs, (r) => withinOf(r, 'prediction'))),
+        withinG: fmt(pick(runs, (r) => withinOf(r, 'g'))),
+        withinK: fmt(pick(runs, (r) => withinOf(r, 'k'))),
+        kGap: kGap.length ? `${formatMeanStd(kGap, { scale: 100, digits: 2 })} (n=${kGap.length})` : '',
+        seeds: runs.length,
+      };
+    });
+    const teachers = [...teacherBySeed.values()];
+    if (teachers.length) {
+      out.push({
+        cl: CL_LABEL[cl] ?? cl,
+        method: KD_LABEL.teacher as string,
+        acc: fmt(teachers.map((t) => t.summary.finalAccuracy)),
+        accG: '',
+        accK: '',
+        fgt: fmt(teachers.map((t) => t.summary.forgetting)),
+        withinPred: fmt(teachers.map((t) => (t.withinTask?.prediction?.length ? mean(t.withinTask.prediction) : Number.NaN)).filter(Number.isFinite)),
+        withinG: '',
+        withinK: '',
+        kGap: '',
+        seeds: teachers.length,
+      });
+    }
+    return out;
+  });
+  return {
+    title,
+    columns: [
+      { key: 'cl', header: 'CL' },
+      { key: 'method', header: 'method' },
+      { key: 'acc', header: 'Acc (%)', align: 'right' },
+      { key: 'accG', header: 'Acc g alone', align: 'right' },
+      { key: 'accK', header: 'Acc k alone', align: 'right' },
+      { key: 'fgt', header: 'Fgt (%)', align: 'right' },
+      { key: 'withinPred', header: 'just-learned, within task', align: 'right' },
+      { key: 'withinG', header: 'g just-learned', align: 'right' },
+      { key: 'withinK', header: 'k just-learned', align: 'right' },
+      { key: 'kGap', header: 'k − teacher just-learned (pts)', align: 'right' },
+      { key: 'seeds', header: 'seeds', align: 'right' },
+    ],
+    rows,
+    notes: [
+      'Acc: final average accuracy (seen classes) of the prediction; g alone / k alone: the same with the class head on [CLS] or the KD head on the KD token only (token methods; the prediction is (1−α)·g + α·k).',
+      '"just-learned, within task": accuracy on each task\'s test set right after learning it, argmax over that task\'s classes only, averaged over tasks (what the task\'s CE or current-task KD can teach). k − teacher: paired by seed against the teacher\'s own within-task accuracy; within 2 points = the KD head has converged to the teacher.',
+      'mean ± sample std over seeds (%).',
+    ],
+  };
+}
+
 /** Group names in the cells. */
 export function groupsOf(cells: readonly FoundCell[]): string[] {
   return [...new Set(cells.map((c) => c.group))].sort();
@@ -221,6 +310,7 @@ export function writeTables(root: string, cells: readonly FoundCell[]): { markdo
       [accFgtTable(inGroup, `Acc / Fgt — ${label}`), `kdp-${group}`],
       [pairedTable(inGroup, `Paired differences — ${label}`), `kdp-${group}-paired`],
       [perSeedTable(inGroup, `Per seed (Acc / Fgt %) — ${label}`), `kdp-${group}-seeds`],
+      [headsTable(inGroup, `Heads: class head g, KD head k, averaged prediction — ${label}`), `kdp-${group}-heads`],
     ] as const;
     for (const [table, name] of tables) {
       writeTable(root, table, { name });

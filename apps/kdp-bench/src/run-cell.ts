@@ -6,9 +6,6 @@ import type { BenchPreset } from './bench-presets.js';
 import { cellId, resolveCell, type KdpCellSpec } from './cells.js';
 import { disposeTasks, loadBenchData } from './data.js';
 
-/** KD methods that read the teacher's features live each step (not only its cached current-task logits). */
-const LIVE_TEACHER_METHODS = new Set(['fitnets', 'reviewkd']);
-
 /** What one KD-method run writes to `results.json`. */
 export interface CellResults {
   readonly dataset: string;
@@ -121,18 +118,13 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
     for (const { kd, folder } of todo) {
       const name = cellId(preset, spec.cl, kd, spec.seed);
       // Student steps, plus the teacher's when this KD method is the one that trains the shared teacher.
-      const teacherSteps = kd !== 'none' && teacher && (teacher.tasksTrained === 0 || LIVE_TEACHER_METHODS.has(kd)) ? totalSteps : 0;
+      const teacherSteps = kd !== 'none' && teacher && teacher.tasksTrained === 0 ? totalSteps : 0;
       const bar = createProgress({ total: totalSteps + teacherSteps, label: name, ...(options.quiet ? { silent: true } : {}) });
       progress = bar;
       try {
         const started = performance.now();
-        // Workaround (reported to @promptkd/kdp): `TeacherStream.ensureTask` does not rewind a fully trained
-        // stream to the LAST task once it was rewound to an earlier one, so methods that read the live teacher
-        // (feature KD: FitNets, ReviewKD) would see the previous task's teacher on the last task. They get their
-        // own interleaved teacher run (same seed ⇒ the same teacher); cached-logit methods share the stream.
-        const shared = teacher && !LIVE_TEACHER_METHODS.has(kd);
         const res = runContinualDistillation(data.tasks, backbones, cdlConfig(preset, spec.cl, kd, spec.seed), {
-          ...(shared ? { teacher } : {}),
+          ...(teacher ? { teacher } : {}),
           queries,
           onStep: (role, info) => bar.tick(1, { [role]: info.loss.toFixed(3) }),
           onTaskEnd: (t, student, teacherRow) => folder.appendMetrics({ task: t, student, ...(teacherRow ? { teacher: teacherRow } : {}) }),

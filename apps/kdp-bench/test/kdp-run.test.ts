@@ -89,6 +89,8 @@ describe('promptkd kdp run (smoke preset, end to end)', () => {
     expect(table).toContain('| KDP |');
     expect(table).toContain('CODA-P Acc (%)');
     expect(table).toContain('teacher alone');
+    expect(table).toContain('k − teacher just-learned (pts)'); // heads table: g, k, prediction, teacher
+    expect(table).toContain('| KDP α = 0 (control) |');
     expect(existsSync(join(out, 'kdp-fashionMnist-2x2-t24-s16.md'))).toBe(true);
     expect(readFileSync(join(out, 'kdp-fashionMnist-2x2-t24-s16-paired.csv'), 'utf8')).toContain('KDP − DeiT token');
 

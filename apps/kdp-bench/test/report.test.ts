@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '@promptkd/continual';
-import { accFgtTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
+import { accFgtTable, headsTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
 
 /** A hand-made 2-task result: final row [a0, a1], just-learned a00 → forgetting (a00 − a0)/2. */
 function stream(a00: number, a0: number, a1: number) {
   const accuracy = [[a00], [a0, a1]];
-  return { accuracy, summary: summarize(accuracy), lossPerEpoch: [[1], [1]], seconds: 1 };
+  return { accuracy, withinTask: { prediction: [a00, a1] }, summary: summarize(accuracy), lossPerEpoch: [[1], [1]], seconds: 1 };
 }
 
 function cell(kd: string, seed: number, finalTask0: number, teacherFinal = 0.9): FoundCell {
@@ -93,5 +93,33 @@ describe('per-seed table', () => {
   it('lists Acc / Fgt per seed for each method', () => {
     const rows = perSeedTable(cells, 'test').rows as Row[];
     expect(rows[0]).toMatchObject({ cl: 'CODA-P', method: 'student alone', s0: '65.0 / 20.0', s4: '69.0 / 16.0', mean: '67.00 ± 1.58' });
+  });
+});
+
+describe('heads table (g, k, averaged prediction, convergence gap to the teacher)', () => {
+  // KDP seed s: g alone final row [0.4, 0.8], k alone [0.6, 0.6]; k just-learned within task 0.85 + 0.01·s,
+  // teacher within task (0.95 + 0.9)/2 = 0.925 → k − teacher = −7.5 + s pts.
+  const withHeads = cells.map((c) =>
+    c.results.kdMethod !== 'kdp'
+      ? c
+      : {
+          ...c,
+          results: {
+            ...c.results,
+            student: {
+              ...c.results.student,
+              heads: { g: [[0.9], [0.4, 0.8]], k: [[0.7], [0.6, 0.6]] },
+              withinTask: { ...c.results.student.withinTask, k: [0.85 + 0.01 * c.results.seed, 0.85 + 0.01 * c.results.seed] },
+            },
+          },
+        },
+  );
+  const rows = headsTable(withHeads, 'test').rows as Row[];
+  const row = (m: string) => rows.find((r) => r.method === m) as Row;
+  it('shows the final accuracy of each head alone and the k − teacher just-learned gap', () => {
+    expect(row('KDP')).toMatchObject({ accG: '60.00 ± 0.00', accK: '60.00 ± 0.00', kGap: '-5.50 ± 1.58 (n=5)', seeds: 5 });
+    expect(row('KDP').withinK).toBe('87.00 ± 1.58');
+    expect(row('student alone')).toMatchObject({ accG: '', accK: '', kGap: '' });
+    expect(row('teacher alone')).toMatchObject({ acc: '90.00 ± 0.00', withinPred: '92.50 ± 0.00', seeds: 5 });
   });
 });

@@ -5,7 +5,6 @@ import {
   QueryCache,
   clsQueryFunction,
   createClMethod,
-  evaluateSeenTasks,
   summarize,
   trainTask,
   type ClassIncrementalTask,
@@ -16,6 +15,7 @@ import {
   type TaskTrainingOptions,
 } from '@promptkd/continual';
 import { DistillationStudent } from './distillation-student.js';
+import { evaluateHeads, headHistory, recordHeads, type HeadHistory } from './head-accuracy.js';
 import { createKdMethod, kdMethodRegistry } from './registry.js';
 import { LiveTeacher, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
 import type { KdHyperParams } from './types.js';
@@ -56,17 +56,51 @@ export interface CdlConfig {
 
 /** Accuracy matrix (0..1) and summary of one network over the stream. */
 export interface StreamResult {
+  /** a[i][j]: accuracy of the reported prediction on task j's test set after task i (seen classes). */
   readonly accuracy: number[][];
+  /** Token methods: the same matrix for the class head alone (`g`) and the KD head alone (`k`). */
+  readonly heads?: Record<string, number[][]>;
+  /**
+   * Per head (`prediction`, and `g`, `k` for token methods): accuracy on the just-learned task t's test set with
+   * the argmax over task t's classes only, one entry per task (did the task's training signal get learnt?).
+   */
+  readonly withinTask: Record<string, number[]>;
   readonly summary: ClSummary;
   readonly lossPerEpoch: number[][];
   /** Wall time spent training + evaluating, seconds. */
   readonly seconds: number;
 }
 
-/** Deterministic seeds per role and task (paired comparisons across KD methods). */
-export function cdlSeed(seed: number, role: 'teacherPrompts' | 'teacherHead' | 'studentPrompts' | 'studentHead' | 'kdParts' | 'teacherBatches' | 'studentBatches', task = 0): number {
-  const base = { teacherPrompts: 1, teacherHead: 2, studentPrompts: 3, studentHead: 4, kdParts: 5, teacherBatches: 100, studentBatches: 200 }[role];
-  return ((seed * 1009 + base + task) | 0) >>> 1;
+/** The random streams of a continual-distillation run, one per role (and per task for batch orders). */
+export const CDL_SEED_ROLES = ['teacherPrompts', 'teacherHead', 'studentPrompts', 'studentHead', 'kdParts', 'teacherBatches', 'studentBatches'] as const;
+/** A role of {@link cdlSeed}. */
+export type CdlSeedRole = (typeof CDL_SEED_ROLES)[number];
+
+/** Tasks per stream that {@link cdlSeed} keeps apart (2^12). */
+const CDL_MAX_TASKS = 4096;
+
+/** murmur3's 32-bit finaliser: a bijection on 32-bit integers that spreads neighbouring inputs. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/**
+ * Deterministic seed of one role (and task) of a run. Same `seed` ⇒ same student prompt init, head and batch
+ * order for every KD method (paired comparisons). Every (seed, role, task) gets its own stream: the triple is
+ * packed injectively into 32 bits ((seed·7 + role)·4096 + task, injective for |seed| < 74 898) and then mixed
+ * by a bijection, so no two roles, tasks or seeds in that range share a seed.
+ */
+export function cdlSeed(seed: number, role: CdlSeedRole, task = 0): number {
+  const r = CDL_SEED_ROLES.indexOf(role);
+  if (r < 0) throw new ConfigError(`Unknown seed role '${String(role)}'. Valid: ${CDL_SEED_ROLES.join(', ')}.`, { field: 'role', valid: CDL_SEED_ROLES });
+  if (!Number.isInteger(seed)) throw new ConfigError(`The run seed must be an integer, got ${seed}.`, { field: 'seed' });
+  if (!Number.isInteger(task) || task < 0 || task >= CDL_MAX_TASKS) {
+    throw new ConfigError(`Task index ${task} is outside [0, ${CDL_MAX_TASKS}).`, { field: 'task' });
+  }
+  const packed = (Math.imul(Math.imul(seed, CDL_SEED_ROLES.length) + r, CDL_MAX_TASKS) + task) | 0;
+  return fmix32(packed);
 }
 
 /** Options of {@link TeacherStream}. */
@@ -90,7 +124,7 @@ export interface TeacherStreamOptions {
  */
 export class TeacherStream {
   readonly model: PromptedClassifier;
-  readonly accuracy: number[][] = [];
+  private readonly history: HeadHistory = headHistory();
   readonly lossPerEpoch: number[][] = [];
   private readonly logits = new Map<number, tf.Tensor2D>();
   private readonly snapshots = new Map<number, tf.Tensor[]>();
@@ -107,6 +141,11 @@ export class TeacherStream {
       ...(config.clConfig ? { config: config.clConfig } : {}),
     });
     this.model = new PromptedClassifier(backbone, method, config.numClasses, Rng.fromSeed(cdlSeed(config.seed, 'teacherHead')), 'last');
+  }
+
+  /** a[i][j] of the teacher's own run so far. */
+  get accuracy(): readonly number[][] {
+    return this.history.accuracy;
   }
 
   /** Tasks trained so far. */
@@ -148,7 +187,7 @@ export class TeacherStream {
       }),
     );
     this.model.afterTask(task);
-    this.accuracy.push(evaluateSeenTasks(this.model, tasks, t, queries, config.evalBatchSize));
+    recordHeads(this.history, evaluateHeads((x, q, hi) => ({ prediction: this.model.predict(x, q, hi) }), tasks, t, queries, config.evalBatchSize));
     if (config.cacheTeacherLogits) {
       this.logits.set(t, computeTaskTeacherLogits(this.model, task.train.x, task, queries, `train/${t}`, config.evalBatchSize ?? 64));
     }
@@ -165,7 +204,8 @@ export class TeacherStream {
 
   /** The teacher's own result over the tasks trained so far. */
   result(): StreamResult {
-    return { accuracy: this.accuracy, summary: summarize(this.accuracy), lossPerEpoch: this.lossPerEpoch, seconds: this.seconds };
+    const { accuracy, withinTask } = this.history;
+    return { accuracy, withinTask, summary: summarize(accuracy), lossPerEpoch: this.lossPerEpoch, seconds: this.seconds };
   }
 
   dispose(): void {
@@ -195,6 +235,9 @@ export interface CdlResume {
   /** The student's variables after task `fromTask − 1`, by name ({@link DistillationStudent.namedVariables}). */
   readonly studentState: ReadonlyMap<string, tf.Tensor>;
   readonly accuracy: readonly (readonly number[])[];
+  /** Head matrices and within-task accuracies so far ({@link StreamResult}). */
+  readonly heads?: Readonly<Record<string, readonly (readonly number[])[]>>;
+  readonly withinTask?: Readonly<Record<string, readonly number[]>>;
   readonly lossPerEpoch: readonly (readonly number[])[];
   readonly seconds?: number;
 }
@@ -234,7 +277,7 @@ export interface CdlRunOptions {
   readonly onTaskEnd?: (
     task: number,
     student: number[],
-    teacher: number[] | undefined,
+    teacher: readonly number[] | undefined,
     handles: { readonly student: DistillationStudent; readonly teacher: TeacherStream | undefined },
   ) => void;
 }
@@ -290,7 +333,7 @@ export function runContinualDistillation(
     method,
     teacher?.source(),
   );
-  const accuracy: number[][] = [];
+  let history = headHistory();
   const lossPerEpoch: number[][] = [];
   let seconds = 0;
   const resume = options.resume;
@@ -304,7 +347,7 @@ export function runContinualDistillation(
       }
       for (let t = 0; t < startTask; t++) student.beforeTask(tasks[t] as ClassIncrementalTask); // CODA rows, task counters
       importStudentState(student, resume.studentState);
-      accuracy.push(...resume.accuracy.map((r) => [...r]));
+      history = headHistory(resume);
       lossPerEpoch.push(...resume.lossPerEpoch.map((r) => [...r]));
       seconds = resume.seconds ?? 0;
     }
@@ -321,12 +364,19 @@ export function runContinualDistillation(
         }),
       );
       student.afterTask(task);
-      const row = evaluateSeenTasks(student, tasks, t, queries, config.evalBatchSize);
-      accuracy.push(row);
+      const row = recordHeads(history, evaluateHeads((x, q, hi) => student.headScores(x, q, hi), tasks, t, queries, config.evalBatchSize));
       seconds += (performance.now() - start) / 1000;
       options.onTaskEnd?.(t, row, teacher?.accuracy[t], { student, teacher });
     });
-    const studentResult: StreamResult = { accuracy, summary: summarize(accuracy), lossPerEpoch, seconds };
+    const { accuracy, heads, withinTask } = history;
+    const studentResult: StreamResult = {
+      accuracy,
+      ...(Object.keys(heads).length ? { heads } : {}),
+      withinTask,
+      summary: summarize(accuracy),
+      lossPerEpoch,
+      seconds,
+    };
     return teacher && teacher.tasksTrained > 0 ? { student: studentResult, teacher: teacher.result() } : { student: studentResult };
   } finally {
     student.dispose();

@@ -43,6 +43,15 @@ export class DistillationStudent implements Learner {
     return tf.tidy(() => this.method.predict(this.forward(x, query, false), hi));
   }
 
+  /**
+   * The prediction and, for token methods, each head alone (`g`, `k`) over classes [0, hi), from one eval-mode
+   * forward (see {@link KdMethod.heads}).
+   */
+  headScores(x: tf.Tensor4D, query: tf.Tensor2D, hi: number): Record<string, tf.Tensor2D> {
+    const out = this.forward(x, query, false);
+    return { prediction: this.method.predict(out, hi), ...(this.method.heads?.(out, hi) ?? {}) };
+  }
+
   beforeTask(ctx: TaskContext): void {
     this.model.beforeTask(ctx);
   }

@@ -13,7 +13,8 @@ export { createLogitKd } from './kd-methods/logit-kd.js';
 export { createDkd } from './kd-methods/dkd.js';
 export { createFitNets } from './kd-methods/fitnets.js';
 export { createReviewKd } from './kd-methods/review-kd.js';
-export { createKdp, createDeitToken } from './kd-methods/kdp.js';
+export { createKdp, createDeitToken, createKdpAlpha0 } from './kd-methods/kdp.js';
+export { evaluateHeads, headHistory, recordHeads, type HeadScores, type HeadAccuracies, type HeadHistory } from './head-accuracy.js';
 export { kdMethodRegistry, createKdMethod, type KdMethodFactory } from './registry.js';
 export { LiveTeacher, teacherTaskLogits, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
 export { DistillationStudent } from './distillation-student.js';
@@ -23,6 +24,8 @@ export {
   exportStudentState,
   importStudentState,
   cdlSeed,
+  CDL_SEED_ROLES,
+  type CdlSeedRole,
   type CdlResume,
   type CdlBackbones,
   type CdlConfig,

@@ -1,7 +1,7 @@
 import { createRegistry } from '@promptkd/core';
 import { createDkd } from './kd-methods/dkd.js';
 import { createFitNets } from './kd-methods/fitnets.js';
-import { createDeitToken, createKdp } from './kd-methods/kdp.js';
+import { createDeitToken, createKdp, createKdpAlpha0 } from './kd-methods/kdp.js';
 import { createLogitKd } from './kd-methods/logit-kd.js';
 import { createStudentAlone } from './kd-methods/none.js';
 import { createReviewKd } from './kd-methods/review-kd.js';
@@ -45,6 +45,12 @@ kdMethodRegistry.register('kdp', {
   description: 'KDP: KD token + appended KD prefix prompts (layers 1..n_kd−1) + KD head, shared by all tasks',
   paper: CDL,
   create: (args) => createKdp(args),
+});
+
+kdMethodRegistry.register('kdp-alpha0', {
+  description: 'control: KDP parts in the forward with α = 0 (CE + key loss only, KD head untrained, prediction g)',
+  paper: CDL,
+  create: createKdpAlpha0,
 });
 
 /** Creates a KD method by registry key. */

@@ -82,6 +82,12 @@ export interface KdMethod {
   loss(args: KdLossArgs): LossResult;
   /** Prediction scores over classes [0, hi) from an eval-mode student forward. */
   predict(student: PromptedForward, hi: number): tf.Tensor2D;
+  /**
+   * The heads the prediction mixes, each alone, over classes [0, hi): token methods return `g` (class head on
+   * [CLS]) and `k` (KD head on the KD token), whose (1−α)·g + α·k is {@link KdMethod.predict}. Absent when the
+   * prediction is a single head.
+   */
+  heads?(student: PromptedForward, hi: number): Readonly<Record<string, tf.Tensor2D>>;
   /** KD parts by name (persist across tasks; never reset). */
   namedVariables(): ReadonlyMap<string, tf.Variable>;
   trainableVariables(): tf.Variable[];

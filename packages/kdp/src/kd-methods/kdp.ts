@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { PromptedForward } from '@promptkd/continual';
 import { KdPrompts } from '../kd-prompts.js';
 import type { KdMethod, KdMethodArgs } from '../types.js';
 import { ceAndPool, currentTaskKd, mixLoss, requireTeacher } from './common.js';
@@ -19,6 +20,10 @@ export function createKdp(args: KdMethodArgs, key = 'kdp', kdLayers = args.hyper
     numClasses: args.numClasses,
     rng: args.rng,
   });
+  const heads = (student: PromptedForward, hi: number) => {
+    const n = student.logits.shape[0];
+    return { g: tf.slice(student.logits, [0, 0], [n, hi]), k: tf.slice(parts.kdLogits(student.tokens), [0, 0], [n, hi]) };
+  };
   return {
     key,
     usesTeacher: true,
@@ -32,11 +37,10 @@ export function createKdp(args: KdMethodArgs, key = 'kdp', kdLayers = args.hyper
       return mixLoss(hyper.alpha, ce, kd, pool);
     },
     predict(student, hi) {
-      const n = student.logits.shape[0];
-      const g = tf.slice(student.logits, [0, 0], [n, hi]);
-      const k = tf.slice(parts.kdLogits(student.tokens), [0, 0], [n, hi]);
+      const { g, k } = heads(student, hi);
       return tf.add(tf.mul(g, 1 - hyper.alpha), tf.mul(k, hyper.alpha));
     },
+    heads: (student, hi) => heads(student, hi),
     namedVariables: () => parts.namedVariables(),
     trainableVariables: () => parts.trainableVariables(),
     dispose: () => parts.dispose(),
@@ -46,4 +50,14 @@ export function createKdp(args: KdMethodArgs, key = 'kdp', kdLayers = args.hyper
 /** `deit` — DeiT-style distillation token + KD head, no KD prefixes (= KDP with n_kd = 1, spec §4). */
 export function createDeitToken(args: KdMethodArgs): KdMethod {
   return createKdp(args, 'deit', 1);
+}
+
+/**
+ * `kdp-alpha0` — control: KDP's parts (KD token, KD prefixes, KD head) in the student's forward, but α = 0, so
+ * the loss is CE + L_pool (the KD term has weight 0 and the KD head stays at its initialisation) and the
+ * prediction is g alone (kdp-spec §8.4). Any difference to `none` comes from the KD token and prefixes in the
+ * attention, not from the teacher.
+ */
+export function createKdpAlpha0(args: KdMethodArgs): KdMethod {
+  return createKdp({ ...args, hyper: { ...args.hyper, alpha: 0 } }, 'kdp-alpha0');
 }
