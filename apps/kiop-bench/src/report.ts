@@ -9,8 +9,9 @@ const VARIANT_LABEL: Record<string, string> = {
   kiopB: 'KiOP-B',
   kiopBF: 'KiOP-BF',
   multiModel: 'Multi-model',
+  realDataRef: 'real-data ref. (not KiOP)',
 };
-const ORDER = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel'];
+const ORDER = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel', 'realDataRef'];
 
 /** A finished cell found under a grid root. */
 export interface FoundCell {

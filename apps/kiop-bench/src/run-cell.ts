@@ -60,14 +60,14 @@ export async function runCell(options: {
   const { ctx, dispose } = createKiopContext({
     config,
     host: { dataset: host.dataset, model: host.model, test: host.test, train: host.train },
-    sources: sources.map((s) => ({ dataset: s.dataset, model: s.model, test: s.test })),
+    sources: sources.map((s) => ({ dataset: s.dataset, model: s.model, test: s.test, train: s.train })),
     createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
     buildHostLike: (k) => buildNetwork(options.bench, k, config.seed),
     onSynthesisIteration: (bank) => progress.tick(1, { phase: `synthesis ${bank}` }),
   });
   let history: KiopEpoch[] = [];
   // progress units: generator iterations of every bank + knowledge-storing steps
-  const banks = config.variant === 'kiopBF' ? 2 : config.variant === 'multiModel' ? sources.length + 1 : 1;
+  const banks = { kiopBF: 2, multiModel: sources.length + 1, realDataRef: 0 }[config.variant as string] ?? 1;
   const perEpoch = config.kdSteps + banks * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
   const progress = createProgress({ total: config.epochs * perEpoch, label: `${options.name}`, silent: options.quiet });
   try {
@@ -84,13 +84,6 @@ export async function runCell(options: {
             v.assign(t);
           }
           await ckpt.restoreOptimizer('main', optimizer, { variableOrder: session.trainableVariables().map((v) => v.name) });
-          if (config.fidelity.hostBnTrainMode) {
-            // the reference-code mode updates the host's BN running statistics during training
-            for (const [name, v] of host.model.namedVariables()) {
-              const t = ckpt.tensors[`host/${name}`];
-              if (t) v.assign(t);
-            }
-          }
           for (const { bank, synthesizer } of session.synthesizers) {
             const s = synthesizer as Resumable;
             const prefix = `synth/${bank}/`;
@@ -110,9 +103,17 @@ export async function runCell(options: {
         }
       },
       async onEpoch(epoch, session, optimizer) {
-        folder.appendMetrics({ epoch: epoch.epoch, lr: epoch.lr, ...epoch.metrics, ...prefixed('loss.', epoch.losses), seconds: epoch.seconds });
+        folder.appendMetrics({
+          epoch: epoch.epoch,
+          lr: epoch.lr,
+          ...epoch.metrics,
+          ...epoch.diagnostics,
+          ...prefixed('loss.', epoch.losses),
+          ...Object.assign({}, ...Object.entries(epoch.synthesis).map(([bank, v]) => prefixed(`synth${bank}.`, v))),
+          seconds: epoch.seconds,
+        });
         history.push(epoch);
-        await checkpoint(folder, session, optimizer, epoch, config, history, host.model.namedVariables());
+        await checkpoint(folder, session, optimizer, epoch, config, history);
       },
     });
     progress.stop();
@@ -152,13 +153,9 @@ async function checkpoint(
   epoch: KiopEpoch,
   config: KiopConfig,
   history: readonly KiopEpoch[],
-  hostVariables: ReadonlyMap<string, tf.Variable>,
 ) {
   const tensors: Record<string, tf.Tensor> = {};
   for (const [name, v] of Object.entries(session.stateVariables())) tensors[`state/${name}`] = v;
-  if (config.fidelity.hostBnTrainMode) {
-    for (const [name, v] of hostVariables) tensors[`host/${name}`] = v;
-  }
   const synthesizers: Record<string, unknown> = {};
   const owned: tf.Tensor[] = [];
   for (const { bank, synthesizer } of session.synthesizers) {

@@ -29,6 +29,13 @@ export interface BatchNormTap {
 export interface ApplyOptions {
   /** BatchNorm/dropout in training mode (batch statistics, running-stat update). Default false. */
   readonly training?: boolean;
+  /**
+   * Statistics BatchNorm normalises with when `training` is false: `'running'` (eval mode, default) or `'batch'`,
+   * the batch's own mean and biased variance, with the running statistics left untouched and dropout off. `'batch'`
+   * is how PyTorch runs a frozen network left in train mode whose buffers nothing reads (the KiOP reference host,
+   * kiop-spec §6.1), without the side effect on the buffers. Ignored when `training` is true.
+   */
+  readonly bnStatistics?: 'running' | 'batch';
   /** Collect per-BN-layer statistics (CMI). Default false. */
   readonly bnTaps?: boolean;
   /** Names of intermediate outputs to return (model-specific, e.g. `layer3`, `blocks.5`, `features`). */

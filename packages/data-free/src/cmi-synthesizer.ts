@@ -24,6 +24,7 @@ import { ImageBank } from './image-bank.js';
 import { instanceMeanFeatures } from './instance-mean-features.js';
 import { randomCropWithPadding, sampleCropOffsets } from './random-crop.js';
 import { randomResizedCrop, sampleResizedCropBoxes } from './random-resized-crop.js';
+import { keptBatchDiagnostics } from './synthesis-diagnostics.js';
 
 /** Any differentiable x → logits function (KiOP passes the fused prompt model, e.g. SMB). */
 export type StudentFn = (x: tf.Tensor4D) => tf.Tensor2D;
@@ -250,13 +251,15 @@ export class CMISynthesizer implements Synthesizer {
         this.onIteration?.(it, losses);
       }
       const kept = best.take();
+      let diagnostics: Record<string, number> = {};
       if (kept) {
         this.imageBank.add(kept.x, targets);
+        diagnostics = keptBatchDiagnostics(this.teacher, kept.x, targets, this.imageBank.labels);
         if (kept.feat) this.featureBank.add(kept.feat);
         tf.dispose([kept.x, ...(kept.feat ? [kept.feat] : [])]);
       }
       this.rounds++;
-      return { losses: { ...best.info, iteration: best.iteration }, bankSize: this.imageBank.size };
+      return { losses: { ...best.info, iteration: best.iteration, ...diagnostics }, bankSize: this.imageBank.size };
     } finally {
       best.dispose();
       optG.dispose();

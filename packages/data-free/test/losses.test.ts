@@ -38,7 +38,7 @@ describe('bnStatisticsLoss', () => {
     const x = nhwc(fx.x_nchw);
     const f = (xi: tf.Tensor): tf.Scalar => bnStatisticsLoss(m.apply(xi as tf.Tensor4D, { bnTaps: true }).bn ?? []);
     const loss = tf.tidy(() => f(x).dataSync()[0] as number);
-    expect(Math.abs(loss - fx.loss_bn) / fx.loss_bn).toBeLessThan(1e-4);
+    expectClose([loss], [fx.loss_bn], { rtol: 1e-4, atol: 0, label: 'BN-statistics loss' });
     const g = tf.tidy(() => tf.transpose(tf.grad(f)(x), [0, 3, 1, 2]).dataSync());
     expectClose(g, flat(fx.grad_x_nchw), { rtol: 1e-3, atol: 1e-6, label: 'dL_bn/dx' });
     // instance-mean features of the same forward
@@ -157,7 +157,7 @@ describe('cmiContrastiveLoss', () => {
     const f = (l: tf.Tensor, g: tf.Tensor): tf.Scalar =>
       cmiContrastiveLoss(head, { local: l as tf.Tensor2D, global: g as tf.Tensor2D }, fx.tau);
     const v = tf.tidy(() => f(local, global).dataSync()[0] as number);
-    expect(Math.abs(v - fx.loss) / fx.loss).toBeLessThan(1e-5);
+    expectClose([v], [fx.loss], { rtol: 1e-5, atol: 0, label: 'contrastive loss' });
     const [gl, gg] = tf.grads(f)([local, global]);
     expectClose(gl!.dataSync(), flat(fx.grad_local), { rtol: 1e-3, atol: 1e-6, label: 'dL/dlocal' });
     expect(Math.max(...Array.from(gg!.dataSync(), Math.abs))).toBe(0);
@@ -185,7 +185,7 @@ describe('cmiContrastiveLoss', () => {
       3,
       fx.tau,
     );
-    expect(Math.abs(v - ref) / ref).toBeLessThan(1e-5);
+    expectClose([v], [ref], { rtol: 1e-5, atol: 0, label: 'contrastive loss with a feature bank' });
     head.dispose();
   });
 

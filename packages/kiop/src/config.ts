@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
-/** KiOP variants (paper §5 "Baselines and Evaluations"). */
-export const KIOP_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel'] as const;
+/**
+ * KiOP variants (paper §5 "Baselines and Evaluations"), plus `realDataRef`: KiOP-B trained on the source's REAL
+ * training images instead of a synthetic bank — not part of the paper's method, a reference row that shows what
+ * the data-free synthesis costs at the same budget.
+ */
+export const KIOP_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel', 'realDataRef'] as const;
 export type KiopVariantKey = (typeof KIOP_VARIANTS)[number];
 
 /** CMI synthesis settings for one bank (kiop-spec §1.3, §3). */

@@ -12,8 +12,10 @@ import type { NestedPrompt } from './ports.js';
  * SM_k(x)  = LM_k(f_A(P_{k+1}(...PP(PC(x)))))            // source k (k = 1: SMB, 128 px; k = 2: SMC, 224 px)
  * ```
  *
- * Host and sources are frozen; only the prompt trains. The host runs in eval mode unless
- * `fidelity.hostBnTrainMode` reproduces the reference code (BN on batch statistics, kiop-spec §6.1).
+ * Host and sources are frozen; only the prompt trains. The prompted host runs in eval mode unless
+ * `fidelity.hostBnTrainMode` reproduces the reference code: BN on batch statistics (kiop-spec §6.1), with the host's
+ * running statistics left untouched, so the plain host ({@link plainHostLogits}: the preservation target, as the
+ * reference's eval-mode copy `student_init`) and the host as a teacher of bank A stay the frozen eval-mode network.
  */
 export class FusedModels {
   constructor(
@@ -31,9 +33,14 @@ export class FusedModels {
     }
   }
 
-  /** Host logits of an already prompted canvas. */
+  /** Host logits of an already prompted canvas (batch-statistics BN in the reference mode). */
   hostLogits(canvas: tf.Tensor4D): tf.Tensor2D {
-    return this.host.apply(canvas, { training: this.fidelity.hostBnTrainMode }).logits;
+    return this.host.apply(canvas, { training: false, bnStatistics: this.fidelity.hostBnTrainMode ? 'batch' : 'running' }).logits;
+  }
+
+  /** f_A(x) of the frozen host in eval mode, whatever the prompted host's BN mode. */
+  plainHostLogits(x: tf.Tensor4D): tf.Tensor2D {
+    return this.host.apply(x, { training: false }).logits;
   }
 
   /** SMA = f_A ∘ PC: K_A logits. */

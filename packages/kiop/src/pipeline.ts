@@ -16,7 +16,7 @@ export interface KiopParticipant {
   readonly model: ClassifierModel;
   /** Test split (Acc.A / Acc.B). */
   readonly test: ImageDataset;
-  /** Training split; only the host's is used, and only by KiOP-B (real data bank A). */
+  /** Training split: the host's for KiOP-B (real data bank A); the sources' only for the real-data reference. */
   readonly train?: ImageDataset;
 }
 
@@ -43,21 +43,23 @@ function evalSet(p: KiopParticipant, limit: number | undefined, batchSize: numbe
   return () => evalBatches(ds, { batchSize, transform: kiopTransform(p.dataset, 'test') });
 }
 
-function realStream(p: KiopParticipant, config: KiopConfig): ImageStream {
-  if (!p.train) throw new ConfigError(`KiOP-B needs the host's training split ('${p.dataset}' train).`, { field: 'host.train' });
+function realStream(p: KiopParticipant, config: KiopConfig, role: string, seedOffset: number): ImageStream {
+  if (!p.train) {
+    throw new ConfigError(`Variant '${config.variant}' needs the ${role}'s training split ('${p.dataset}' train).`, { field: `${role}.train` });
+  }
   const make = (seed: number) =>
     new BatchLoader(p.train!, { batchSize: config.batchSize, shuffle: true, cycle: true, seed, transform: kiopTransform(p.dataset, 'train') });
-  let loader = make(config.seed + 7);
+  let loader = make(config.seed + seedOffset);
   return {
     reseed(seed) {
       loader = make(seed);
     },
     next(batchSize) {
       if (batchSize !== config.batchSize) {
-        throw new ConfigError(`The host data stream serves batches of ${config.batchSize}, asked for ${batchSize}.`);
+        throw new ConfigError(`The ${role} data stream serves batches of ${config.batchSize}, asked for ${batchSize}.`);
       }
       const b = loader.next();
-      if (!b) throw new ConfigError('The host data stream ended (empty training split?).', { field: 'host.train' });
+      if (!b) throw new ConfigError(`The ${role} data stream ended (empty training split?).`, { field: `${role}.train` });
       b.y.dispose();
       return b.x;
     },
@@ -116,7 +118,9 @@ export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext;
         : undefined,
     });
   };
-  const evalBatch = input.evalBatchSize ?? 256;
+  // Batch-statistics BN (reference mode) makes accuracy depend on the evaluation batch: use the training batch, as the
+  // reference's evaluators do.
+  const evalBatch = input.evalBatchSize ?? (config.fidelity.hostBnTrainMode ? config.batchSize : 256);
   const ctx: KiopContext = {
     config,
     host: host.model,
@@ -125,7 +129,8 @@ export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext;
     mappings,
     hostTest: evalSet(host, input.evalLimit, evalBatch),
     sourceTests: sources.map((p) => evalSet(p, input.evalLimit, evalBatch)),
-    hostTrain: config.variant === 'kiopB' ? realStream(host, config) : undefined,
+    hostTrain: config.variant === 'kiopB' || config.variant === 'realDataRef' ? realStream(host, config, 'host', 7) : undefined,
+    sourceTrain: config.variant === 'realDataRef' ? sources.map((p, i) => realStream(p, config, 'source', 11 + i)) : undefined,
     hostAugment: bankAugment(host.dataset),
     sourceAugment: sources.map((p) => bankAugment(p.dataset)),
     createSynthesizer,

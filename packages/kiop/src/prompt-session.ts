@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, type Synthesizer } from '@promptkd/core';
+import { bankAgreement } from './bank-agreement.js';
 import { bankStream } from './bank-stream.js';
 import { top1Accuracy } from './evaluate.js';
 import { reseedAll } from './reseed.js';
@@ -11,6 +12,9 @@ import type { KiopContext, VariantSession } from './session.js';
 /** Where the host-preservation data (data bank A) comes from. */
 export type PreservationData = 'none' | 'real' | 'synthetic';
 
+/** Where the source images come from: CMI banks (every KiOP variant) or the sources' real training images. */
+export type SourceData = 'synthetic' | 'real';
+
 const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
 
 /**
@@ -18,7 +22,11 @@ const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
  * only the nested prompt trains on
  * `L = α·L_A + β·Σ_k L_k` (Eq. 8), L_A from bank A (absent for KiOP-T), L_k from synthetic bank k.
  */
-export function createPromptSession(ctx: KiopContext, preservation: PreservationData): VariantSession {
+export function createPromptSession(
+  ctx: KiopContext,
+  preservation: PreservationData,
+  sourceData: SourceData = 'synthetic',
+): VariantSession {
   const { config, host, sources, prompt } = ctx;
   if (sources.length !== ctx.mappings.length || sources.length !== ctx.sourceTests.length) {
     throw new ConfigError(
@@ -30,6 +38,11 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
   if (preservation === 'real' && !ctx.hostTrain) {
     throw new ConfigError(`Variant '${config.variant}' needs real host training data (hostTrain).`, { field: 'hostTrain' });
   }
+  if (sourceData === 'real' && ctx.sourceTrain?.length !== sources.length) {
+    throw new ConfigError(`Variant '${config.variant}' needs real training images of every source (sourceTrain).`, {
+      field: 'sourceTrain',
+    });
+  }
   host.setTrainable(false);
   for (const s of sources) s.setTrainable(false);
   const fused = new FusedModels(host, prompt, ctx.mappings, config.fidelity);
@@ -37,6 +50,7 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
 
   const synthesizers: { bank: string; synthesizer: Synthesizer }[] = [];
   const sourceStreams: ImageStream[] = sources.map((teacher, i) => {
+    if (sourceData === 'real') return ctx.sourceTrain![i]!;
     const k = i + 1;
     const synthesizer = ctx.createSynthesizer({
       bank: String.fromCharCode(65 + k), // B, C, ...
@@ -62,6 +76,7 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
     hostStream = bankStream(synthesizer, ctx.rng.fork(), ctx.hostAugment);
   }
 
+  let evaluations = 0;
   return {
     synthesizers,
     baseLr: config.lr,
@@ -76,7 +91,7 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
       });
       if (hostStream) {
         const xA = hostStream.next(config.batchSize);
-        const plain = fused.hostLogits(xA);
+        const plain = fused.plainHostLogits(xA);
         terms.L_A = tf.mul(
           config.alpha,
           preservationTerm(fused.sma(xA), plain, { temperature: T, order: config.fidelity.preservationKl }),
@@ -88,6 +103,23 @@ export function createPromptSession(ctx: KiopContext, preservation: Preservation
       const out: Record<string, number> = { accA: await top1Accuracy((x) => fused.sma(x), ctx.hostTest) };
       for (let k = 1; k <= sources.length; k++) {
         out[ACC_NAMES[k - 1]!] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
+      }
+      return out;
+    },
+    diagnostics() {
+      // Does the prompted host agree with each teacher on the bank it trains on?
+      evaluations++;
+      const out: Record<string, number> = {};
+      for (const { bank, synthesizer } of synthesizers) {
+        const k = bank === 'A' ? 0 : bank.charCodeAt(0) - 65;
+        const teacher = k === 0 ? host : sources[k - 1]!;
+        const augment = k === 0 ? ctx.hostAugment : ctx.sourceAugment?.[k - 1];
+        const prompted = k === 0 ? (x: tf.Tensor4D) => fused.sma(x) : (x: tf.Tensor4D) => fused.smk(k, x);
+        out[`bankAgreement${bank}`] = bankAgreement(synthesizer, teacher, prompted, augment, {
+          n: Math.ceil(256 / config.batchSize) * config.batchSize,
+          batchSize: config.batchSize,
+          seed: config.seed * 7919 + evaluations,
+        });
       }
       return out;
     },

@@ -19,6 +19,8 @@ export interface KiopContext {
   readonly sourceTests: readonly EvalSet[];
   /** Real host training images (KiOP-B's data bank A). */
   readonly hostTrain?: ImageStream;
+  /** Real training images of each source: only the real-data reference (`realDataRef`) uses them. */
+  readonly sourceTrain?: readonly ImageStream[];
   /** Train-time augmentation of each dataset's images (applied to bank samples), host first. */
   readonly hostAugment?: Augment;
   readonly sourceAugment?: readonly (Augment | undefined)[];
@@ -44,6 +46,11 @@ export interface VariantSession {
   lossTerms(): Record<string, tf.Scalar>;
   /** Acc.A, Acc.B (and Acc.C), in [0, 1]. */
   evaluate(): Promise<Record<string, number>>;
+  /**
+   * Per-epoch diagnostics beyond the paper's metrics (e.g. `bankAgreementB`: how often the prompted host agrees with
+   * the source on the bank it trains on). Optional; must not consume the training streams' randomness.
+   */
+  diagnostics?(): Record<string, number>;
   /**
    * Restarts every random stream of the session (bank sampling, real-data order, synthesizers) from `seed`.
    * The loop calls it at the start of each epoch with a seed derived from (config.seed, epoch), so a run resumed

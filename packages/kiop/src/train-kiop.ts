@@ -16,6 +16,8 @@ export interface KiopEpoch {
   readonly synthesis: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Acc.A, Acc.B (, Acc.C) after the epoch, in [0, 1]. */
   readonly metrics: Readonly<Record<string, number>>;
+  /** The session's diagnostics after the epoch (e.g. `bankAgreementB`), when it reports any. */
+  readonly diagnostics?: Readonly<Record<string, number>>;
   readonly seconds: number;
 }
 
@@ -82,7 +84,11 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       }
       const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / config.kdSteps]));
       const metrics = await session.evaluate();
-      const record: KiopEpoch = { epoch, lr, losses, synthesis, metrics, seconds: (performance.now() - started) / 1000 };
+      const diagnostics = session.diagnostics?.();
+      const record: KiopEpoch = {
+        epoch, lr, losses, synthesis, metrics, ...(diagnostics ? { diagnostics } : {}),
+        seconds: (performance.now() - started) / 1000,
+      };
       epochs.push(record);
       await hooks.onEpoch?.(record, session, optimizer);
     }

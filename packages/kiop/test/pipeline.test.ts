@@ -39,7 +39,7 @@ describe('KiOP pipeline smoke (every variant, end to end)', () => {
       const { ctx, dispose } = createKiopContext({
         config,
         host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
-        sources: sources.map((ds, i) => ({ dataset: ds, model: srcModels[i]!, test: data[ds]!.test })),
+        sources: sources.map((ds, i) => ({ dataset: ds, model: srcModels[i]!, test: data[ds]!.test, train: data[ds]!.train })),
         createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
         buildHostLike: (k) => net(k, 1),
       });
@@ -51,5 +51,44 @@ describe('KiOP pipeline smoke (every variant, end to end)', () => {
       expect(Object.keys(result.final)).toContain('accB');
       for (const m of [host, ...srcModels]) m.dispose();
     });
+  }
+});
+
+describe('host BatchNorm modes', () => {
+  for (const hostBnTrainMode of [false, true]) {
+    for (const variant of ['kiopB', 'kiopBF'] as const) {
+      it(`${variant}, hostBnTrainMode ${hostBnTrainMode}: host weights and running statistics stay bit-unchanged`, async () => {
+        const config: KiopConfig = kiopConfigSchema.parse({
+          ...kiopPresets.smoke,
+          variant,
+          seed: 3,
+          epochs: 1,
+          kdSteps: 3,
+          batchSize: 4,
+          promptSizes: [32, 36, 40],
+          synthesis: { ...kiopPresets.smoke.synthesis, gSteps: 2, bankCapacity: 16, nNeg: 8 },
+          fidelity: { ...kiopPresets.smoke.fidelity, hostBnTrainMode },
+        });
+        const host = net(10, 1);
+        const source = net(10, 2);
+        for (const m of [host, source]) m.setTrainable(false);
+        const before = [...host.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())] as const);
+        const { ctx, dispose } = createKiopContext({
+          config,
+          host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
+          sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test }],
+          createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+        });
+        const result = await trainKiop(ctx);
+        dispose();
+        const after = new Map([...host.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())]));
+        for (const [k, v] of before) expect(after.get(k), k).toEqual(v);
+        // the diagnostics of every synthetic bank are reported
+        const diag = result.epochs[0]!.diagnostics ?? {};
+        expect(Object.keys(diag).sort()).toEqual(variant === 'kiopBF' ? ['bankAgreementA', 'bankAgreementB'] : ['bankAgreementB']);
+        expect(result.epochs[0]!.synthesis.B).toHaveProperty('targetAgreement');
+        for (const m of [host, source]) m.dispose();
+      });
+    }
   }
 });

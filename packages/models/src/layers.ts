@@ -5,6 +5,8 @@ import { init, type ParamStore } from './param-store.js';
 /** Per-forward state shared by the layers of one `apply` call. */
 export interface ForwardContext {
   readonly training: boolean;
+  /** BatchNorm normalises with batch statistics (always when `training`; also in `bnStatistics: 'batch'` mode). */
+  readonly batchStatistics: boolean;
   /** Present when BN taps were requested; layers push one entry each, in forward order. */
   readonly bn: BatchNormTap[] | undefined;
   /** Tap names requested by the caller. */
@@ -15,7 +17,7 @@ export interface ForwardContext {
 
 /** Creates a context; throws a ConfigError for tap names the model does not offer. */
 export function createContext(
-  options: { training?: boolean; bnTaps?: boolean; taps?: readonly string[] } | undefined,
+  options: { training?: boolean; bnStatistics?: 'running' | 'batch'; bnTaps?: boolean; taps?: readonly string[] } | undefined,
   available: readonly string[],
   modelName: string,
 ): ForwardContext {
@@ -28,7 +30,14 @@ export function createContext(
       );
     }
   }
-  return { training: options?.training ?? false, bn: options?.bnTaps ? [] : undefined, wanted, taps: {} };
+  const training = options?.training ?? false;
+  return {
+    training,
+    batchStatistics: training || options?.bnStatistics === 'batch',
+    bn: options?.bnTaps ? [] : undefined,
+    wanted,
+    taps: {},
+  };
 }
 
 /** Records `t` under `name` when the caller asked for it. */
@@ -127,9 +136,9 @@ export class BatchNorm2d {
     let variance: tf.Tensor1D | undefined;
     // Plain training (no taps, whose statistics need gradients): the fused batchNormTraining op of @promptkd/core.
     let fusedY: tf.Tensor4D | undefined;
-    if (ctx.training && !ctx.bn && this.weight && this.bias) {
+    if (ctx.batchStatistics && !ctx.bn && this.weight && this.bias) {
       ({ y: fusedY, mean, variance } = batchNormTraining(x, this.weight, this.bias, eps));
-    } else if (ctx.training || ctx.bn) {
+    } else if (ctx.batchStatistics || ctx.bn) {
       ({ mean, variance } = channelMoments(x));
     }
     if (ctx.bn && mean && variance) {
@@ -143,16 +152,18 @@ export class BatchNorm2d {
       });
     }
     let y: tf.Tensor4D;
-    if (ctx.training && mean && variance) {
-      const [n, h, w] = x.shape;
-      const count = n * h * w;
-      const bm = mean;
-      const bv = variance;
-      tf.tidy(() => {
-        const unbiased = count > 1 ? tf.mul(bv, count / (count - 1)) : bv;
-        this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(bm, momentum)));
-        this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
-      });
+    if (ctx.batchStatistics && mean && variance) {
+      if (ctx.training) {
+        const [n, h, w] = x.shape;
+        const count = n * h * w;
+        const bm = mean;
+        const bv = variance;
+        tf.tidy(() => {
+          const unbiased = count > 1 ? tf.mul(bv, count / (count - 1)) : bv;
+          this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(bm, momentum)));
+          this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+        });
+      }
       if (fusedY) {
         y = fusedY;
       } else {

@@ -61,4 +61,21 @@ describe('bnCnn vs PyTorch fixtures', () => {
     disposeAll([x, out]);
     m.dispose();
   });
+
+  it("bnStatistics 'batch': the PyTorch train-mode logits, with the running statistics bit-unchanged", () => {
+    const fx = readFixture<TrainFixture>(import.meta.url, 'bn-train-mode.json');
+    const m = fixtureModel();
+    const before = new Map([...m.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())]));
+    const x = nhwc(fx.x_nchw);
+    const out = m.apply(x, { training: false, bnStatistics: 'batch' });
+    expectClose(out.logits.dataSync(), flat(fx.logits_train), { label: 'batch-statistics logits' });
+    // gradients flow through the batch statistics, and still nothing is written
+    const g = tf.grad((xi: tf.Tensor) => tf.sum(m.apply(xi as tf.Tensor4D, { training: false, bnStatistics: 'batch' }).logits))(x);
+    expect(Number.isFinite(g.sum().dataSync()[0])).toBe(true);
+    for (const [k, v] of m.namedVariables()) expect(Array.from(v.dataSync()), k).toEqual(before.get(k));
+    const evalOut = m.apply(x, { training: false });
+    expect(Math.max(...Array.from(tf.abs(tf.sub(evalOut.logits, out.logits)).dataSync()))).toBeGreaterThan(1e-3);
+    disposeAll([x, out, g, evalOut]);
+    m.dispose();
+  });
 });
