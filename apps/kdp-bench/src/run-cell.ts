@@ -123,7 +123,7 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
       progress = bar;
       try {
         const started = performance.now();
-        const res = runContinualDistillation(data.tasks, backbones, cdlConfig(preset, spec.cl, kd, spec.seed), {
+        const res = await runContinualDistillation(data.tasks, backbones, cdlConfig(preset, spec.cl, kd, spec.seed), {
           ...(teacher ? { teacher } : {}),
           queries,
           onStep: (role, info) => bar.tick(1, { [role]: info.loss.toFixed(3) }),

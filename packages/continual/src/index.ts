@@ -22,8 +22,8 @@ export { CodaPrompt, CODA_PROMPT_DEFAULTS, gramSchmidtRows, orthoPenalty, type C
 export { clMethodRegistry, createClMethod, type ClMethodArgs, type ClMethodFactory } from './registry.js';
 export { maskedCrossEntropy } from './masked-cross-entropy.js';
 export { LinearHead } from './linear-head.js';
-export { codaCosineLr, scheduledLr, type LrScheduleName } from './coda-cosine-schedule.js';
-export { Adam, type AdamOptions } from './adam.js';
+/** The schedules live in `@promptkd/core` (one `lr-schedules.ts` for every loop); re-exported for continual users. */
+export { codaCosineLr, scheduledLr, type LrScheduleName } from '@promptkd/core';
 export {
   finalAverageAccuracy,
   averageAccuracyPerTask,
@@ -38,6 +38,9 @@ export { PromptedClassifier, type PromptedForwardOptions, type PromptedForward }
 export {
   trainStep,
   trainTask,
+  taskOptimizer,
+  taskSteps,
+  taskEpochBatches,
   gatherRows,
   epochBatches,
   evaluateAccuracy,
@@ -46,6 +49,10 @@ export {
   type TaskTrainingOptions,
   type TrainContext,
   type StepInfo,
+  type TaskEpochEnd,
+  type TaskTrainingState,
+  type ClTaskEnd,
+  type ClassIncrementalState,
   type ClassIncrementalOptions,
   type ClassIncrementalResult,
 } from './trainer.js';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '@promptkd/core';
+import { Rng, adam } from '@promptkd/core';
 import { expectClose } from '@promptkd/testing';
 import {
-  Adam,
   LinearHead,
   codaCosineLr,
   epochBatches,
@@ -79,13 +78,14 @@ describe('optimisation', () => {
     expect(codaCosineLr(2e-3, 0, 1)).toBe(2e-3);
   });
 
-  it('Adam follows the PyTorch update rule', () => {
+  it("the trainer's Adam (core's fused adam, ε = 1e-8) follows the PyTorch update rule", () => {
     const v = tf.variable(tf.tensor1d([1, -2]));
-    const adam = new Adam({ lr: 0.1 });
+    const before = tf.memory().numTensors;
+    const optimizer = adam(0.1, 0.9, 0.999, 1e-8);
     const g1 = tf.tensor1d([0.5, -1]);
     const g2 = tf.tensor1d([0.1, 2]);
-    adam.apply([v], [g1]);
-    adam.apply([v], [g2]);
+    optimizer.applyGradients([{ name: v.name, tensor: g1 }]);
+    optimizer.applyGradients([{ name: v.name, tensor: g2 }]);
     // host reference
     const theta = [1, -2];
     const m = [0, 0];
@@ -100,11 +100,12 @@ describe('optimisation', () => {
       }
     });
     expectClose(v.dataSync(), theta, { rtol: 1e-5 });
-    expect(adam.iterations).toBe(2);
-    const before = tf.memory().numTensors;
-    adam.dispose();
-    expect(tf.memory().numTensors).toBe(before - 2);
+    expect(optimizer.iterations).toBe(2);
+    // dispose frees every slot it created (m, v and tfjs's β-power variables)
+    optimizer.dispose();
+    expect(tf.memory().numTensors).toBe(before + 2);
     tf.dispose([v, g1, g2]);
+    expect(tf.memory().numTensors).toBe(before - 1);
   });
 
   it('batches drop the last incomplete batch and are seed-deterministic', () => {

@@ -35,17 +35,17 @@ function flipSometimes(x: tf.Tensor4D, rng: Rng): tf.Tensor4D {
 }
 
 describe.each(Object.keys(configs))('leak audit: continual trainTask (%s)', (key) => {
-  it('2 epochs × 2 steps leave numTensors unchanged (uncached queries + augmentation, then cached queries)', { timeout: 15_000 }, () => {
+  it('2 epochs × 2 steps leave numTensors unchanged (uncached queries + augmentation, then cached queries)', { timeout: 15_000 }, async () => {
     const m = model(key);
     const before = tf.memory().numTensors;
     let steps = 0;
     const options = { epochs: 2, batchSize: 4, lr: 1e-2, maxStepsPerEpoch: 2 };
     const uncached = new QueryCache(query, { cache: false });
-    const l1 = trainTask(m, tasks[0]!, options, { queries: uncached, rng: Rng.fromSeed(3), augment: flipSometimes, onStep: () => void steps++ });
+    const l1 = await trainTask(m, tasks[0]!, options, { queries: uncached, rng: Rng.fromSeed(3), augment: flipSometimes, onStep: () => void steps++ });
     uncached.dispose();
     expect(tf.memory().numTensors).toBe(before);
     const cached = new QueryCache(query, { cache: true });
-    const l2 = trainTask(m, tasks[1]!, options, { queries: cached, rng: Rng.fromSeed(4), onStep: () => void steps++ });
+    const l2 = await trainTask(m, tasks[1]!, options, { queries: cached, rng: Rng.fromSeed(4), onStep: () => void steps++ });
     cached.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(steps).toBe(8);

@@ -1,3 +1,14 @@
+/** Marks promptkd errors across duplicate copies of this package (two versions installed side by side). */
+const MARKER = Symbol.for('@promptkd/core/error');
+
+/** A promptkd error as plain JSON (e.g. sent from a child process to its parent). */
+export interface PromptKdErrorJson {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 /**
  * Typed errors shared by every promptkd package. Each error says what was wrong and what to do;
  * `code` is stable and can be matched by callers.
@@ -13,6 +24,32 @@ export class PromptKdError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.details = details;
+    Object.defineProperty(this, MARKER, { value: true });
+  }
+
+  /**
+   * Whether `error` is a promptkd error, also when it comes from another copy of `@promptkd/core` (where
+   * `instanceof` fails). With `code`, also checks the error code (`E_CONFIG`, ...).
+   */
+  static isInstance(error: unknown, code?: string): error is PromptKdError {
+    if (typeof error !== 'object' || error === null || (error as Record<symbol, unknown>)[MARKER] !== true) return false;
+    return code === undefined || (error as PromptKdError).code === code;
+  }
+
+  /** The error as JSON: name, code, message and details (details must be JSON-safe to survive the trip). */
+  toJSON(): PromptKdErrorJson {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+
+  /**
+   * Rebuilds an error from {@link PromptKdError.toJSON}: an instance of the class with that code (ConfigError for
+   * `E_CONFIG`, ...) or a plain PromptKdError for unknown codes, with the same message and details.
+   */
+  static fromJSON(json: PromptKdErrorJson): PromptKdError {
+    const Known = ERROR_CLASSES[json.code];
+    const error = Known ? new Known(json.message, { ...json.details }) : new PromptKdError(json.code, json.message, { ...json.details });
+    if (json.name) error.name = json.name;
+    return error;
   }
 }
 
@@ -71,3 +108,17 @@ export class ResourceUnavailableError extends PromptKdError {
     super('E_UNAVAILABLE', message, details, options);
   }
 }
+
+type ErrorClass = new (message: string, details?: Record<string, unknown>) => PromptKdError;
+
+/** Error classes by code, for {@link PromptKdError.fromJSON}. */
+const ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
+  E_CONFIG: ConfigError,
+  E_SHAPE: ShapeError,
+  E_REGISTRY: RegistryError,
+  E_FORMAT: DataFormatError,
+  E_CHECKPOINT: CheckpointError,
+  E_NONFINITE: NonFiniteError,
+  E_BACKEND: BackendError,
+  E_UNAVAILABLE: ResourceUnavailableError,
+};

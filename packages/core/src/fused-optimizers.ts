@@ -35,6 +35,11 @@ interface AdamState {
  * serialization as `Adam` — is tfjs's, so checkpoints move freely between the two.
  */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /** Sets α for the next steps (per-epoch schedules; tfjs's Adam has no setter). */
+  setLearningRate(learningRate: number): void {
+    this.learningRate = learningRate;
+  }
+
   override applyGradients(variableGradients: Gradients): void {
     const s = this as unknown as AdamState;
     const names = namesOf(variableGradients);
@@ -90,6 +95,12 @@ export class FusedMomentumOptimizer extends tf.MomentumOptimizer {
     });
     this.incrementIterations();
   }
+
+  /** Frees the slots and, unlike tfjs 4.22's `MomentumOptimizer`, also the learning-rate scalar it inherits. */
+  override dispose(): void {
+    super.dispose();
+    if (this.c && !this.c.isDisposed) this.c.dispose();
+  }
 }
 
 /**
@@ -103,4 +114,12 @@ export function adam(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?:
 /** SGD with momentum as `tf.train.momentum(learningRate, momentum, useNesterov)`, with the fused update. */
 export function momentum(learningRate: number, momentumValue: number, useNesterov = false): FusedMomentumOptimizer {
   return new FusedMomentumOptimizer(learningRate, momentumValue, useNesterov);
+}
+
+/**
+ * Plain SGD (PyTorch's `torch.optim.SGD` with momentum 0): x′ = x − η·g, two element-wise kernels and no slots,
+ * so no fused kernel is needed. tfjs's `SGDOptimizer`, exported here so every loop takes its optimizer from core.
+ */
+export function sgd(learningRate: number): tf.SGDOptimizer {
+  return new tf.SGDOptimizer(learningRate);
 }

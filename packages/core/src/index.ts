@@ -11,3 +11,7 @@ export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';
 export * from './channel-moments.js';
+export * from './lr-schedules.js';
+export * from './train-callbacks.js';
+export * from './resumable-optimizer.js';
+export * from './checkpoint-callbacks.js';

@@ -52,6 +52,13 @@ export class Rng {
     return rng;
   }
 
+  /** Continues from {@link Rng.getState} in place (for a generator others already hold, e.g. a loop's batch order). */
+  setState(s: RngState): void {
+    const other = Rng.fromState(s);
+    this.gen = other.gen;
+    this.normalSpare = other.normalSpare;
+  }
+
   getState(): RngState {
     const state = [...this.gen.getState()];
     return this.normalSpare === undefined

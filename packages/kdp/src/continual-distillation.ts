@@ -154,8 +154,8 @@ export class TeacherStream {
   }
 
   /** Makes the teacher the one that has just finished task t: trains tasks up to t, or rewinds to the snapshot of t. */
-  ensureTask(tasks: readonly ClassIncrementalTask[], t: number): void {
-    while (this.trained <= t) this.trainNext(tasks);
+  async ensureTask(tasks: readonly ClassIncrementalTask[], t: number): Promise<void> {
+    while (this.trained <= t) await this.trainNext(tasks);
     if (this.current === t) return;
     const snap = this.snapshots.get(t);
     if (!snap) throw new ConfigError(`Teacher snapshot of task ${t} is missing; create the TeacherStream with keepSnapshots: true.`, { field: 'keepSnapshots' });
@@ -171,7 +171,7 @@ export class TeacherStream {
 
   private current = -1;
 
-  private trainNext(tasks: readonly ClassIncrementalTask[]): void {
+  private async trainNext(tasks: readonly ClassIncrementalTask[]): Promise<void> {
     const t = this.trained;
     const task = tasks[t];
     if (!task) throw new ConfigError(`Task ${t} does not exist (stream has ${tasks.length}).`, { field: 'tasks' });
@@ -180,7 +180,7 @@ export class TeacherStream {
     const { config, queries } = this.options;
     this.model.beforeTask(task);
     this.lossPerEpoch.push(
-      trainTask(this.model, task, config.teacherTraining ?? config.training, {
+      await trainTask(this.model, task, config.teacherTraining ?? config.training, {
         queries,
         rng: Rng.fromSeed(cdlSeed(config.seed, 'teacherBatches', t)),
         ...(this.options.onStep ? { onStep: this.options.onStep } : {}),
@@ -288,12 +288,12 @@ export interface CdlRunOptions {
  * method's loss, then evaluate both on all seen tasks. KD parts persist across tasks; the optimiser is
  * re-created per task.
  */
-export function runContinualDistillation(
+export async function runContinualDistillation(
   tasks: readonly ClassIncrementalTask[],
   backbones: CdlBackbones,
   config: CdlConfig,
   options: CdlRunOptions = {},
-): CdlResult {
+): Promise<CdlResult> {
   if (!kdMethodRegistry.has(config.kdMethod)) kdMethodRegistry.get(config.kdMethod); // throws with the valid keys
   const keyDim = backbones.query.embedDim;
   const ownQueries = options.queries === undefined;
@@ -351,13 +351,13 @@ export function runContinualDistillation(
       lossPerEpoch.push(...resume.lossPerEpoch.map((r) => [...r]));
       seconds = resume.seconds ?? 0;
     }
-    tasks.forEach((task, t) => {
-      if (t < startTask) return;
-      if (teacher && method.usesTeacher) teacher.ensureTask(tasks, t);
+    for (const [t, task] of tasks.entries()) {
+      if (t < startTask) continue;
+      if (teacher && method.usesTeacher) await teacher.ensureTask(tasks, t);
       const start = performance.now();
       student.beforeTask(task);
       lossPerEpoch.push(
-        trainTask(student, task, config.training, {
+        await trainTask(student, task, config.training, {
           queries,
           rng: Rng.fromSeed(cdlSeed(config.seed, 'studentBatches', t)),
           ...(options.onStep ? { onStep: (i: StepInfo) => options.onStep?.('student', i) } : {}),
@@ -367,7 +367,7 @@ export function runContinualDistillation(
       const row = recordHeads(history, evaluateHeads((x, q, hi) => student.headScores(x, q, hi), tasks, t, queries, config.evalBatchSize));
       seconds += (performance.now() - start) / 1000;
       options.onTaskEnd?.(t, row, teacher?.accuracy[t], { student, teacher });
-    });
+    }
     const { accuracy, heads, withinTask } = history;
     const studentResult: StreamResult = {
       accuracy,

@@ -58,20 +58,20 @@ function config(kd: string): CdlConfig {
 }
 
 describe('per-head records of a run', () => {
-  it('token methods record g, k and the averaged prediction; one-head methods only the prediction', () => {
-    const kdp = runContinualDistillation(tasks, backbones, config('kdp'));
+  it('token methods record g, k and the averaged prediction; one-head methods only the prediction', async () => {
+    const kdp = await runContinualDistillation(tasks, backbones, config('kdp'));
     expect(Object.keys(kdp.student.heads ?? {}).sort()).toEqual(['g', 'k']);
     expect(kdp.student.heads?.g?.map((r) => r.length)).toEqual([1, 2]);
     expect(Object.keys(kdp.student.withinTask).sort()).toEqual(['g', 'k', 'prediction']);
     expect(kdp.student.withinTask.k).toHaveLength(2);
     expect(kdp.teacher?.withinTask.prediction).toHaveLength(2);
-    const kd = runContinualDistillation(tasks, backbones, config('kd'));
+    const kd = await runContinualDistillation(tasks, backbones, config('kd'));
     expect(kd.student.heads).toBeUndefined();
     expect(Object.keys(kd.student.withinTask)).toEqual(['prediction']);
   });
 
-  it('the KDP α = 0 control predicts with g alone and leaves the KD head at its initialisation', () => {
-    const r = runContinualDistillation(tasks, backbones, config('kdp-alpha0'));
+  it('the KDP α = 0 control predicts with g alone and leaves the KD head at its initialisation', async () => {
+    const r = await runContinualDistillation(tasks, backbones, config('kdp-alpha0'));
     expect(r.student.accuracy).toEqual(r.student.heads?.g);
     expect(r.student.withinTask.prediction).toEqual(r.student.withinTask.g);
   });

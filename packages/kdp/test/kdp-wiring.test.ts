@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '@promptkd/core';
 import { expectClose, expectNoTensorLeak } from '@promptkd/testing';
-import { Adam, PromptedClassifier, QueryCache, clsQueryFunction, createClMethod, gatherRows, maskedCrossEntropy, trainStep } from '@promptkd/continual';
+import { PromptedClassifier, QueryCache, clsQueryFunction, createClMethod, gatherRows, maskedCrossEntropy, taskOptimizer, trainStep } from '@promptkd/continual';
 import {
   DistillationStudent,
   KdPrompts,
@@ -216,7 +216,7 @@ describe('loss composition', () => {
     const teacher = clModel(T.backbone, 3);
     const method = createKdMethod('kdp', kdArgs());
     const student = new DistillationStudent(clModel(S.backbone, 0), method, new LiveTeacher(teacher));
-    const opt = new Adam({ lr: 1e-2 });
+    const opt = taskOptimizer(1e-2);
     const vars = student.trainableVariables();
     const b0 = batch(0);
     trainStep(student, vars, opt, b0, tasks[0]!);
@@ -245,7 +245,7 @@ describe.each(kdMethodRegistry.keys())('KD method %s', (key) => {
     const frozenBefore = snapshot(frozen);
     const before = snapshot(vars);
     const kdBefore = snapshot(method.trainableVariables());
-    const opt = new Adam({ lr: 1e-2 });
+    const opt = taskOptimizer(1e-2);
     await expectNoTensorLeak(() => trainStep(student, vars, opt, b, tasks[0]!), { label: `${key} student step` });
     expect(sameValues(snapshot(frozen), frozenBefore)).toBe(true);
     expect(sameValues(snapshot(vars), before)).toBe(false);

@@ -41,12 +41,12 @@ function config(cl: string, kd: string, seed = 0): CdlConfig {
 }
 
 describe('smoke: every CL method × KD method', () => {
-  it.each(clMethodRegistry.keys())('%s × all KD methods completes (one shared teacher run)', (cl) => {
+  it.each(clMethodRegistry.keys())('%s × all KD methods completes (one shared teacher run)', async (cl) => {
     const before = tf.memory().numTensors;
     const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: true });
     const teacher = new TeacherStream({ backbone: T.backbone, keyDim: 16, config: config(cl, 'kd'), numTasks: tasks.length, queries });
     for (const kd of kdMethodRegistry.keys()) {
-      const res = runContinualDistillation(tasks, backbones, config(cl, kd), { teacher, queries });
+      const res = await runContinualDistillation(tasks, backbones, config(cl, kd), { teacher, queries });
       expect(res.student.accuracy.map((r) => r.length)).toEqual([1, 2]);
       expect(Number.isFinite(res.student.summary.finalAccuracy)).toBe(true);
       expect(res.student.lossPerEpoch.flat().every(Number.isFinite)).toBe(true);
@@ -58,12 +58,12 @@ describe('smoke: every CL method × KD method', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('the interleaved run (own teacher) equals the run with a shared, rewound teacher stream', () => {
-    const a = runContinualDistillation(tasks, backbones, config('dualprompt', 'kdp', 3));
+  it('the interleaved run (own teacher) equals the run with a shared, rewound teacher stream', async () => {
+    const a = await runContinualDistillation(tasks, backbones, config('dualprompt', 'kdp', 3));
     const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: true });
     const teacher = new TeacherStream({ backbone: T.backbone, keyDim: 16, config: config('dualprompt', 'kdp', 3), numTasks: 2, queries });
-    teacher.ensureTask(tasks, 1); // train the whole stream first, then rewind per task
-    const b = runContinualDistillation(tasks, backbones, config('dualprompt', 'kdp', 3), { teacher, queries });
+    await teacher.ensureTask(tasks, 1); // train the whole stream first, then rewind per task
+    const b = await runContinualDistillation(tasks, backbones, config('dualprompt', 'kdp', 3), { teacher, queries });
     expect(b.student.accuracy).toEqual(a.student.accuracy);
     expect(b.student.lossPerEpoch).toEqual(a.student.lossPerEpoch);
     expect(b.teacher?.accuracy).toEqual(a.teacher?.accuracy);
@@ -71,46 +71,46 @@ describe('smoke: every CL method × KD method', () => {
     queries.dispose();
   });
 
-  it('a rewound teacher stream comes back to the last task (live-teacher methods read it)', () => {
+  it('a rewound teacher stream comes back to the last task (live-teacher methods read it)', async () => {
     const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: true });
     const teacher = new TeacherStream({ backbone: T.backbone, keyDim: 16, config: config('coda', 'kdp', 3), numTasks: 2, queries });
-    teacher.ensureTask(tasks, 1);
+    await teacher.ensureTask(tasks, 1);
     const last = teacher.model.trainableVariables().map((v) => v.dataSync().slice());
-    teacher.ensureTask(tasks, 0); // rewind
-    teacher.ensureTask(tasks, 1); // must restore task 1's weights, not keep task 0's
+    await teacher.ensureTask(tasks, 0); // rewind
+    await teacher.ensureTask(tasks, 1); // must restore task 1's weights, not keep task 0's
     teacher.model.trainableVariables().forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(last[i]!)));
     teacher.dispose();
     queries.dispose();
   });
 
-  it('a run resumed after task 0 from a saved student state equals the uninterrupted run', () => {
+  it('a run resumed after task 0 from a saved student state equals the uninterrupted run', async () => {
     let saved: Map<string, tf.Tensor> | undefined;
     let rows: number[][] = [];
     let losses: number[][] = [];
-    const full = runContinualDistillation(tasks, backbones, config('coda', 'kdp', 6), {
+    const full = await runContinualDistillation(tasks, backbones, config('coda', 'kdp', 6), {
       onTaskEnd: (t, _s, _t, h) => {
         if (t === 0) saved = exportStudentState(h.student);
       },
     });
     rows = full.student.accuracy.slice(0, 1);
     losses = full.student.lossPerEpoch.slice(0, 1);
-    const resumed = runContinualDistillation(tasks, backbones, config('coda', 'kdp', 6), {
+    const resumed = await runContinualDistillation(tasks, backbones, config('coda', 'kdp', 6), {
       resume: { fromTask: 1, studentState: saved!, accuracy: rows, lossPerEpoch: losses },
     });
     expect(resumed.student.accuracy).toEqual(full.student.accuracy);
     expect(resumed.student.lossPerEpoch).toEqual(full.student.lossPerEpoch);
     tf.dispose([...saved!.values()]);
-    expect(() =>
+    await expect(
       runContinualDistillation(tasks, backbones, config('coda', 'kdp', 6), { resume: { fromTask: 3, studentState: new Map(), accuracy: [], lossPerEpoch: [] } }),
-    ).toThrow(/Cannot resume/);
+    ).rejects.toThrow(/Cannot resume/);
   });
 
-  it('student alone needs no teacher and is paired by seed (same seed ⇒ same result)', () => {
-    const a = runContinualDistillation(tasks, backbones, config('l2p', 'none', 4));
-    const b = runContinualDistillation(tasks, backbones, config('l2p', 'none', 4));
+  it('student alone needs no teacher and is paired by seed (same seed ⇒ same result)', async () => {
+    const a = await runContinualDistillation(tasks, backbones, config('l2p', 'none', 4));
+    const b = await runContinualDistillation(tasks, backbones, config('l2p', 'none', 4));
     expect(a.teacher).toBeUndefined();
     expect(a.student.lossPerEpoch).toEqual(b.student.lossPerEpoch);
-    expect(() => runContinualDistillation(tasks, backbones, config('l2p', 'nope'))).toThrow(/Valid keys/);
+    await expect(runContinualDistillation(tasks, backbones, config('l2p', 'nope'))).rejects.toThrow(/Valid keys/);
   });
 });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFinite, disposeOptimizer, momentum } from '@promptkd/core';
+import { assertFinite, cosineAnnealingLr, disposeOptimizer, momentum } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import { kiopVariantRegistry } from './registry.js';
 import { epochSeed } from './reseed.js';
@@ -42,10 +42,8 @@ export interface KiopHooks {
   resume?(session: VariantSession, optimizer: tf.Optimizer): Promise<{ startEpoch: number; done: readonly KiopEpoch[] } | undefined>;
 }
 
-/** Cosine annealing over epochs, stepped once per epoch, η_min = 0 (PyTorch CosineAnnealingLR, T_max = E). */
-export function cosineLr(baseLr: number, epoch: number, epochs: number): number {
-  return 0.5 * baseLr * (1 + Math.cos((Math.PI * epoch) / epochs));
-}
+/** Cosine annealing over epochs, stepped once per epoch, η_min = 0 (PyTorch CosineAnnealingLR, T_max = E): core's schedule. */
+export const cosineLr = cosineAnnealingLr;
 
 /**
  * The loop every KiOP variant shares (kiop-spec §4.3). Per epoch: the Synthesize Period (each synthesizer runs

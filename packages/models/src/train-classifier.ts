@@ -1,5 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, adamUpdate, assertFinite, momentumUpdate, type ClassifierModel } from '@promptkd/core';
+import {
+  ConfigError,
+  adam,
+  assertFinite,
+  combineCallbacks,
+  cosineAnnealingLr,
+  disposeOptimizer,
+  momentum as momentumOptimizer,
+  sgd,
+  type ClassifierModel,
+  type EpochEnd,
+  type Resumable,
+  type TrainCallbacks,
+  type TrainingState,
+} from '@promptkd/core';
 
 /** One labelled batch: NHWC images in [0,1] and integer class labels. */
 export interface Batch {
@@ -58,6 +72,15 @@ export interface TrainClassifierOptions {
    */
   readonly checkpoint?: TrainCheckpointOptions;
   /**
+   * The training contract (`@promptkd/core`): totals, every step, every epoch (mean loss, accuracy, lr) and the
+   * end. The {@link Resumable} handed out is exact also mid-epoch: its tensors are the model's variables
+   * (`model/<name>`) and the optimizer slots (`slot/<key>`), its JSON the {@link TrainClassifierState} without
+   * slots. A checkpoint callback restores one in `onTrainBegin` (like `resume`).
+   */
+  readonly callbacks?: TrainCallbacks<ClassifierEpochEnd>;
+  /** Batches per epoch, for the `steps` total of `onTrainBegin` (default: the array's length, else unknown = NaN). */
+  readonly stepsPerEpoch?: number;
+  /**
    * Continue from a state given to `checkpoint.save`, with the model's variables restored to the values they had
    * then. Epoch `state.epoch` restarts its batch source and skips (disposing when `disposeBatches`) its first
    * `state.batchInEpoch` batches, so the source must yield the same batches for the same epoch (a seeded loader).
@@ -109,6 +132,11 @@ export interface TrainClassifierState {
   readonly modelRng?: unknown;
 }
 
+/** What {@link trainClassifier} reports after every epoch. */
+export interface ClassifierEpochEnd extends EpochEnd {
+  readonly summary: EpochSummary;
+}
+
 /** Per-epoch summary returned by {@link trainClassifier}. */
 export interface EpochSummary {
   readonly epoch: number;
@@ -134,18 +162,6 @@ async function* iterate(data: BatchSource, epoch: number): AsyncGenerator<Batch>
   }
 }
 
-function zeroSlot(v: tf.Variable): tf.Variable {
-  const z = tf.zerosLike(v);
-  const slot = tf.variable(z, false);
-  z.dispose();
-  return slot;
-}
-
-interface Slots {
-  m: tf.Variable;
-  v?: tf.Variable;
-}
-
 /** Optional model hooks that let a resumed run continue the model's dropout stream. */
 interface RngCarrier {
   reseed?(seed: number): void;
@@ -159,8 +175,8 @@ function slotKeys(model: ClassifierModel, vars: readonly tf.Variable[]): string[
   return vars.map((v, i) => names.get(v) ?? `#${i}`);
 }
 
-/** Checks a resume state against the run and loads its optimizer slots. */
-function restoreSlots(state: TrainClassifierState, kind: 'sgd' | 'adam', epochs: number, keys: readonly string[], vars: readonly tf.Variable[], slots: Map<tf.Variable, Slots>): void {
+/** Checks a resume state against the run; throws a ConfigError naming what does not fit. */
+function checkResumeState(state: TrainClassifierState, kind: 'sgd' | 'adam', epochs: number, keys: readonly string[], vars: readonly tf.Variable[]): void {
   const bad = (why: string): never => {
     throw new ConfigError(`Cannot resume trainClassifier: ${why}.`, { field: 'resume' });
   };
@@ -172,14 +188,56 @@ function restoreSlots(state: TrainClassifierState, kind: 'sgd' | 'adam', epochs:
   const expected = keys.length * (kind === 'adam' ? 2 : 1);
   if (Object.keys(state.slots).length !== expected) bad(`it has ${Object.keys(state.slots).length} optimizer slots, expected ${expected}`);
   vars.forEach((v, i) => {
-    const s = slots.get(v) as Slots;
-    for (const [prefix, slot] of [['m', s.m], ['v', s.v]] as const) {
-      if (!slot) continue;
+    for (const prefix of kind === 'adam' ? ['m', 'v'] : ['m']) {
       const data = state.slots[`${prefix}/${keys[i]}`];
       if (!data || data.length !== v.size) bad(`slot '${prefix}/${keys[i]}' is missing or has the wrong size`);
-      tf.tidy(() => slot.assign(tf.tensor(data as Float32Array, v.shape, 'float32')));
     }
   });
+}
+
+/** The optimizers of {@link trainClassifier}, from core: PyTorch SGD (momentum μ, dampening 0), or Adam (ε = 1e-8). */
+type Kind = 'sgd' | 'sgdPlain' | 'adam';
+
+function createOptimizer(kind: Kind, lr: number, momentum: number, betas: readonly [number, number]): tf.Optimizer & { setLearningRate(lr: number): void } {
+  if (kind === 'adam') return adam(lr, betas[0], betas[1], 1e-8);
+  return kind === 'sgd' ? momentumOptimizer(lr, momentum) : sgd(lr);
+}
+
+/**
+ * Slot kinds of the optimizer in its own order, and their key prefix in {@link TrainClassifierState.slots}. Plain
+ * SGD (μ = 0) has no slots; its state keeps zero `m/` entries so the format does not depend on μ.
+ */
+const SLOT_KINDS = { adam: [['m', 'm'], ['v', 'v']], sgd: [['momentum', 'm']], sgdPlain: [] } as const;
+
+/** Sets the optimizer's step count and slots from `slots` (zeros when absent), in the trained variables' order. */
+async function setSlots(optimizer: tf.Optimizer, kind: Kind, step: number, vars: readonly tf.Variable[], keys: readonly string[], slots?: Readonly<Record<string, Float32Array>>): Promise<void> {
+  const old = await optimizer.getWeights();
+  const iter = tf.scalar(step, 'int32');
+  const values = (SLOT_KINDS[kind] as readonly (readonly [string, string])[]).flatMap(([suffix, prefix]) =>
+    vars.map((v, i) => {
+      const data = slots?.[`${prefix}/${keys[i]}`];
+      return { name: `${v.name}/${suffix}`, tensor: data ? tf.tensor(data, v.shape, 'float32') : tf.zerosLike(v) };
+    }),
+  );
+  try {
+    await optimizer.setWeights([{ name: 'iter', tensor: iter }, ...values]);
+  } finally {
+    tf.dispose([iter, ...values.map((w) => w.tensor), ...old.map((w) => w.tensor)]);
+  }
+}
+
+/** The optimizer's slots as {@link TrainClassifierState.slots} (copies). */
+async function readSlots(optimizer: tf.Optimizer, kind: Kind, keys: readonly string[], vars: readonly tf.Variable[]): Promise<Record<string, Float32Array>> {
+  const [iter, ...weights] = await optimizer.getWeights();
+  iter?.tensor.dispose();
+  const out: Record<string, Float32Array> = {};
+  if (kind === 'sgdPlain') vars.forEach((v, i) => (out[`m/${keys[i]}`] = new Float32Array(v.size)));
+  const perKind = keys.length;
+  for (const [i, w] of weights.entries()) {
+    const prefix = (SLOT_KINDS[kind] as readonly (readonly [string, string])[])[Math.floor(i / perKind)]?.[1] ?? 'm';
+    out[`${prefix}/${keys[i % perKind]}`] = ((await w.tensor.data()) as Float32Array).slice();
+  }
+  return out;
 }
 
 /**
@@ -204,47 +262,67 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
   if (vars.length === 0) throw new ConfigError(`Model '${model.name}' has no trainable variables (is it frozen?).`, { field: 'variables' });
   const rngModel = model as RngCarrier;
   if (options.seed !== undefined) rngModel.reseed?.(options.seed);
-  const momentum = options.momentum ?? 0.9;
-  const [b1, b2] = options.betas ?? [0.9, 0.999];
   const wd = options.weightDecay ?? 0;
   const dispose = options.disposeBatches ?? !Array.isArray(data);
   const keys = slotKeys(model, vars);
-  const slots = new Map<tf.Variable, Slots>();
-  for (const v of vars) {
-    slots.set(v, { m: zeroSlot(v), v: kind === 'adam' ? zeroSlot(v) : undefined });
-  }
-  const r = options.resume;
-  let step = r?.step ?? 0;
-  const summaries: EpochSummary[] = r ? [...r.summaries] : [];
-  let lastSave = performance.now();
-  const save = async (epoch: number, batchInEpoch: number, lossSum: number, correct: number, seen: number): Promise<void> => {
-    if (!ck) return;
-    const out: Record<string, Float32Array> = {};
-    for (const [i, v] of vars.entries()) {
-      const s = slots.get(v) as Slots;
-      out[`m/${keys[i]}`] = ((await s.m.data()) as Float32Array).slice();
-      if (s.v) out[`v/${keys[i]}`] = ((await s.v.data()) as Float32Array).slice();
-    }
+  const momentum = options.momentum ?? 0.9;
+  const optKind: Kind = kind === 'sgd' && momentum === 0 ? 'sgdPlain' : kind;
+  const optimizer = createOptimizer(optKind, options.lr, momentum, options.betas ?? [0.9, 0.999]);
+  const cb = combineCallbacks<ClassifierEpochEnd>(options.callbacks);
+  let r = options.resume;
+  let step = 0;
+  let summaries: EpochSummary[] = [];
+  // Position of the run: epoch in progress and its running sums (what a mid-epoch state holds).
+  const at = { epoch: 0, batchInEpoch: 0, lossSum: 0, correct: 0, seen: 0 };
+  const stateNow = async (): Promise<TrainClassifierState> => {
     const modelRng = rngModel.rngState?.();
-    await ck.save({
-      version: 1, optimizer: kind, epochs: options.epochs, epoch, batchInEpoch, step, lossSum, correct, seen,
-      summaries: [...summaries], slots: out, ...(modelRng !== undefined ? { modelRng } : {}),
-    });
+    return {
+      version: 1, optimizer: kind, epochs: options.epochs, ...at, step,
+      summaries: [...summaries], slots: await readSlots(optimizer, optKind, keys, vars), ...(modelRng !== undefined ? { modelRng } : {}),
+    };
+  };
+  const training: Resumable<Omit<TrainClassifierState, 'slots'>> = {
+    async exportState() {
+      const { slots, ...json } = await stateNow();
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const [n, v] of model.namedVariables()) tensors[`model/${n}`] = v.clone();
+      for (const [k, a] of Object.entries(slots)) tensors[`slot/${k}`] = tf.tensor1d(a, 'float32');
+      return { tensors, state: json };
+    },
+    async importState(saved: TrainingState<Omit<TrainClassifierState, 'slots'>>) {
+      const slots: Record<string, Float32Array> = {};
+      for (const [n, t] of Object.entries(saved.tensors)) if (n.startsWith('slot/')) slots[n.slice(5)] = (await t.data()) as Float32Array;
+      const state: TrainClassifierState = { ...saved.state, slots };
+      checkResumeState(state, kind, options.epochs, keys, vars);
+      for (const [n, v] of model.namedVariables()) {
+        const t = saved.tensors[`model/${n}`];
+        if (!t || t.shape.join(',') !== v.shape.join(',')) throw new ConfigError(`Cannot resume trainClassifier: the state lacks or mis-shapes weight '${n}'.`, { field: 'resume' });
+        v.assign(t);
+      }
+      r = state;
+    },
+  };
+  let lastSave = performance.now();
+  const save = async (): Promise<void> => {
+    if (!ck) return;
+    await ck.save(await stateNow());
     lastSave = performance.now();
   };
   try {
-    if (r) {
-      restoreSlots(r, kind, options.epochs, keys, vars, slots);
-      if (r.modelRng !== undefined) rngModel.setRngState?.(r.modelRng);
-    }
+    const perEpoch = options.stepsPerEpoch ?? (Array.isArray(data) ? data.length : Number.NaN);
+    await cb.onTrainBegin?.({ epochs: options.epochs, steps: perEpoch * options.epochs, training });
+    if (r) checkResumeState(r, kind, options.epochs, keys, vars);
+    step = r?.step ?? 0;
+    summaries = r ? [...r.summaries] : [];
+    await setSlots(optimizer, optKind, step, vars, keys, r?.slots);
+    if (r?.modelRng !== undefined) rngModel.setRngState?.(r.modelRng);
+    lastSave = performance.now();
     for (let epoch = r?.epoch ?? 0; epoch < options.epochs; epoch++) {
-      const lr = options.cosine ? (options.lr * (1 + Math.cos((Math.PI * epoch) / options.epochs))) / 2 : options.lr;
+      const lr = options.cosine ? cosineAnnealingLr(options.lr, epoch, options.epochs) : options.lr;
+      optimizer.setLearningRate(lr);
       const resumed = r !== undefined && epoch === r.epoch;
-      let skip = resumed ? r.batchInEpoch : 0;
-      let batchInEpoch = skip;
-      let lossSum = resumed ? r.lossSum : 0;
-      let correct = resumed ? r.correct : 0;
-      let seen = resumed ? r.seen : 0;
+      let skip = resumed ? r!.batchInEpoch : 0;
+      Object.assign(at, { epoch, batchInEpoch: skip, lossSum: resumed ? r!.lossSum : 0, correct: resumed ? r!.correct : 0, seen: resumed ? r!.seen : 0 });
       for await (const batch of iterate(data, epoch)) {
         if (skip > 0) {
           // Resuming mid-epoch: these batches were trained before the checkpoint.
@@ -253,8 +331,7 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
           continue;
         }
         step++;
-        batchInEpoch++;
-        const t = step;
+        at.batchInEpoch++;
         let correctT: tf.Tensor | undefined;
         const lossT = tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
@@ -262,24 +339,12 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
             correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(batch.y, 'int32')), 'float32')));
             return crossEntropy(logits, batch.y);
           }, vars);
-          for (const v of vars) {
-            let g = grads[v.name] as tf.Tensor;
-            if (wd > 0) g = tf.add(g, tf.mul(v, wd));
-            const s = slots.get(v) as Slots;
-            if (kind === 'sgd' && momentum > 0) {
-              const [x1, b] = momentumUpdate(v, g, s.m, { learningRate: lr, momentum, nesterov: false });
-              s.m.assign(b);
-              v.assign(x1);
-            } else if (kind === 'sgd') {
-              v.assign(tf.sub(v, tf.mul(g, lr)));
-            } else {
-              const attrs = { stepSize: lr / (1 - b1 ** t), beta1: b1, beta2: b2, sqrtC2: Math.sqrt(1 - b2 ** t), epsilon: 1e-8 };
-              const [x1, m, u] = adamUpdate(v, g, s.m, s.v as tf.Variable, attrs);
-              s.m.assign(m);
-              (s.v as tf.Variable).assign(u);
-              v.assign(x1);
-            }
-          }
+          optimizer.applyGradients(
+            vars.map((v) => {
+              const g = grads[v.name] as tf.Tensor;
+              return { name: v.name, tensor: wd > 0 ? tf.add(g, tf.mul(v, wd)) : g };
+            }),
+          );
           return value;
         });
         const loss = (await lossT.data())[0] as number;
@@ -288,25 +353,30 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
         const n = batch.x.shape[0];
         if (dispose) tf.dispose([batch.x, batch.y]);
         assertFinite(loss, { step, term: 'cross-entropy', what: 'training loss' });
-        lossSum += loss * n;
-        correct += hits;
-        seen += n;
+        at.lossSum += loss * n;
+        at.correct += hits;
+        at.seen += n;
         options.onProgress?.({ epoch, step, loss, lr });
+        await cb.onStepEnd?.({ epoch, step, loss, lr });
         const due =
           (ck?.everySteps !== undefined && step % ck.everySteps === 0) ||
           (ck?.everySeconds !== undefined && performance.now() - lastSave >= ck.everySeconds * 1000);
-        if (due) await save(epoch, batchInEpoch, lossSum, correct, seen);
+        if (due) await save();
       }
       if (skip > 0) {
         throw new ConfigError(`Cannot resume trainClassifier: epoch ${epoch} has fewer batches than the ${r?.batchInEpoch} the state says were done (did the data change?).`, { field: 'resume' });
       }
+      const { seen, lossSum, correct } = at;
       const summary = { epoch, loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, lr };
       summaries.push(summary);
       options.onProgress?.({ epoch, step, loss: summary.loss, lr, epochEnd: { loss: summary.loss, accuracy: summary.accuracy, examples: seen } });
-      await save(epoch + 1, 0, 0, 0, 0);
+      Object.assign(at, { epoch: epoch + 1, batchInEpoch: 0, lossSum: 0, correct: 0, seen: 0 });
+      await save();
+      await cb.onEpochEnd?.({ epoch, step, summary, metrics: { loss: summary.loss, accuracy: summary.accuracy, lr }, training });
     }
+    await cb.onTrainEnd?.({ epochs: options.epochs, step });
   } finally {
-    for (const s of slots.values()) tf.dispose([s.m, ...(s.v ? [s.v] : [])]);
+    disposeOptimizer(optimizer);
   }
   return summaries;
 }
