@@ -3,6 +3,7 @@ import { PromptKdError } from '@promptkd/core';
 import { demo, kiopCommand } from '@promptkd/kiop-bench';
 import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
+import { serveCommand } from './serve.js';
 
 const program = new Command('promptkd')
   .description('promptkd: knowledge in prompts (KiOP) and continual distillation with prompts (KDP) on TensorFlow.js')
@@ -31,6 +32,7 @@ program
   });
 program.addCommand(kiopCommand(init));
 program.addCommand(kdpCommand(init));
+program.addCommand(serveCommand(init));
 
 try {
   await program.parseAsync(process.argv);

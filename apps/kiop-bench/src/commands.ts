@@ -6,6 +6,7 @@ import { cellId, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, t
 import { prepareParticipant } from './participants.js';
 import { collectCells, writeReport } from './report.js';
 import { runCell } from './run-cell.js';
+import { serveCommandLine } from './serve-artifacts.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (v: string) => {
@@ -64,7 +65,9 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
       await init();
       const spec: KiopCellSpec = { host: o.host, sources: o.source, variant: o.variant as KiopVariantKey, preset: o.preset as PresetName, seed: o.seed, set: o.set };
       const { folder, results } = await runOneCell(spec, resolve(o.out), { host: o.hostWeights, sources: o.sourceWeights });
-      process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best }, null, 2)}\n`);
+      const serve = results.promptArtifacts?.length ? serveCommandLine(results.host.weights, `${folder.dir}/prompts`) : undefined;
+      process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best, ...(serve ? { serve } : {}) }, null, 2)}\n`);
+      if (serve) process.stderr.write(`serve this prompt: ${serve}\n`);
     });
   kiop
     .command('grid')

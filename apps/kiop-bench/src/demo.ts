@@ -3,6 +3,7 @@ import { collectCells, writeReport } from './report.js';
 import { gridCells, runCells } from './commands.js';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
+import { serveCommandLine } from './serve-artifacts.js';
 
 /**
  * The README's main job: host = small BN CNN on MNIST, source = small BN CNN on Fashion-MNIST (offline data);
@@ -17,8 +18,10 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   // Pretrain (or load) every model once, here, so the parallel cells find them cached.
   const { bench } = resolveCell(cells[0]!);
   const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];
+  const weights = new Map<string, string>();
   for (const ds of datasets) {
     const p = await prepareParticipant({ dataset: ds, preset: bench, seed: 0, log: (l) => process.stderr.write(`${l}\n`) });
+    weights.set(ds, p.weights);
     process.stderr.write(`${ds}: ${p.train.count} train / ${p.test.count} test images, clean accuracy ${(100 * p.cleanAccuracy).toFixed(2)}%\n`);
     p.model.dispose();
   }
@@ -33,6 +36,7 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   process.stdout.write(`curves:         ${root}/curves-<pair>.svg|png\n`);
   process.stdout.write(`prompt images:  ${root}/<pair>/<variant>__s${options.seed}/figures/prompt.png\n`);
   process.stdout.write(`one cell again: promptkd ${cellArgs(cells[0]!, root).join(' ')}\n`);
+  process.stdout.write(`serve prompts:  ${serveCommandLine(weights.get(cells[0]!.host)!, root)}\n`);
   process.stdout.write(`wall time:      ${minutes.toFixed(1)} min\n`);
   const failed = outcomes.filter((o) => o.status === 'failed');
   if (failed.length) throw new Error(`${failed.length} demo cell(s) failed: ${failed.map((f) => f.cell.id).join(', ')}`);

@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildNetwork, type PreparedParticipant } from './participants.js';
 import type { BenchPreset } from './bench-presets.js';
+import { writeServablePrompts } from './serve-artifacts.js';
 
 /** What a finished cell writes to `results.json`. */
 export interface CellResults extends KiopResult {
@@ -24,6 +25,8 @@ export interface CellResults extends KiopResult {
   readonly sources: { dataset: string; cleanAccuracy: number; weights: string }[];
   readonly promptParameters: { effective: number; stored: number } | undefined;
   readonly seconds: number;
+  /** Servable prompt artifacts (one per source), for `promptkd serve`. */
+  readonly promptArtifacts?: readonly string[];
 }
 
 interface CellState {
@@ -118,12 +121,17 @@ export async function runCell(options: {
     });
     progress.stop();
     const prompt = ctx.prompt as unknown as SegmentedPrompt;
+    const promptArtifacts =
+      config.variant === 'vanillaKd'
+        ? undefined
+        : await writeServablePrompts({ runDir: folder.dir, config, cell: options.name, host, sources, prompt, mappings: ctx.mappings, final: result.final });
     const results: CellResults = {
       ...result,
       host: { dataset: host.dataset, cleanAccuracy: host.cleanAccuracy, weights: host.weights },
       sources: sources.map((s) => ({ dataset: s.dataset, cleanAccuracy: s.cleanAccuracy, weights: s.weights })),
       promptParameters: config.variant === 'vanillaKd' ? undefined : prompt.parameterCount(),
       seconds: (performance.now() - started) / 1000,
+      ...(promptArtifacts ? { promptArtifacts } : {}),
     };
     if (config.variant !== 'vanillaKd') {
       const first = evalBatches(host.test, { batchSize: 1, transform: kiopTransform(host.dataset, 'test') })[Symbol.iterator]().next();

@@ -21,6 +21,7 @@ describe('promptkd demo (smoke preset)', () => {
     expect(first.status, first.stderr.slice(-3000)).toBe(0);
     for (const method of ['Vanilla-KD', 'KiOP-T', 'KiOP-B', 'KiOP-BF']) expect(first.stdout).toMatch(new RegExp(`\\| ${method} +\\|`));
     expect(first.stdout).toMatch(/wall time: +\d+\.\d min/);
+    expect(first.stdout).toMatch(/serve prompts: +promptkd serve --host \S+\.safetensors --prompts \S+/);
     expect(first.stderr).toMatch(/pretraining mnist/);
     expect(existsSync(join(out, 'kiop-results.md'))).toBe(true);
     expect(existsSync(join(out, 'kiop-results.csv'))).toBe(true);

@@ -1,0 +1,289 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, NonFiniteError, PromptKdError, type ClassifierModel } from '@promptkd/core';
+import type { ServedPrompt } from './served-prompt.js';
+
+/** Dynamic batching settings of {@link MixedBatcher}. */
+export interface BatchingOptions {
+  /** Most images in one host forward (default 32). 1 turns batching off: one request per forward. */
+  readonly maxBatchSize?: number;
+  /** Longest a request waits for others to join its batch, in ms (default 2). */
+  readonly maxWaitMs?: number;
+  /** Most images waiting at once; more are refused with {@link ServerBusyError} (default 1024). */
+  readonly maxQueuedImages?: number;
+}
+
+/** One request: `count` images of `prompt`'s task, `[count, H, W, C]` in [0,1] (the source dataset's image shape). */
+export interface PredictJobInput {
+  readonly prompt: ServedPrompt;
+  readonly images: Float32Array;
+  readonly count: number;
+  /** Also return each image's prompted canvas. */
+  readonly canvas?: boolean;
+  /** Aborting (client gone) drops the request if it has not run yet; its result is discarded otherwise. */
+  readonly signal?: AbortSignal;
+}
+
+/** One image's result: the source-task logits (host logits read through π) and, on request, the canvas. */
+export interface RowResult {
+  readonly logits: Float32Array;
+  readonly canvas?: { readonly height: number; readonly width: number; readonly channels: number; readonly data: Float32Array };
+}
+
+/** What one host forward did (for metrics). */
+export interface BatchInfo {
+  readonly images: number;
+  readonly requests: number;
+  /** Distinct prompts in the batch. */
+  readonly prompts: number;
+  /** Host forwards run (one per distinct canvas size). */
+  readonly forwards: number;
+  readonly seconds: number;
+}
+
+/** The queue is full. */
+export class ServerBusyError extends PromptKdError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('E_BUSY', message, details);
+  }
+}
+
+/** The request was aborted by its client before it ran. */
+export class RequestAbortedError extends PromptKdError {
+  constructor() {
+    super('E_ABORTED', 'The client went away before its request ran.');
+  }
+}
+
+interface Job extends PredictJobInput {
+  readonly enqueuedAt: number;
+  resolve(rows: RowResult[]): void;
+  reject(error: unknown): void;
+  onAbort?: () => void;
+}
+
+/**
+ * Mixed-prompt dynamic batching over one frozen host. Requests for different prompts differ only in their canvas,
+ * so a batch applies each prompt to its own images (preprocessing and prompt run once per prompt in the batch),
+ * stacks the canvases and runs ONE host forward (per canvas size), then reads each prompt's label mapping π off
+ * its rows. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
+ * only and the result equals the one-request-at-a-time path exactly (tested bit for bit).
+ *
+ * A batch closes when it holds `maxBatchSize` images or its oldest request has waited `maxWaitMs`. A request
+ * whose client aborted is dropped before it runs; a request whose row is not finite fails alone
+ * ({@link NonFiniteError}); if a whole batch throws, its requests are retried one at a time so one bad request
+ * cannot fail the others.
+ */
+export class MixedBatcher {
+  readonly maxBatchSize: number;
+  readonly maxWaitMs: number;
+  readonly maxQueuedImages: number;
+  private readonly queue: Job[] = [];
+  private queuedImages = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly host: ClassifierModel,
+    options: BatchingOptions = {},
+    private readonly onBatch?: (info: BatchInfo) => void,
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? 32;
+    this.maxWaitMs = options.maxWaitMs ?? 2;
+    this.maxQueuedImages = options.maxQueuedImages ?? 1024;
+    for (const [field, v, min] of [['maxBatchSize', this.maxBatchSize, 1], ['maxWaitMs', this.maxWaitMs, 0], ['maxQueuedImages', this.maxQueuedImages, 1]] as const) {
+      if (!Number.isFinite(v) || v < min || (field !== 'maxWaitMs' && !Number.isInteger(v))) {
+        throw new ConfigError(`Batching option '${field}' must be ${field === 'maxWaitMs' ? 'a number' : 'an integer'} ≥ ${min}, got ${v}.`, { field, value: v });
+      }
+    }
+  }
+
+  /** Images waiting for a batch. */
+  get pending(): number {
+    return this.queuedImages;
+  }
+
+  /** Queues a request; resolves with one {@link RowResult} per image. */
+  predict(input: PredictJobInput): Promise<RowResult[]> {
+    if (this.closed) return Promise.reject(new ServerBusyError('The server is shutting down.'));
+    if (input.signal?.aborted) return Promise.reject(new RequestAbortedError());
+    if (this.queuedImages + input.count > this.maxQueuedImages) {
+      return Promise.reject(
+        new ServerBusyError(`${this.queuedImages} images are already waiting (limit ${this.maxQueuedImages}); retry shortly.`, {
+          pending: this.queuedImages,
+          limit: this.maxQueuedImages,
+        }),
+      );
+    }
+    return new Promise<RowResult[]>((resolve, reject) => {
+      const job: Job = { ...input, enqueuedAt: performance.now(), resolve, reject };
+      input.prompt.acquire();
+      if (input.signal) {
+        job.onAbort = () => {
+          const i = this.queue.indexOf(job);
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            this.queuedImages -= job.count;
+            this.settle(job, () => reject(new RequestAbortedError()));
+          }
+        };
+        input.signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.queuedImages += job.count;
+      this.schedule();
+    });
+  }
+
+  /** Rejects every waiting request and accepts no more. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    for (const job of this.queue.splice(0)) this.settle(job, () => job.reject(new ServerBusyError('The server is shutting down.')));
+    this.queuedImages = 0;
+  }
+
+  private schedule(): void {
+    if (this.immediate || this.queue.length === 0) return;
+    const oldest = this.queue[0] as Job;
+    const wait = this.maxBatchSize === 1 || this.queuedImages >= this.maxBatchSize ? 0 : oldest.enqueuedAt + this.maxWaitMs - performance.now();
+    if (wait <= 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      // setImmediate: requests that arrived with this one are parsed first and can join the batch
+      this.immediate = setImmediate(() => this.flush());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, wait);
+    }
+  }
+
+  private flush(): void {
+    this.immediate = undefined;
+    const jobs: Job[] = [];
+    let images = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Job;
+      if (jobs.length > 0 && images + next.count > this.maxBatchSize) break;
+      this.queue.shift();
+      this.queuedImages -= next.count;
+      images += next.count;
+      jobs.push(next);
+    }
+    if (jobs.length > 0) this.run(jobs);
+    this.schedule();
+  }
+
+  private settle(job: Job, action: () => void): void {
+    if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
+    job.prompt.release();
+    action();
+  }
+
+  private run(jobs: Job[]): void {
+    const t0 = performance.now();
+    let results: (RowResult[] | Error)[];
+    let forwards: number;
+    try {
+      ({ results, forwards } = this.forward(jobs));
+    } catch (batchError) {
+      if (jobs.length === 1) {
+        results = [batchError instanceof Error ? batchError : new Error(String(batchError))];
+        forwards = 1;
+      } else {
+        // isolate: one request at a time, so only the one that fails gets the error
+        results = [];
+        forwards = 0;
+        for (const job of jobs) {
+          try {
+            const one = this.forward([job]);
+            results.push(one.results[0] as RowResult[] | Error);
+            forwards += one.forwards;
+          } catch (e) {
+            results.push(e instanceof Error ? e : new Error(String(e)));
+          }
+        }
+      }
+    }
+    this.onBatch?.({
+      images: jobs.reduce((a, j) => a + j.count, 0),
+      requests: jobs.length,
+      prompts: new Set(jobs.map((j) => j.prompt)).size,
+      forwards,
+      seconds: (performance.now() - t0) / 1000,
+    });
+    jobs.forEach((job, i) => {
+      const r = results[i] as RowResult[] | Error;
+      this.settle(job, () => (r instanceof Error ? job.reject(r) : job.resolve(r)));
+    });
+  }
+
+  /** Preprocess + prompt per prompt group, one host forward per canvas size, rows read through each π. */
+  private forward(jobs: readonly Job[]): { results: (RowResult[] | Error)[]; forwards: number } {
+    const byPrompt = new Map<ServedPrompt, Job[]>();
+    for (const job of jobs) {
+      const list = byPrompt.get(job.prompt);
+      if (list) list.push(job);
+      else byPrompt.set(job.prompt, [job]);
+    }
+    // row bookkeeping: each job's first row in its canvas-size group
+    const where = new Map<Job, { group: string; row: number; canvasRow: number }>();
+    const canvasData = new Map<ServedPrompt, Float32Array>();
+    const logitsByGroup = new Map<string, { data: Float32Array; k: number }>();
+    tf.tidy(() => {
+      const groups = new Map<string, tf.Tensor4D[]>();
+      const rowsInGroup = new Map<string, number>();
+      for (const [prompt, list] of byPrompt) {
+        const [h, w, c] = prompt.imageShape;
+        const n = list.reduce((a, j) => a + j.count, 0);
+        const pixels = new Float32Array(n * h * w * c);
+        let offset = 0;
+        let canvasRow = 0;
+        const key = prompt.canvasShape.join('x');
+        const base = rowsInGroup.get(key) ?? 0;
+        for (const job of list) {
+          pixels.set(job.images, offset);
+          offset += job.images.length;
+          where.set(job, { group: key, row: base + canvasRow, canvasRow });
+          canvasRow += job.count;
+        }
+        const canvas = prompt.canvas(prompt.preprocess(tf.tensor4d(pixels, [n, h, w, c])));
+        if (list.some((j) => j.canvas)) canvasData.set(prompt, canvas.dataSync() as Float32Array);
+        groups.set(key, [...(groups.get(key) ?? []), canvas]);
+        rowsInGroup.set(key, base + n);
+      }
+      for (const [key, canvases] of groups) {
+        const stacked = canvases.length === 1 ? (canvases[0] as tf.Tensor4D) : tf.concat(canvases, 0);
+        const logits = this.host.apply(stacked, { training: false }).logits;
+        logitsByGroup.set(key, { data: logits.dataSync() as Float32Array, k: logits.shape[1] });
+      }
+    });
+    const results = jobs.map((job): RowResult[] | Error => {
+      const at = where.get(job)!;
+      const { data, k } = logitsByGroup.get(at.group)!;
+      const pi = job.prompt.mapping;
+      const [ch, cw, cc] = job.prompt.canvasShape;
+      const rows: RowResult[] = [];
+      for (let r = 0; r < job.count; r++) {
+        const logits = new Float32Array(pi.length);
+        const base = (at.row + r) * k;
+        for (let j = 0; j < pi.length; j++) logits[j] = data[base + (pi[j] as number)] as number;
+        if (!logits.every(Number.isFinite)) {
+          return new NonFiniteError(
+            `Image ${r} of this request gave non-finite logits through prompt '${job.prompt.id}'; nothing else was affected.`,
+            { image: r, prompt: job.prompt.id },
+          );
+        }
+        const canvas = job.canvas
+          ? { height: ch, width: cw, channels: cc, data: canvasData.get(job.prompt)!.slice((at.canvasRow + r) * ch * cw * cc, (at.canvasRow + r + 1) * ch * cw * cc) }
+          : undefined;
+        rows.push(canvas ? { logits, canvas } : { logits });
+      }
+      return rows;
+    });
+    return { results, forwards: logitsByGroup.size };
+  }
+}

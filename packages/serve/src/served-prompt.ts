@@ -1,0 +1,214 @@
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointError } from '@promptkd/core';
+import type { Transform } from '@promptkd/datasets';
+import { SegmentedPrompt, type LoadedPromptArtifact, type ParameterCount, type VisualPrompt } from '@promptkd/visual-prompt';
+import type { LoadedHost } from './host.js';
+import { PREPROCESS_RNG, preprocessRegistry } from './preprocess.js';
+import { servingMetadataSchema, type ServingMetadata } from './servable.js';
+
+/** What `GET /v1/prompts` tells about a prompt. */
+export interface PromptSummary {
+  readonly id: string;
+  readonly sourceDataset: string;
+  readonly classNames: readonly string[];
+  /** Canvas sides the image goes through: [image, after segment 1, …] (KiOP: 32 → 36 → 48). */
+  readonly canvasSizes: readonly number[];
+  /** [H, W, C] of the images the prompt takes (uploads are resized to it). */
+  readonly imageShape: readonly [number, number, number];
+  readonly parameterCount: ParameterCount;
+  /** Accuracy recorded by the run that trained the prompt (Acc.B), when known. */
+  readonly accuracy?: { readonly name: string; readonly value: number; readonly images: number };
+  readonly host: { readonly arch: string; readonly dataset?: string };
+  readonly description?: string;
+  readonly createdAt: string;
+}
+
+function refuse(reason: string, message: string, details: Record<string, unknown> = {}): CheckpointError {
+  return new CheckpointError(message, { ...details, reason });
+}
+
+/**
+ * A prompt artifact checked against the server's frozen host and ready to run: its preprocessing, its prompt
+ * (applied up to `segments`) and its label mapping π as host-logit indices.
+ */
+export class ServedPrompt {
+  readonly serving: ServingMetadata;
+  /** π: source class j reads host logit `mapping[j]`. */
+  readonly mapping: Int32Array;
+  /** [H, W, C] of the canvas the host sees. */
+  readonly canvasShape: readonly [number, number, number];
+  private readonly transform: Transform;
+
+  private constructor(
+    readonly id: string,
+    readonly file: string,
+    readonly artifact: LoadedPromptArtifact,
+    serving: ServingMetadata,
+    transform: Transform,
+  ) {
+    this.serving = serving;
+    this.transform = transform;
+    const pi = artifact.metadata.labelMappings?.[serving.source.labelMapping] ?? [];
+    this.mapping = Int32Array.from(pi);
+    const side = this.prompt instanceof SegmentedPrompt ? this.prompt.outputSizeUpTo(serving.source.segments) : this.prompt.outputShape[0];
+    const width = this.prompt instanceof SegmentedPrompt ? side : this.prompt.outputShape[1];
+    this.canvasShape = [side, width, this.prompt.outputShape[2]];
+  }
+
+  get prompt(): VisualPrompt {
+    return this.artifact.prompt;
+  }
+
+  /** [H, W, C] of the images this prompt's task takes. */
+  get imageShape(): readonly [number, number, number] {
+    return this.serving.source.imageShape;
+  }
+
+  get classNames(): readonly string[] {
+    return this.serving.source.classNames;
+  }
+
+  /**
+   * Checks a loaded artifact against the host and builds the served prompt. Refusals are
+   * {@link CheckpointError}s whose `details.reason` is one of `not-servable | bad-serving-metadata | host-mismatch |
+   * host-bn-train-mode | bad-label-mapping | bad-segments | input-size`; the message says what differs.
+   * The caller disposes `artifact.prompt` when this throws.
+   */
+  static create(id: string, file: string, artifact: LoadedPromptArtifact, host: LoadedHost): ServedPrompt {
+    const raw = artifact.metadata.extra?.serve;
+    if (raw === undefined) {
+      throw refuse(
+        'not-servable',
+        `${file}: the artifact has no serving metadata (extra.serve: host identity, source task, label mapping). ` +
+          'Prompts written by `promptkd kiop run` have it; for your own, save with servablePromptInput() from @promptkd/serve.',
+        { file },
+      );
+    }
+    const parsed = servingMetadataSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw refuse('bad-serving-metadata', `${file}: extra.serve.${issue?.path.join('.') ?? ''} is invalid: ${issue?.message ?? 'bad value'}.`, { file });
+    }
+    const serve = parsed.data;
+    const m = host.model;
+    if (serve.host.weightsSha256 !== host.sha256) {
+      throw refuse(
+        'host-mismatch',
+        `${file}: trained for a ${serve.host.dataset ?? ''} ${serve.host.arch} host with weights sha256 ${serve.host.weightsSha256.slice(0, 16)}…, ` +
+          `but this server runs ${host.file} (sha256 ${host.sha256.slice(0, 16)}…). Serve it with the host it was trained on.`,
+        { file, expected: serve.host.weightsSha256, actual: host.sha256 },
+      );
+    }
+    if (serve.host.bnMode !== 'eval') {
+      throw refuse(
+        'host-bn-train-mode',
+        `${file}: the prompt was trained with the host's batch norm on batch statistics (fidelity.hostBnTrainMode); ` +
+          'its predictions depend on the batch, so it cannot be served. Train with the default (host in eval mode).',
+        { file },
+      );
+    }
+    if (serve.host.numClasses !== m.numClasses || serve.host.inputChannels !== m.inputChannels) {
+      throw refuse(
+        'host-mismatch',
+        `${file}: expects a host with ${serve.host.numClasses} classes and ${serve.host.inputChannels} input channels; ` +
+          `the server's has ${m.numClasses} and ${m.inputChannels}.`,
+        { file },
+      );
+    }
+    const pi = artifact.metadata.labelMappings?.[serve.source.labelMapping];
+    if (!pi || pi.length !== serve.source.classNames.length || pi.some((h) => h >= m.numClasses)) {
+      throw refuse(
+        'bad-label-mapping',
+        `${file}: label mapping '${serve.source.labelMapping}' must list one host class in [0, ${m.numClasses}) for each of the ` +
+          `${serve.source.classNames.length} source classes; got ${pi ? `${pi.length} entries` : 'none'}.`,
+        { file },
+      );
+    }
+    const prompt = artifact.prompt;
+    if (prompt instanceof SegmentedPrompt ? serve.source.segments > prompt.numSegments : serve.source.segments !== 1) {
+      throw refuse('bad-segments', `${file}: the task uses ${serve.source.segments} prompt segment(s); the prompt has fewer.`, { file });
+    }
+    if (!preprocessRegistry.has(serve.source.preprocess)) {
+      throw refuse('input-size', `${file}: unknown preprocessing '${serve.source.preprocess}' (known: ${preprocessRegistry.keys().join(', ')}).`, { file });
+    }
+    let transform: Transform;
+    try {
+      transform = preprocessRegistry.get(serve.source.preprocess).create(serve.source.dataset);
+    } catch (e) {
+      throw refuse('input-size', `${file}: no '${serve.source.preprocess}' preprocessing for dataset '${serve.source.dataset}': ${(e as Error).message}`, { file });
+    }
+    const served = new ServedPrompt(id, file, artifact, serve, transform);
+    served.dryRun(host);
+    return served;
+  }
+
+  /** One zero image through preprocessing, prompt and host: refuses sizes that do not chain. */
+  private dryRun(host: LoadedHost): void {
+    const [h, w, c] = this.imageShape;
+    try {
+      tf.tidy(() => {
+        const x = this.preprocess(tf.zeros([1, h, w, c]) as tf.Tensor4D);
+        const logits = host.model.apply(this.canvas(x), { training: false }).logits;
+        if (logits.shape[1] !== host.model.numClasses) throw new Error(`host returned ${logits.shape[1]} logits`);
+      });
+    } catch (e) {
+      throw refuse(
+        'input-size',
+        `${this.file}: images of [${this.imageShape.join(', ')}] do not chain through preprocessing '${this.serving.source.preprocess}' ` +
+          `(prompt input [${this.prompt.inputShape.join(', ')}], canvas [${this.canvasShape.join(', ')}]) and the host: ${(e as Error).message}`,
+        { file: this.file },
+      );
+    }
+  }
+
+  /** Source-task images `[n, H, W, C]` in [0,1] → the prompt's input (the run's test-time transform). */
+  preprocess(images: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => this.transform(images, PREPROCESS_RNG));
+  }
+
+  /** The prompted canvas of prompt inputs: segments 1..`segments` (KiOP SMB: PP∘PC). */
+  canvas(x: tf.Tensor4D): tf.Tensor4D {
+    const p = this.prompt;
+    return p instanceof SegmentedPrompt ? p.apply(x, { upTo: this.serving.source.segments }) : p.apply(x);
+  }
+
+  summary(): PromptSummary {
+    const meta = this.artifact.metadata;
+    const sizes = this.prompt instanceof SegmentedPrompt
+      ? this.prompt.sizes.slice(0, this.serving.source.segments + 1)
+      : [this.prompt.inputShape[0], this.prompt.outputShape[0]];
+    const s = this.serving.source;
+    return {
+      id: this.id,
+      sourceDataset: s.dataset,
+      classNames: s.classNames,
+      canvasSizes: sizes,
+      imageShape: s.imageShape,
+      parameterCount: meta.parameterCount,
+      ...(s.accuracy ? { accuracy: s.accuracy } : {}),
+      host: { arch: this.serving.host.arch, ...(this.serving.host.dataset ? { dataset: this.serving.host.dataset } : {}) },
+      ...(meta.description !== undefined ? { description: meta.description } : {}),
+      createdAt: meta.createdAt,
+    };
+  }
+
+  private users = 0;
+  private retired = false;
+
+  /** A queued request holds the prompt (so a reload cannot free it under the request). */
+  acquire(): void {
+    this.users++;
+  }
+
+  release(): void {
+    this.users--;
+    if (this.retired && this.users === 0) this.prompt.dispose();
+  }
+
+  /** Frees the prompt's tensors once no queued request holds it (a replaced or removed file). */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    if (this.users === 0) this.prompt.dispose();
+  }
+}
