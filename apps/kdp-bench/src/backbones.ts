@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { ConfigError } from '@promptkd/core';
 import { fromVisionTransformer, type PromptableViT } from '@promptkd/continual';
-import { BatchLoader, dataCacheDir, evalBatches, resizeTransform, type ImageDataset, type Transform } from '@promptkd/datasets';
+import { BatchLoader, dataCacheDir, evalBatches, resizeTransform, type ImageDataset, type Transform } from '@promptkd/datasets/node';
 import { createProgress, loadPartialTraining, savePartialTraining, type PartialTrainingCheckpoint } from '@promptkd/experiments';
-import { VisionTransformer, evaluate, loadModelWeights, saveModelWeights, trainClassifier, type TrainClassifierState } from '@promptkd/models';
+import { VisionTransformer, evaluate, loadModelWeights, saveModelWeights, trainClassifier, type TrainClassifierState } from '@promptkd/models/node';
 import type { BenchPreset } from './bench-presets.js';
 
 type Shape = BenchPreset['teacher'];

@@ -9,7 +9,7 @@ import {
   takePerClass,
   toTensors,
   type ImageDataset,
-} from '@promptkd/datasets';
+} from '@promptkd/datasets/node';
 import type { BenchPreset } from './bench-presets.js';
 
 /** Where a cell's images come from. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets';
+import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { applyOverrides } from '@promptkd/experiments';
 import { benchPresets, type BenchPreset } from '../src/bench-presets.js';
 import { prepareBackbone } from '../src/backbones.js';

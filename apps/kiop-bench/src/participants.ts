@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { ClassifierModel } from '@promptkd/core';
-import { BatchLoader, dataCacheDir, evalBatches, kiopTransform, loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets';
+import { BatchLoader, dataCacheDir, evalBatches, kiopTransform, loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { createProgress, loadPartialTraining, savePartialTraining, type PartialTrainingCheckpoint } from '@promptkd/experiments';
 import {
   createModel,
@@ -13,7 +13,7 @@ import {
   trainClassifier,
   type FunctionalClassifier,
   type TrainClassifierState,
-} from '@promptkd/models';
+} from '@promptkd/models/node';
 import type { BenchPreset } from './bench-presets.js';
 
 /** A model with its data, ready for a KiOP cell. */

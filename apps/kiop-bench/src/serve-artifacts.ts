@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import type { LabelMapping } from '@promptkd/core';
 import type { KiopConfig } from '@promptkd/kiop';
 import { servablePromptInput, sha256File } from '@promptkd/serve';
-import { savePromptArtifact, type VisualPrompt } from '@promptkd/visual-prompt';
+import { savePromptArtifact, type VisualPrompt } from '@promptkd/visual-prompt/node';
 import type { PreparedParticipant } from './participants.js';
 
 const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encode } from 'fast-png';
-import { evalBatches, kiopTransform, loadDataset, takePerClass } from '@promptkd/datasets';
+import { evalBatches, kiopTransform, loadDataset, takePerClass } from '@promptkd/datasets/node';
 import { FusedModels } from '@promptkd/kiop';
 import { FixedLabelMapping } from '@promptkd/label-mapping';
 import { createPromptServer } from '@promptkd/serve';
-import { loadPromptArtifact, type SegmentedPrompt } from '@promptkd/visual-prompt';
+import { loadPromptArtifact, type SegmentedPrompt } from '@promptkd/visual-prompt/node';
 import { benchPresets } from '../src/bench-presets.js';
 
 // `promptkd kiop run` writes a prompt artifact that `promptkd serve` loads as is, and prints the command; the served

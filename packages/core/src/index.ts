@@ -15,3 +15,4 @@ export * from './lr-schedules.js';
 export * from './train-callbacks.js';
 export * from './resumable-optimizer.js';
 export * from './checkpoint-callbacks.js';
+export * from './fetch-bytes.js';

@@ -20,7 +20,7 @@ import { cmiContrastiveLoss } from './contrastive-loss.js';
 import { FeatureBank } from './feature-bank.js';
 import type { SynthesisGenerator } from './generator.js';
 import { horizontalFlip, sampleFlips } from './horizontal-flip.js';
-import { ImageBank } from './image-bank.js';
+import { ImageBank, type ImageBankStore } from './image-bank.js';
 import { instanceMeanFeatures } from './instance-mean-features.js';
 import { randomCropWithPadding, sampleCropOffsets } from './random-crop.js';
 import { randomResizedCrop, sampleResizedCropBoxes } from './random-resized-crop.js';
@@ -59,9 +59,9 @@ export interface CmiSynthesizerOptions {
   readonly preset?: CmiPresetName;
   /** Overrides of the preset. */
   readonly config?: Partial<CmiConfig>;
-  /** Persist the image bank in this (empty) folder of a run folder. */
-  readonly bankDir?: string;
-  /** Re-open the image bank in `bankDir` (resume). */
+  /** Persist the image bank here (e.g. `new ImageBankFolder(dir)` of `@promptkd/data-free/node`, an empty folder of a run folder). */
+  readonly bankStore?: ImageBankStore;
+  /** Re-open what `bankStore` holds (resume). */
   readonly resumeBank?: boolean;
   /** Called after every generator iteration (progress bars, logging). */
   readonly onIteration?: (iteration: number, losses: CmiIterationLosses) => void;
@@ -130,7 +130,7 @@ export class CMISynthesizer implements Synthesizer {
       height: h,
       width: w,
       channels: c,
-      dir: options.bankDir,
+      store: options.bankStore,
       resume: options.resumeBank,
       seed: this.config.seed + 1,
     });

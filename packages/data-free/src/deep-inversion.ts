@@ -13,7 +13,7 @@ import { BestOfRound } from './best-of-round.js';
 import { bnStatisticsLoss } from './bn-statistics-loss.js';
 import { classPriorLoss, sortedRandomTargets } from './class-prior-loss.js';
 import type { StudentFn } from './cmi-synthesizer.js';
-import { ImageBank } from './image-bank.js';
+import { ImageBank, type ImageBankStore } from './image-bank.js';
 import { jitterAndFlip } from './jitter.js';
 import { totalVariationLoss } from './total-variation.js';
 
@@ -97,7 +97,7 @@ export interface DeepInversionOptions {
   readonly student?: StudentFn;
   readonly preset?: DeepInversionPresetName;
   readonly config?: Partial<DeepInversionConfig>;
-  readonly bankDir?: string;
+  readonly bankStore?: ImageBankStore;
   readonly resumeBank?: boolean;
   readonly onIteration?: (iteration: number, losses: Readonly<Record<string, number>>) => void;
 }
@@ -128,7 +128,7 @@ export class DeepInversionSynthesizer implements Synthesizer {
       height: s,
       width: s,
       channels: this.teacher.inputChannels,
-      dir: options.bankDir,
+      store: options.bankStore,
       resume: options.resumeBank,
       seed: this.config.seed + 1,
     });

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError, DataFormatError, Rng, ShapeError, type RngState } from '@promptkd/core';
+import { ConfigError, Rng, ShapeError, type RngState } from '@promptkd/core';
 
 /** Options of {@link ImageBank}. */
 export interface ImageBankOptions {
@@ -9,29 +7,38 @@ export interface ImageBankOptions {
   readonly width: number;
   readonly channels: number;
   /**
-   * Optional folder (inside a run folder) where the bank is persisted: `images.u8` (raw NHWC uint8, appended
-   * per round) and `manifest.json`. The folder must be empty or absent, so no stale images from an earlier run
-   * can be mixed in (the reference's PNG pool reads every PNG under its folder).
+   * Optional persistence of the bank (e.g. `ImageBankFolder` of `@promptkd/data-free/node`: a folder inside a run
+   * folder). Without one the bank lives in memory only.
    */
-  readonly dir?: string;
-  /** Re-open the bank persisted in `dir` (checkpoint resume) instead of requiring an empty folder. */
+  readonly store?: ImageBankStore;
+  /** Re-open what `store` holds (checkpoint resume) instead of requiring it to be empty. */
   readonly resume?: boolean;
   /** Seeds the bank's own sampling order (used when {@link ImageBank.sample} gets no rng). */
   readonly seed?: number;
 }
 
-interface Manifest {
-  readonly format: 'promptkd-image-bank';
-  readonly version: 1;
+/** Image size of a bank, as stored with it. */
+export interface ImageBankShape {
   readonly height: number;
   readonly width: number;
   readonly channels: number;
-  readonly count: number;
 }
 
-const DATA_FILE = 'images.u8';
-const LABELS_FILE = 'labels.i32';
-const MANIFEST_FILE = 'manifest.json';
+/**
+ * Where an {@link ImageBank} persists its images. `open` is called once by the bank's constructor; `append` after
+ * every added batch (the bank's in-memory copy is authoritative while it runs).
+ */
+export interface ImageBankStore {
+  /** Human-readable location for messages. */
+  readonly where: string;
+  /**
+   * Prepares the store for a bank of `shape` images. With `resume`, returns what it holds (uint8 NHWC pixels and one
+   * label per image; nothing if it is empty); without, it must be empty and throws a ConfigError otherwise.
+   */
+  open(shape: ImageBankShape, resume: boolean): { pixels: Uint8Array; labels: number[] } | undefined;
+  /** Persists `labels.length` more images (`pixels`: uint8 NHWC); `count` is the bank's new size. */
+  append(pixels: Uint8Array, labels: readonly number[], count: number): void;
+}
 
 /**
  * Quantises images in [0,1] to uint8 exactly like the reference's PNG bank: `uint8(clamp(x, 0, 1)·255)`,
@@ -55,7 +62,7 @@ export class ImageBank {
   readonly height: number;
   readonly width: number;
   readonly channels: number;
-  readonly dir: string | undefined;
+  readonly store: ImageBankStore | undefined;
   private chunks: Uint8Array[] = [];
   private labelList: number[] = [];
   private count = 0;
@@ -73,9 +80,14 @@ export class ImageBank {
     this.height = options.height;
     this.width = options.width;
     this.channels = options.channels;
-    this.dir = options.dir;
+    this.store = options.store;
     this.rng = Rng.fromSeed(options.seed ?? 0);
-    if (this.dir !== undefined) this.openDir(this.dir, options.resume ?? false);
+    const held = this.store?.open({ height: this.height, width: this.width, channels: this.channels }, options.resume ?? false);
+    if (held && held.labels.length > 0) {
+      this.chunks = [held.pixels];
+      this.labelList = [...held.labels];
+      this.count = held.labels.length;
+    }
   }
 
   /** Values per image (H·W·C). */
@@ -121,11 +133,7 @@ export class ImageBank {
       throw new ShapeError(`Image bank: ${labels.length} labels for ${n} images.`, { labels: labels.length, images: n });
     }
     const lab = labels ? [...labels] : new Array<number>(n).fill(-1);
-    if (this.dir !== undefined) {
-      appendFileSync(join(this.dir, DATA_FILE), bytes);
-      appendFileSync(join(this.dir, LABELS_FILE), new Uint8Array(Int32Array.from(lab).buffer));
-      this.writeManifest(this.count + n);
-    }
+    this.store?.append(bytes, lab, this.count + n);
     this.chunks.push(bytes);
     this.labelList.push(...lab);
     this.count += n;
@@ -188,7 +196,7 @@ export class ImageBank {
     return { pixels: this.toUint8(), labels: [...this.labelList], order: [...this.order], cursor: this.cursor, rng: this.rng.getState() };
   }
 
-  /** Replaces the in-memory contents with {@link ImageBank.exportState}'s (a persisted folder is not rewritten). */
+  /** Replaces the in-memory contents with {@link ImageBank.exportState}'s (a store is not rewritten). */
   importState(state: { pixels: Uint8Array; labels: readonly number[]; order: readonly number[]; cursor: number; rng: RngState }): void {
     if (state.pixels.length % this.imageSize !== 0 || state.pixels.length / this.imageSize !== state.labels.length) {
       throw new ShapeError(
@@ -206,73 +214,5 @@ export class ImageBank {
 
   private compact(): void {
     if (this.chunks.length > 1) this.chunks = [this.toUint8()];
-  }
-
-  private openDir(dir: string, resume: boolean): void {
-    const manifestPath = join(dir, MANIFEST_FILE);
-    if (resume && existsSync(manifestPath)) {
-      let m: Manifest;
-      try {
-        m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-      } catch (e) {
-        throw new DataFormatError(`Image bank manifest ${manifestPath} is not valid JSON.`, { file: manifestPath }, { cause: e });
-      }
-      if (m.format !== 'promptkd-image-bank' || m.height !== this.height || m.width !== this.width || m.channels !== this.channels) {
-        throw new DataFormatError(
-          `Image bank in ${dir} holds ${m.height}×${m.width}×${m.channels} images (format '${String(m.format)}'), ` +
-            `expected ${this.height}×${this.width}×${this.channels}. Use a fresh folder.`,
-          { file: manifestPath },
-        );
-      }
-      const dataPath = join(dir, DATA_FILE);
-      const want = m.count * this.imageSize;
-      const bytes = existsSync(dataPath) ? readFileSync(dataPath) : Buffer.alloc(0);
-      if (bytes.length < want) {
-        throw new DataFormatError(`Image bank data ${dataPath} is truncated: ${bytes.length} bytes, manifest says ${want}.`, {
-          file: dataPath,
-        });
-      }
-      // A crash between appending and writing the manifest leaves extra bytes: drop them.
-      if (bytes.length > want) truncateSync(dataPath, want);
-      this.chunks = [new Uint8Array(bytes.subarray(0, want))];
-      this.count = m.count;
-      const labelsPath = join(dir, LABELS_FILE);
-      const lb = existsSync(labelsPath) ? readFileSync(labelsPath) : Buffer.alloc(0);
-      if (lb.length >= m.count * 4) {
-        if (lb.length > m.count * 4) truncateSync(labelsPath, m.count * 4);
-        const copy = new Uint8Array(lb.subarray(0, m.count * 4));
-        this.labelList = Array.from(new Int32Array(copy.buffer));
-      } else {
-        this.labelList = new Array<number>(m.count).fill(-1);
-        writeFileSync(labelsPath, new Uint8Array(Int32Array.from(this.labelList).buffer));
-      }
-      return;
-    }
-    if (existsSync(dir) && readdirSync(dir).length > 0) {
-      throw new ConfigError(
-        `Image bank folder ${dir} is not empty. A bank starts empty so stale images from another run are never ` +
-          'mixed in: use a new run folder, or pass resume: true to continue the bank stored there.',
-        { field: 'dir', dir },
-      );
-    }
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, DATA_FILE), new Uint8Array(0));
-    writeFileSync(join(dir, LABELS_FILE), new Uint8Array(0));
-    this.writeManifest(0);
-  }
-
-  private writeManifest(count: number): void {
-    if (this.dir === undefined) return;
-    const m: Manifest = {
-      format: 'promptkd-image-bank',
-      version: 1,
-      height: this.height,
-      width: this.width,
-      channels: this.channels,
-      count,
-    };
-    const tmp = join(this.dir, `${MANIFEST_FILE}.tmp`);
-    writeFileSync(tmp, JSON.stringify(m));
-    renameSync(tmp, join(this.dir, MANIFEST_FILE));
   }
 }

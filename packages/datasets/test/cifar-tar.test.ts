@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataFormatError, ResourceUnavailableError } from '@promptkd/core';
-import { encodeCifarBatch, encodeTar, imageAt, loadDataset, parseCifarBatch, parseTar } from '@promptkd/datasets';
+import { encodeCifarBatch, encodeTar, imageAt, loadDataset, parseCifarBatch, parseTar } from '@promptkd/datasets/node';
 import { randomBytesSeeded, tempDir } from './helpers.js';
 
 const tmp = tempDir();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataFormatError, ResourceUnavailableError } from '@promptkd/core';
-import { dataCacheDir, digest, encodeIdx, ensureFile, loadDataset, type FetchLike, type RemoteFile } from '@promptkd/datasets';
+import { dataCacheDir, digest, encodeIdx, ensureFile, loadDataset, type FetchLike, type RemoteFile } from '@promptkd/datasets/node';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir();

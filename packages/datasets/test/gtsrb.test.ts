@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataFormatError } from '@promptkd/core';
-import { decodePpm, encodePpm, encodeZip, imageAt, loadDataset, parseZip, resizeImage, type RasterImage } from '@promptkd/datasets';
+import { decodePpm, encodePpm, encodeZip, imageAt, loadDataset, parseZip, resizeImage, type RasterImage } from '@promptkd/datasets/node';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir();

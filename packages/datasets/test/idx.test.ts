@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataFormatError } from '@promptkd/core';
-import { encodeIdx, imageAt, parseIdx, readIdxDataset } from '@promptkd/datasets';
+import { encodeIdx, imageAt, parseIdx, readIdxDataset } from '@promptkd/datasets/node';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir();

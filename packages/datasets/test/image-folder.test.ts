@@ -13,7 +13,7 @@ import {
   parseCodaSplitYaml,
   resizeShorterAndCenterCrop,
   type RasterImage,
-} from '@promptkd/datasets';
+} from '@promptkd/datasets/node';
 import { randomBytesSeeded, tempDir } from './helpers.js';
 
 const tmp = tempDir();

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataFormatError, ResourceUnavailableError } from '@promptkd/core';
-import { encodeMat, imageAt, loadDataset, MX, parseMat, parseSvhnMat } from '@promptkd/datasets';
+import { encodeMat, imageAt, loadDataset, MX, parseMat, parseSvhnMat } from '@promptkd/datasets/node';
 import { randomBytesSeeded, tempDir } from './helpers.js';
 
 const tmp = tempDir();

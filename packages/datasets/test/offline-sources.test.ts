@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ResourceUnavailableError } from '@promptkd/core';
-import { classCounts, DEBIAN_FASHION_MNIST_DIR, loadDataset, loadSplits } from '@promptkd/datasets';
+import { classCounts, DEBIAN_FASHION_MNIST_DIR, loadDataset, loadSplits } from '@promptkd/datasets/node';
 import { npmPackageDirForTests } from './helpers.js';
 
 const hasDebian = existsSync(`${DEBIAN_FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz`);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets';
+import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { CmiGenerator, createModel, type FunctionalClassifier } from '@promptkd/models';
 import { createKiopContext, kiopConfigSchema, kiopPresets, trainKiop, KIOP_VARIANTS, type KiopConfig } from '@promptkd/kiop';
 

@@ -5,7 +5,8 @@ import {
 } from '@promptkd/core';
 
 /**
- * Float32 view of the safetensors codec of `@promptkd/core` (the one codec of the project), plus Node file I/O.
+ * Float32 view of the safetensors codec of `@promptkd/core` (the one codec of the project). File I/O (Node) is in
+ * `safetensors-files.ts` (`@promptkd/models/node`).
  * Every stored dtype is read and converted to float32; F32 is written.
  */
 
@@ -58,25 +59,4 @@ export function serializeSafetensors(
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array {
   return encodeSafetensorsBytes(tensors, metadata);
-}
-
-/** Reads and parses a safetensors file from disk (Node). */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  const { readFile } = await import('node:fs/promises');
-  const bytes = await readFile(path);
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
-}
-
-/** Writes a safetensors file atomically (temp file + rename) (Node). */
-export async function writeSafetensors(
-  path: string,
-  tensors: ReadonlyMap<string, SafetensorsInput> | Readonly<Record<string, SafetensorsInput>>,
-  metadata: Readonly<Record<string, string>> = {},
-): Promise<void> {
-  const { writeFile, rename, mkdir } = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, serializeSafetensors(tensors, metadata));
-  await rename(tmp, path);
 }

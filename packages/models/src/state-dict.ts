@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError, NonFiniteError } from '@promptkd/core';
+import { CheckpointError, NonFiniteError, byteSourceName, fetchBytes, type ByteSource, type FetchBytesOptions } from '@promptkd/core';
 import type { TorchNamedModel } from './classifier-base.js';
 import type { ParamLayout } from './param-store.js';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from './safetensors.js';
 
 /** A tensor in PyTorch layout (row-major float32). */
 export interface TorchTensor {
@@ -161,13 +161,15 @@ export function deserializeModel(
   return loadStateDict(model, file.tensors, options);
 }
 
-/** Writes the model as a PyTorch-compatible `.safetensors` file (atomic). */
-export async function saveModelWeights(model: TorchNamedModel, path: string, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
-  await writeSafetensors(path, exportStateDict(model), modelMetadata(model, metadata));
-}
-
-/** Reads a `.safetensors` file (e.g. `safetensors.torch.save_file(model.state_dict())`) into a model. */
-export async function loadModelWeights(model: TorchNamedModel, path: string, options: LoadStateDictOptions = {}): Promise<LoadReport> {
-  const file = await readSafetensors(path);
-  return loadStateDict(model, file.tensors, { ...options, file: options.file ?? path });
+/**
+ * Loads `.safetensors` weights from a URL or a file the user dropped (a Blob) into a model, with the same checks as
+ * {@link loadModelWeights} (names, shapes, finite values; all or nothing). Works in browsers and in Node.
+ */
+export async function loadModelWeightsFrom(
+  model: TorchNamedModel,
+  source: ByteSource,
+  options: LoadStateDictOptions & FetchBytesOptions = {},
+): Promise<LoadReport> {
+  const bytes = await fetchBytes(source, options);
+  return deserializeModel(model, bytes, { ...options, file: options.file ?? byteSourceName(source) });
 }

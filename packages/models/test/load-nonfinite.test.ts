@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NonFiniteError } from '@promptkd/core';
-import { createModel, exportStateDict, loadModelWeights, loadStateDict, writeSafetensors, type FunctionalClassifier, type TorchTensor } from '@promptkd/models';
+import { createModel, exportStateDict, loadModelWeights, loadStateDict, writeSafetensors, type FunctionalClassifier, type TorchTensor } from '@promptkd/models/node';
 
 // A checkpoint holding NaN/Inf is refused with a NonFiniteError naming the tensor, before any weight changes.
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DataFormatError } from '@promptkd/core';
-import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors } from '@promptkd/models';
+import { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors } from '@promptkd/models/node';
 import { fixturePath } from '@promptkd/testing';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { encode } from 'fast-png';
-import { loadDataset } from '@promptkd/datasets';
+import { loadDataset } from '@promptkd/datasets/node';
 
 const { values: args } = parseArgs({
   options: {

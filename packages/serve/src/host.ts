@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CheckpointError, ConfigError } from '@promptkd/core';
-import { dataCacheDir } from '@promptkd/datasets';
+import { dataCacheDir } from '@promptkd/datasets/node';
 import { createModel, loadStateDict, modelRegistry, parseSafetensors, type FunctionalClassifier } from '@promptkd/models';
 
 /** The frozen host model a server runs, with its identity. */

@@ -8,7 +8,7 @@ import { Rng } from '@promptkd/core';
 import { FASHION_MNIST_CLASSES, CIFAR10_CLASSES, kiopTransform } from '@promptkd/datasets';
 import { FusedModels } from '@promptkd/kiop';
 import { FixedLabelMapping } from '@promptkd/label-mapping';
-import { createModel, saveModelWeights, type FunctionalClassifier } from '@promptkd/models';
+import { createModel, saveModelWeights, type FunctionalClassifier } from '@promptkd/models/node';
 import { encodePromptArtifact, SegmentedPrompt } from '@promptkd/visual-prompt';
 import { createPromptServer, servablePromptInput, sha256File, type PromptServerOptions } from '../src/index.js';
 

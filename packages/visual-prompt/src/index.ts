@@ -27,8 +27,7 @@ export { decodeSafetensors, encodeSafetensors, type SafetensorsContent, type Sto
 export {
   decodePromptArtifact,
   encodePromptArtifact,
-  loadPromptArtifact,
-  savePromptArtifact,
+  loadPromptArtifactFrom,
   type LoadedPromptArtifact,
   type PromptArtifactInput,
   type PromptArtifactMetadata,

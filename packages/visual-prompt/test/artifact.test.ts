@@ -14,7 +14,7 @@ import {
   loadPromptArtifact,
   savePromptArtifact,
   type PromptArtifactMetadata,
-} from '@promptkd/visual-prompt';
+} from '@promptkd/visual-prompt/node';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {

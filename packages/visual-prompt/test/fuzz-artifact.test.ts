@@ -13,7 +13,7 @@ import {
   loadPromptArtifact,
   promptRegistry,
   type LoadedPromptArtifact,
-} from '@promptkd/visual-prompt';
+} from '@promptkd/visual-prompt/node';
 
 /**
  * Issue 11 fuzzing: prompt artifacts. Seeded random truncation, bit flips, oversized header lengths and hostile

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createImageDataset, type ImageDataset } from '../image-dataset.js';
 import { maybeGunzip } from './decompress.js';
 import { formatError } from './format-error.js';
@@ -59,11 +58,6 @@ function hex(b: number | undefined): string {
   return (b ?? 0).toString(16).padStart(2, '0');
 }
 
-/** Reads and parses an IDX file from disk (see {@link parseIdx}). */
-export function readIdxFile(path: string, expectDims?: number): IdxArray {
-  return parseIdx(readFileSync(path), path, expectDims);
-}
-
 /**
  * Builds a dataset from an IDX image file (N×H×W, grey) and an IDX label file (N).
  * Checks that the counts agree and that labels are below `classNames.length`.
@@ -96,15 +90,6 @@ export function idxToDataset(
     numClasses: k,
     classNames: options.classNames,
   });
-}
-
-/** Reads an IDX image/label file pair from disk into a grey dataset. */
-export function readIdxDataset(
-  imagesFile: string,
-  labelsFile: string,
-  options: { name: string; classNames: readonly string[] },
-): ImageDataset {
-  return idxToDataset(readIdxFile(imagesFile, 3), readIdxFile(labelsFile, 1), { ...options, imagesFile, labelsFile });
 }
 
 /** Encodes a uint8 array as IDX bytes (used by tests and tooling to write real-format files). */

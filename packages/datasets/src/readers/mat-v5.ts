@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
 import { inflateZlib } from './decompress.js';
 import { formatError } from './format-error.js';
+import { compressSync } from './zlib.js';
 
 /** MATLAB v5 data-element types (miXXX). */
 export const MI = {
@@ -171,11 +170,6 @@ export function parseMat(bytes: Uint8Array, file: string): Map<string, MatArray>
   return out;
 }
 
-/** Reads and parses a MAT-file from disk (see {@link parseMat}). */
-export function readMatFile(path: string): Map<string, MatArray> {
-  return parseMat(readFileSync(path), path);
-}
-
 /** A variable to write with {@link encodeMat}: uint8 or double data, column-major. */
 export interface MatVariable {
   readonly name: string;
@@ -230,7 +224,7 @@ export function encodeMat(vars: readonly MatVariable[], options: { compress?: bo
     ]);
     const matrix = tagged(MI.MATRIX, body);
     if (!options.compress) return matrix;
-    const z = new Uint8Array(deflateSync(matrix));
+    const z = compressSync('zlib', matrix);
     const out = new Uint8Array(8 + z.length);
     const ov = new DataView(out.buffer);
     ov.setUint32(0, MI.COMPRESSED, true);

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { maybeGunzip } from './decompress.js';
 import { formatError } from './format-error.js';
 
@@ -87,11 +86,6 @@ export function parseTar(bytes: Uint8Array, file: string): TarEntry[] {
   }
   if (at < tar.length) throw formatError(file, `tar archive ends inside a header block at byte ${at} (truncated)`);
   return entries; // no end marker: tolerated (some writers omit it)
-}
-
-/** Reads and parses a `.tar` / `.tar.gz` file from disk. */
-export function readTarFile(path: string): TarEntry[] {
-  return parseTar(readFileSync(path), path);
 }
 
 /** Builds a plain ustar archive (tests and tooling): regular files only, names up to 100 bytes. */

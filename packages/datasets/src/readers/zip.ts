@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { crc32, deflateRawSync } from 'node:zlib';
 import { inflateRaw } from './decompress.js';
 import { formatError } from './format-error.js';
+import { compressSync, crc32 } from './zlib.js';
 
 /** One file entry of a zip archive; `read()` decompresses it on demand. */
 export interface ZipEntry {
@@ -84,7 +83,7 @@ export function encodeZip(files: readonly { name: string; data: Uint8Array; stor
   let offset = 0;
   for (const f of files) {
     const name = enc.encode(f.name);
-    const body = f.store ? f.data : new Uint8Array(deflateRawSync(f.data));
+    const body = f.store ? f.data : compressSync('deflate', f.data);
     const crc = crc32(f.data) >>> 0;
     const lh = new Uint8Array(30 + name.length);
     const lv = new DataView(lh.buffer);
@@ -128,9 +127,4 @@ export function encodeZip(files: readonly { name: string; data: Uint8Array; stor
     o += p.length;
   }
   return out;
-}
-
-/** Reads a zip archive from disk (see {@link parseZip}). */
-export function readZipFile(path: string): ZipEntry[] {
-  return parseZip(readFileSync(path), path);
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ResourceUnavailableError } from '@promptkd/core';
 import type { ImageDataset } from '../image-dataset.js';
-import { readIdxDataset } from '../readers/idx.js';
+import { readIdxDataset } from '../readers/read-files.js';
 import { ensureFile, type DownloadOptions, type RemoteFile } from './download.js';
 import type { Split } from './load-options.js';
 

