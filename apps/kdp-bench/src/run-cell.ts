@@ -1,5 +1,5 @@
 import { QueryCache, clsQueryFunction } from '@promptkd/continual';
-import { TeacherStream, resolveClConfig, runContinualDistillation, type CdlConfig, type KdpPreset, type StreamResult } from '@promptkd/kdp';
+import { TeacherStream, resolveClConfig, runContinualDistillation, type CdlConfig, type StreamResult } from '@promptkd/kdp';
 import { createProgress, createRunFolder, type Progress } from '@promptkd/experiments';
 import { prepareBackbone, type PreparedBackbone } from './backbones.js';
 import type { BenchPreset } from './bench-presets.js';
@@ -39,7 +39,7 @@ const describe = (b: PreparedBackbone, p: BenchPreset['teacher']) => ({
 export function cdlConfig(p: BenchPreset, cl: string, kd: string, seed: number): CdlConfig {
   return {
     clMethod: cl,
-    clConfig: resolveClConfig(p as unknown as KdpPreset, cl, p.data.numTasks),
+    clConfig: resolveClConfig(p, cl, p.data.numTasks),
     kdMethod: kd,
     hyper: p.kd,
     numClasses: p.data.numTasks * p.data.classesPerTask,

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeIdx } from '@promptkd/datasets';
+import { datasetRegistry, encodeIdx } from '@promptkd/datasets/node';
 import { ConfigError } from '@promptkd/core';
-import { KD_ORDER, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
+import { KD_ORDER, PRESET_NAMES, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
 
 /** A tiny Fashion-MNIST-shaped IDX set: 10 classes, class c = a bright 7×7 block at a class-specific patch. */
 function writeIdx(dir: string, split: 'train' | 't10k', perClass: number): void {
@@ -116,5 +116,7 @@ describe('promptkd kdp run (smoke preset, end to end)', () => {
     expect(p.data).toMatchObject({ numTasks: 5, classesPerTask: 2, trainPerClass: 300, dataset: 'fashionMnist' });
     expect(p.training.epochs).toBe(5);
     expect(resolvePresetConfig('paper').data.dataset).toBe('cifar100');
+    // one set of dataset keys: every preset names a @promptkd/datasets source
+    for (const name of PRESET_NAMES) expect(datasetRegistry.has(resolvePresetConfig(name).data.dataset), name).toBe(true);
   });
 });

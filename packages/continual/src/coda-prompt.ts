@@ -1,24 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from './stop-gradient.js';
+import * as z from 'zod';
 import { ConfigError, Rng, type TaskContext } from '@promptkd/core';
+import { blockIndices, evenLength, positiveInt } from './method-config.js';
 import { splitPrefix } from './prefix-tuning.js';
 import { uniqueName } from './prompt-init.js';
 import { l2Normalize } from './similarity.js';
 import type { ClPromptMethod, PrefixKV, PromptSelection, SelectOptions } from './types.js';
 
+/** Schema of the CODA-Prompt hyper-parameters (validated when the registry creates the method). */
+export const codaPromptConfigSchema = z
+  .object({
+    /** M — total number of components over all tasks (100); M/N belong to each task. */
+    poolSize: positiveInt,
+    /** L — component length, split L/2 key + L/2 value (8). */
+    length: evenLength,
+    /** μ — orthogonality penalty weight (0 = off, the reported setting). */
+    orthoMu: z.number().nonnegative(),
+    /** Prompted blocks ({0,1,2,3,4}). */
+    layers: blockIndices,
+    /** N — number of tasks in the stream (components per task = M / N). */
+    numTasks: positiveInt,
+  })
+  .strict();
 /** Hyper-parameters of CODA-Prompt (reference `--prompt_param 100 8 0.0`). */
-export interface CodaPromptConfig {
-  /** M — total number of components over all tasks (100); M/N belong to each task. */
-  readonly poolSize: number;
-  /** L — component length, split L/2 key + L/2 value (8). */
-  readonly length: number;
-  /** μ — orthogonality penalty weight (0 = off, the reported setting). */
-  readonly orthoMu: number;
-  /** Prompted blocks ({0,1,2,3,4}). */
-  readonly layers: readonly number[];
-  /** N — number of tasks in the stream (components per task = M / N). */
-  readonly numTasks: number;
-}
+export type CodaPromptConfig = z.infer<typeof codaPromptConfigSchema>;
 
 /** Paper/reference values for a 10-task stream. */
 export const CODA_PROMPT_DEFAULTS: CodaPromptConfig = { poolSize: 100, length: 8, orthoMu: 0, layers: [0, 1, 2, 3, 4], numTasks: 10 };

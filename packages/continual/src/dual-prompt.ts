@@ -1,23 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
+import * as z from 'zod';
 import { ConfigError, type Rng, type TaskContext } from '@promptkd/core';
+import { blockIndices, evenLength, positiveInt } from './method-config.js';
 import { concatPrefixes, splitPrefix, tileToBatch } from './prefix-tuning.js';
 import { uniformVariable } from './prompt-init.js';
 import { pickFromPool } from './prompt-pool.js';
 import type { ClPromptMethod, PrefixKV, PromptSelection, SelectOptions } from './types.js';
 
+/** Schema of the DualPrompt hyper-parameters (validated when the registry creates the method). */
+export const dualPromptConfigSchema = z
+  .object({
+    /** E-prompt pool size (= number of tasks, 10). */
+    poolSize: positiveInt,
+    /** E-prompt length L_e, split L_e/2 key + L_e/2 value (20). */
+    eLength: evenLength,
+    /** G-prompt length L_g, split L_g/2 + L_g/2 (6). */
+    gLength: evenLength,
+    /** Blocks with G-prompts ({0,1}). */
+    gLayers: blockIndices,
+    /** Blocks with E-prompts ({2,3,4}). */
+    eLayers: blockIndices,
+  })
+  .strict();
 /** Hyper-parameters of DualPrompt (reference `--prompt_param 10 20 6`). */
-export interface DualPromptConfig {
-  /** E-prompt pool size (= number of tasks, 10). */
-  readonly poolSize: number;
-  /** E-prompt length L_e, split L_e/2 key + L_e/2 value (20). */
-  readonly eLength: number;
-  /** G-prompt length L_g, split L_g/2 + L_g/2 (6). */
-  readonly gLength: number;
-  /** Blocks with G-prompts ({0,1}). */
-  readonly gLayers: readonly number[];
-  /** Blocks with E-prompts ({2,3,4}). */
-  readonly eLayers: readonly number[];
-}
+export type DualPromptConfig = z.infer<typeof dualPromptConfigSchema>;
 
 /** Paper/reference values for a 10-task stream. */
 export const DUAL_PROMPT_DEFAULTS: DualPromptConfig = { poolSize: 10, eLength: 20, gLength: 6, gLayers: [0, 1], eLayers: [2, 3, 4] };

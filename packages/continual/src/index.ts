@@ -16,9 +16,10 @@ export { splitPrefix, concatPrefixes, tileToBatch, blockPrefixes, prefixAttentio
 export { uniformTensor, normalTensor, uniformVariable } from './prompt-init.js';
 export { l2Normalize, cosineMatrix } from './similarity.js';
 export { pickFromPool, type PoolPick } from './prompt-pool.js';
-export { L2P, L2P_DEFAULTS, type L2PConfig } from './l2p.js';
-export { DualPrompt, DUAL_PROMPT_DEFAULTS, type DualPromptConfig } from './dual-prompt.js';
-export { CodaPrompt, CODA_PROMPT_DEFAULTS, gramSchmidtRows, orthoPenalty, type CodaPromptConfig } from './coda-prompt.js';
+export { L2P, L2P_DEFAULTS, l2pConfigSchema, type L2PConfig } from './l2p.js';
+export { DualPrompt, DUAL_PROMPT_DEFAULTS, dualPromptConfigSchema, type DualPromptConfig } from './dual-prompt.js';
+export { CodaPrompt, CODA_PROMPT_DEFAULTS, codaPromptConfigSchema, gramSchmidtRows, orthoPenalty, type CodaPromptConfig } from './coda-prompt.js';
+export { parseWithSchema } from './method-config.js';
 export { clMethodRegistry, createClMethod, type ClMethodArgs, type ClMethodFactory } from './registry.js';
 export { maskedCrossEntropy } from './masked-cross-entropy.js';
 export { LinearHead } from './linear-head.js';

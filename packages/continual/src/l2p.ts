@@ -1,20 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
+import * as z from 'zod';
 import { ConfigError, type Rng, type TaskContext } from '@promptkd/core';
+import { blockIndices, evenLength, positiveInt } from './method-config.js';
 import { uniformVariable } from './prompt-init.js';
 import { pickFromPool } from './prompt-pool.js';
 import type { ClPromptMethod, PrefixKV, PromptSelection, SelectOptions } from './types.js';
 
+/** Schema of the L2P++ hyper-parameters (validated when the registry creates the method). */
+export const l2pConfigSchema = z
+  .object({
+    /** M — pool size (30). */
+    poolSize: positiveInt,
+    /** L_p — prompt length, split L/2 key + L/2 value prefix tokens (20). */
+    length: evenLength,
+    /** k — prompts picked per input (5). */
+    topK: positiveInt,
+    /** Blocks that get prefixes ([0]; the reference's "deep" variant uses [0..4]). */
+    layers: blockIndices,
+  })
+  .strict();
 /** Hyper-parameters of L2P++ (reference `--prompt_param 30 20 -1`). */
-export interface L2PConfig {
-  /** M — pool size (30). */
-  readonly poolSize: number;
-  /** L_p — prompt length, split L/2 key + L/2 value prefix tokens (20). */
-  readonly length: number;
-  /** k — prompts picked per input (5). */
-  readonly topK: number;
-  /** Blocks that get prefixes ([0]; the reference's "deep" variant uses [0..4]). */
-  readonly layers: readonly number[];
-}
+export type L2PConfig = z.infer<typeof l2pConfigSchema>;
 
 /** Paper/reference values. */
 export const L2P_DEFAULTS: L2PConfig = { poolSize: 30, length: 20, topK: 5, layers: [0] };

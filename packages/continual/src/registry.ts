@@ -1,7 +1,8 @@
 import { createRegistry, type Rng } from '@promptkd/core';
-import { CODA_PROMPT_DEFAULTS, CodaPrompt, type CodaPromptConfig } from './coda-prompt.js';
-import { DUAL_PROMPT_DEFAULTS, DualPrompt, type DualPromptConfig } from './dual-prompt.js';
-import { L2P, L2P_DEFAULTS, type L2PConfig } from './l2p.js';
+import { CODA_PROMPT_DEFAULTS, CodaPrompt, codaPromptConfigSchema } from './coda-prompt.js';
+import { DUAL_PROMPT_DEFAULTS, DualPrompt, dualPromptConfigSchema } from './dual-prompt.js';
+import { L2P, L2P_DEFAULTS, l2pConfigSchema } from './l2p.js';
+import { parseWithSchema } from './method-config.js';
 import type { ClPromptMethod } from './types.js';
 
 /** Arguments every CL method factory receives. */
@@ -13,7 +14,7 @@ export interface ClMethodArgs {
   /** N — number of tasks in the stream (CODA: components per task; DualPrompt: default pool size). */
   readonly numTasks: number;
   readonly rng: Rng;
-  /** Method-specific overrides of the paper defaults. */
+  /** Method-specific overrides of the paper defaults (validated by the method's config schema). */
   readonly config?: Readonly<Record<string, unknown>>;
 }
 
@@ -26,7 +27,7 @@ export const clMethodRegistry = createRegistry<ClMethodFactory>('CL method');
 clMethodRegistry.register('l2p', {
   description: 'L2P++: prompt pool, top-k cosine key matching, key loss, prefix tuning at layer 0',
   paper: { citation: 'Wang et al., CVPR 2022', title: 'Learning to Prompt for Continual Learning', url: 'https://arxiv.org/abs/2112.08654' },
-  create: ({ embedDim, keyDim, rng, config }) => new L2P(embedDim, keyDim, { ...L2P_DEFAULTS, ...(config as Partial<L2PConfig>) }, rng),
+  create: ({ embedDim, keyDim, rng, config }) => new L2P(embedDim, keyDim, parseWithSchema('l2p config', l2pConfigSchema, { ...L2P_DEFAULTS, ...config }), rng),
 });
 
 clMethodRegistry.register('dualprompt', {
@@ -37,7 +38,7 @@ clMethodRegistry.register('dualprompt', {
     url: 'https://arxiv.org/abs/2204.04799',
   },
   create: ({ embedDim, keyDim, numTasks, rng, config }) =>
-    new DualPrompt(embedDim, keyDim, { ...DUAL_PROMPT_DEFAULTS, poolSize: numTasks, ...(config as Partial<DualPromptConfig>) }, rng),
+    new DualPrompt(embedDim, keyDim, parseWithSchema('dualprompt config', dualPromptConfigSchema, { ...DUAL_PROMPT_DEFAULTS, poolSize: numTasks, ...config }), rng),
 });
 
 clMethodRegistry.register('coda', {
@@ -48,7 +49,7 @@ clMethodRegistry.register('coda', {
     url: 'https://arxiv.org/abs/2211.13218',
   },
   create: ({ embedDim, keyDim, numTasks, rng, config }) =>
-    new CodaPrompt(embedDim, keyDim, { ...CODA_PROMPT_DEFAULTS, numTasks, ...(config as Partial<CodaPromptConfig>) }, rng),
+    new CodaPrompt(embedDim, keyDim, parseWithSchema('coda config', codaPromptConfigSchema, { ...CODA_PROMPT_DEFAULTS, numTasks, ...config }), rng),
 });
 
 /** Creates a CL method by registry key. */

@@ -1,8 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Rng } from '@promptkd/core';
+import { ConfigError, Rng } from '@promptkd/core';
 import { expectClose } from '@promptkd/testing';
-import { CodaPrompt, DualPrompt, L2P, clMethodRegistry, createClMethod, gramSchmidtRows } from '../src/index.js';
+import {
+  CODA_PROMPT_DEFAULTS,
+  CodaPrompt,
+  DUAL_PROMPT_DEFAULTS,
+  DualPrompt,
+  L2P,
+  L2P_DEFAULTS,
+  clMethodRegistry,
+  codaPromptConfigSchema,
+  createClMethod,
+  dualPromptConfigSchema,
+  gramSchmidtRows,
+  l2pConfigSchema,
+} from '../src/index.js';
 
 const D = 8;
 const DQ = 6;
@@ -198,5 +211,22 @@ describe('CL method registry', () => {
       expect(m.trainableVariables().length).toBeGreaterThan(0);
     }
     expect(clMethodRegistry.markdownTable()).toContain('CODA-Prompt');
+  });
+
+  it('validates each method config against its schema and names the bad field', () => {
+    const create = (key: string, config: Record<string, unknown>) => createClMethod(key, { embedDim: 8, keyDim: 6, numTasks: 2, rng: Rng.fromSeed(0), config });
+    expect(() => create('l2p', { length: 3 })).toThrow(ConfigError);
+    expect(() => create('l2p', { length: 3 })).toThrow(/l2p config[\s\S]*length[\s\S]*even/);
+    expect(() => create('dualprompt', { gLayers: [-1] })).toThrow(/gLayers/);
+    expect(() => create('coda', { poolSize: 4, orthoMu: -1 })).toThrow(/orthoMu/);
+    expect(() => create('coda', { poolSize: 4, lenght: 4 })).toThrow(/lenght/); // unknown keys are refused, not ignored
+    try {
+      create('l2p', { topK: 0 });
+    } catch (err) {
+      expect((err as ConfigError).details?.field).toBe('topK');
+    }
+    expect(l2pConfigSchema.parse(L2P_DEFAULTS)).toEqual(L2P_DEFAULTS);
+    expect(dualPromptConfigSchema.parse(DUAL_PROMPT_DEFAULTS)).toEqual(DUAL_PROMPT_DEFAULTS);
+    expect(codaPromptConfigSchema.parse(CODA_PROMPT_DEFAULTS)).toEqual(CODA_PROMPT_DEFAULTS);
   });
 });

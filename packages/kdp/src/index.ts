@@ -36,6 +36,12 @@ export {
 } from './continual-distillation.js';
 export {
   kdpPresets,
+  kdpPresetSchema,
+  vitShapeSchema,
+  clPresetParamsSchema,
+  kdHyperParamsSchema,
+  taskTrainingSchema,
+  parseKdpPreset,
   resolveClConfig,
   validateKdpPreset,
   type KdpPreset,

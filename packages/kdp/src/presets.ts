@@ -1,54 +1,113 @@
+import * as z from 'zod';
 import { ConfigError } from '@promptkd/core';
-import type { CodaPromptConfig, DualPromptConfig, L2PConfig, TaskTrainingOptions } from '@promptkd/continual';
-import type { KdHyperParams } from './types.js';
+import { codaPromptConfigSchema, dualPromptConfigSchema, l2pConfigSchema, parseWithSchema } from '@promptkd/continual';
+
+const positiveInt = z.number().int().positive();
 
 /** A ViT shape (timm-compatible). `timm` names the pretrained checkpoint when there is one. */
-export interface VitShape {
-  readonly timm?: string;
-  readonly imageSize: number;
-  readonly patchSize: number;
-  readonly channels: number;
-  readonly dim: number;
-  readonly depth: number;
-  readonly heads: number;
-  readonly mlpRatio: number;
-}
+export const vitShapeSchema = z
+  .object({
+    timm: z.string().optional(),
+    imageSize: positiveInt,
+    patchSize: positiveInt,
+    channels: positiveInt,
+    /** D — embedding width. */
+    dim: positiveInt,
+    depth: positiveInt,
+    heads: positiveInt,
+    mlpRatio: z.number().positive(),
+  })
+  .strict();
+/** A ViT shape (timm-compatible). */
+export type VitShape = z.infer<typeof vitShapeSchema>;
 
-/** CL-method hyper-parameters of a preset. CODA's pool is `componentsPerTask × numTasks`; DualPrompt's pool = numTasks. */
-export interface ClPresetParams {
-  readonly l2p: L2PConfig;
-  readonly dualprompt: Omit<DualPromptConfig, 'poolSize'>;
-  readonly coda: Omit<CodaPromptConfig, 'poolSize' | 'numTasks'> & { readonly componentsPerTask: number };
-}
+/**
+ * CL-method hyper-parameters of a preset (the `@promptkd/continual` method schemas). CODA's pool is
+ * `componentsPerTask × numTasks`; DualPrompt's pool = numTasks.
+ */
+export const clPresetParamsSchema = z
+  .object({
+    l2p: l2pConfigSchema,
+    dualprompt: dualPromptConfigSchema.omit({ poolSize: true }),
+    coda: codaPromptConfigSchema.omit({ poolSize: true, numTasks: true }).extend({ componentsPerTask: positiveInt }),
+  })
+  .strict();
+/** CL-method hyper-parameters of a preset. */
+export type ClPresetParams = z.infer<typeof clPresetParamsSchema>;
 
+/** Hyper-parameters shared by the KD methods (spec §4, §5; reference defaults in brackets). */
+export const kdHyperParamsSchema = z
+  .object({
+    /** α — loss mix (1−α)·CE + α·KD and, for token methods, prediction mix (1−α)·g + α·k [0.5]. */
+    alpha: z.number().min(0).max(1),
+    /** τ — temperature of the logit / token KD [2]. */
+    temperature: z.number().positive(),
+    /** n_kd — KDP: KD token + KD prefixes in layers 1..n_kd−1 [12]. */
+    kdLayers: positiveInt,
+    /** L_kd — KDP: KD prefix length, split L_kd/2 key + L_kd/2 value [6]. */
+    kdPromptLength: positiveInt,
+    /** DKD: its own temperature [4], TCKD weight [1], NCKD weight [4]. */
+    dkd: z.object({ temperature: z.number().positive(), alpha: z.number(), beta: z.number() }).strict(),
+    /** FitNets feature-loss weight [0.1]. */
+    fitnetsWeight: z.number(),
+    /** ReviewKD feature-loss weight [0.2]. */
+    reviewKdWeight: z.number(),
+  })
+  .strict();
+
+/** Per-task optimisation (teacher and student; spec §2: Adam 1e-3, batch 64, E epochs, CODA cosine, reset per task). */
+export const taskTrainingSchema = z
+  .object({
+    /** E — epochs per task. */
+    epochs: positiveInt,
+    batchSize: positiveInt,
+    /** lr0. */
+    lr: z.number().positive(),
+    schedule: z.enum(['coda-cosine', 'constant']).optional(),
+    /** Drop the last incomplete batch (reference: true). */
+    dropLast: z.boolean().optional(),
+    /** Cap on steps per epoch (tests / smoke runs). */
+    maxStepsPerEpoch: positiveInt.optional(),
+  })
+  .strict();
+
+/**
+ * Schema of a continual-distillation experiment, as plain data (`KdpPreset` is inferred from it). Field-level
+ * checks are here; the checks that relate fields (layers inside the depth, patch divides the image, ...) are in
+ * {@link validateKdpPreset}. Apps extend it (e.g. with a backbone-pretraining recipe) with `.extend`.
+ */
+export const kdpPresetSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    data: z
+      .object({
+        /** `@promptkd/datasets` key: `cifar100`, `imagenetR`, `fashionMnist`, ... */
+        dataset: z.string().min(1),
+        numTasks: positiveInt,
+        classesPerTask: positiveInt,
+        /** Training / test images per class (absent = all). */
+        trainPerClass: positiveInt.optional(),
+        testPerClass: positiveInt.optional(),
+        /** Training augmentation (RandomResizedCrop + flip in the paper). Caches require false. */
+        augment: z.boolean(),
+      })
+      .strict(),
+    teacher: vitShapeSchema,
+    student: vitShapeSchema,
+    cl: clPresetParamsSchema,
+    kd: kdHyperParamsSchema,
+    /** Per-task optimisation (teacher and student). */
+    training: taskTrainingSchema,
+    /** Exact speed-ups without augmentation (spec §8.1): cache q(x) and the teacher's current-task logits. */
+    cache: z.object({ queries: z.boolean(), teacherLogits: z.boolean() }).strict(),
+    seeds: z.array(z.number().int()).min(1),
+  })
+  .strict();
 /** Hyper-parameters of a continual-distillation experiment, as plain data. */
-export interface KdpPreset {
-  readonly name: string;
-  readonly description: string;
-  readonly data: {
-    /** Dataset key for the app (`cifar100`, `imagenet-r`, `fashion-mnist`, `synthetic`). */
-    readonly dataset: string;
-    readonly numTasks: number;
-    readonly classesPerTask: number;
-    /** Training / test images per class (undefined = all). */
-    readonly trainPerClass?: number;
-    readonly testPerClass?: number;
-    /** Training augmentation (RandomResizedCrop + flip in the paper). Caches require false. */
-    readonly augment: boolean;
-  };
-  readonly teacher: VitShape;
-  readonly student: VitShape;
-  /** Local backbone pretraining when no timm weights exist (spec §8.2); absent = use pretrained checkpoints. */
-  readonly pretraining?: { readonly images: number; readonly epochs: number; readonly lr: number; readonly weightDecay: number; readonly batchSize: number };
-  readonly cl: ClPresetParams;
-  readonly kd: KdHyperParams;
-  /** Per-task optimisation (teacher and student). */
-  readonly training: TaskTrainingOptions;
-  readonly cache: { readonly queries: boolean; readonly teacherLogits: boolean };
-  readonly seeds: readonly number[];
-}
+export type KdpPreset = z.infer<typeof kdpPresetSchema>;
 
-const PAPER_KD: KdHyperParams = {
+const PAPER_KD: z.infer<typeof kdHyperParamsSchema> = {
   alpha: 0.5,
   temperature: 2,
   kdLayers: 12,
@@ -96,7 +155,7 @@ export const kdpPresets = {
   'paper-imagenet-r': {
     name: 'paper-imagenet-r',
     description: 'KDP v3: Split ImageNet-R 10×20, ViT-B/16 → ViT-S/16, 35 epochs',
-    data: { dataset: 'imagenet-r', numTasks: 10, classesPerTask: 20, augment: true },
+    data: { dataset: 'imagenetR', numTasks: 10, classesPerTask: 20, augment: true },
     teacher: vitB,
     student: vitS,
     cl: PAPER_CL,
@@ -107,11 +166,10 @@ export const kdpPresets = {
   },
   cpu: {
     name: 'cpu',
-    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7, locally pretrained backbones, 4 epochs, 5 paired seeds',
-    data: { dataset: 'fashion-mnist', numTasks: 2, classesPerTask: 5, trainPerClass: 1000, testPerClass: 500, augment: false },
+    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7 (backbones pretrained by the app), 4 epochs, 5 paired seeds',
+    data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 5, trainPerClass: 1000, testPerClass: 500, augment: false },
     teacher: miniT,
     student: miniS,
-    pretraining: { images: 10000, epochs: 3, lr: 1e-3, weightDecay: 0.05, batchSize: 64 },
     cl: MINI_CL,
     kd: { ...PAPER_KD, kdLayers: 4, kdPromptLength: 2 },
     training: { epochs: 4, batchSize: 64, lr: 1e-3, schedule: 'coda-cosine', dropLast: true },
@@ -121,10 +179,9 @@ export const kdpPresets = {
   demo: {
     name: 'demo',
     description: 'a few-minute mini-CDL: Fashion-MNIST 2×5, 200 train images/class, 2 epochs, one seed',
-    data: { dataset: 'fashion-mnist', numTasks: 2, classesPerTask: 5, trainPerClass: 200, testPerClass: 100, augment: false },
+    data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 5, trainPerClass: 200, testPerClass: 100, augment: false },
     teacher: miniT,
     student: miniS,
-    pretraining: { images: 4000, epochs: 2, lr: 1e-3, weightDecay: 0.05, batchSize: 64 },
     cl: MINI_CL,
     kd: { ...PAPER_KD, kdLayers: 4, kdPromptLength: 2 },
     training: { epochs: 2, batchSize: 64, lr: 1e-3, schedule: 'coda-cosine', dropLast: true },
@@ -134,10 +191,9 @@ export const kdpPresets = {
   smoke: {
     name: 'smoke',
     description: 'test-suite run: tiny ViTs (depth 2, D 24→16, 16 px, patch 4), 2 tasks × 2 classes, 2 steps per epoch',
-    data: { dataset: 'synthetic', numTasks: 2, classesPerTask: 2, trainPerClass: 8, testPerClass: 4, augment: false },
+    data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 2, trainPerClass: 8, testPerClass: 4, augment: false },
     teacher: { imageSize: 16, patchSize: 4, channels: 1, dim: 24, depth: 2, heads: 2, mlpRatio: 2 },
     student: { imageSize: 16, patchSize: 4, channels: 1, dim: 16, depth: 2, heads: 2, mlpRatio: 2 },
-    pretraining: { images: 64, epochs: 1, lr: 1e-3, weightDecay: 0.05, batchSize: 16 },
     cl: {
       l2p: { poolSize: 4, length: 2, topK: 2, layers: [0] },
       dualprompt: { eLength: 2, gLength: 2, gLayers: [0], eLayers: [1] },
@@ -169,17 +225,17 @@ export function resolveClConfig(preset: KdpPreset, clMethod: string, numTasks: n
   }
 }
 
-/** Checks a preset (e.g. one loaded from JSON); throws {@link ConfigError} naming the bad field. */
-export function validateKdpPreset(p: KdpPreset): KdpPreset {
+/**
+ * The checks that relate fields of a preset (the schema checks each field): patch size divides the image, heads
+ * divide the width, teacher and student see the same tokens, prompted layers exist in both backbones, top-k fits
+ * the pool, n_kd fits the student, caches only without augmentation. Returns `p`; throws {@link ConfigError}
+ * naming the bad field.
+ */
+export function validateKdpPreset<P extends KdpPreset>(p: P): P {
   const bad = (field: string, msg: string): never => {
     throw new ConfigError(`Preset '${p.name}': ${field} ${msg}.`, { field });
   };
-  const posInt = (v: number, field: string) => (Number.isInteger(v) && v > 0 ? undefined : bad(field, `must be a positive integer (got ${v})`));
-  const even = (v: number, field: string) => (posInt(v, field), v % 2 === 0 ? undefined : bad(field, `must be even (L/2 keys + L/2 values; got ${v})`));
-  posInt(p.data.numTasks, 'data.numTasks');
-  posInt(p.data.classesPerTask, 'data.classesPerTask');
   for (const [side, v] of [['teacher', p.teacher], ['student', p.student]] as const) {
-    for (const k of ['imageSize', 'patchSize', 'channels', 'dim', 'depth', 'heads'] as const) posInt(v[k], `${side}.${k}`);
     if (v.imageSize % v.patchSize !== 0) bad(`${side}.patchSize`, 'must divide imageSize');
     if (v.dim % v.heads !== 0) bad(`${side}.heads`, 'must divide dim');
   }
@@ -187,26 +243,21 @@ export function validateKdpPreset(p: KdpPreset): KdpPreset {
     bad('student.patchSize', 'and imageSize must equal the teacher\'s (feature KD compares token sequences)');
   }
   const depth = Math.min(p.teacher.depth, p.student.depth);
-  const layersOk = (ls: readonly number[], field: string) => ls.every((l) => Number.isInteger(l) && l >= 0 && l < depth) || bad(field, `must be block indices in [0, ${depth})`);
-  even(p.cl.l2p.length, 'cl.l2p.length');
-  posInt(p.cl.l2p.poolSize, 'cl.l2p.poolSize');
+  const layersOk = (ls: readonly number[], field: string) => ls.every((l) => l < depth) || bad(field, `must be block indices in [0, ${depth})`);
   if (p.cl.l2p.topK > p.cl.l2p.poolSize) bad('cl.l2p.topK', 'must not exceed the pool size');
   layersOk(p.cl.l2p.layers, 'cl.l2p.layers');
-  even(p.cl.dualprompt.eLength, 'cl.dualprompt.eLength');
-  even(p.cl.dualprompt.gLength, 'cl.dualprompt.gLength');
   layersOk([...p.cl.dualprompt.gLayers, ...p.cl.dualprompt.eLayers], 'cl.dualprompt layers');
-  even(p.cl.coda.length, 'cl.coda.length');
-  posInt(p.cl.coda.componentsPerTask, 'cl.coda.componentsPerTask');
   layersOk(p.cl.coda.layers, 'cl.coda.layers');
-  if (!(p.kd.alpha >= 0 && p.kd.alpha <= 1)) bad('kd.alpha', 'must be in [0, 1]');
-  if (!(p.kd.temperature > 0)) bad('kd.temperature', 'must be > 0');
-  posInt(p.kd.kdLayers, 'kd.kdLayers');
   if (p.kd.kdLayers > p.student.depth) bad('kd.kdLayers', `must not exceed the student depth ${p.student.depth}`);
-  if (p.kd.kdLayers > 1) even(p.kd.kdPromptLength, 'kd.kdPromptLength');
-  posInt(p.training.epochs, 'training.epochs');
-  posInt(p.training.batchSize, 'training.batchSize');
-  if (!(p.training.lr > 0)) bad('training.lr', 'must be > 0');
+  if (p.kd.kdLayers > 1 && p.kd.kdPromptLength % 2 !== 0) bad('kd.kdPromptLength', `must be even (L/2 keys + L/2 values; got ${p.kd.kdPromptLength})`);
   if (p.data.augment && (p.cache.queries || p.cache.teacherLogits)) bad('cache', 'must be off when data.augment is on (caches assume fixed images)');
-  if (p.seeds.length === 0) bad('seeds', 'needs at least one seed');
   return p;
+}
+
+/**
+ * A preset from untrusted data (e.g. JSON): {@link kdpPresetSchema} (or an app's extension of it), then
+ * {@link validateKdpPreset}. Throws {@link ConfigError} naming every bad field.
+ */
+export function parseKdpPreset<S extends typeof kdpPresetSchema>(raw: unknown, source: string, schema?: S): z.output<S> {
+  return validateKdpPreset(parseWithSchema(source, schema ?? kdpPresetSchema, raw) as z.output<S>);
 }

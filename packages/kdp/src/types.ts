@@ -1,24 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
+import type * as z from 'zod';
+import type { kdHyperParamsSchema } from './presets.js';
 import type { LossResult, Rng, TaskContext } from '@promptkd/core';
 import type { PrefixKV, PromptedForward } from '@promptkd/continual';
 
-/** Hyper-parameters shared by the KD methods (spec §4, §5; reference defaults in brackets). */
-export interface KdHyperParams {
-  /** α — loss mix (1−α)·CE + α·KD and, for token methods, prediction mix (1−α)·g + α·k [0.5]. */
-  readonly alpha: number;
-  /** τ — temperature of the logit / token KD [2]. */
-  readonly temperature: number;
-  /** n_kd — KDP: KD token + KD prefixes in layers 1..n_kd−1 [12]. */
-  readonly kdLayers: number;
-  /** L_kd — KDP: KD prefix length, split L_kd/2 key + L_kd/2 value [6]. */
-  readonly kdPromptLength: number;
-  /** DKD: its own temperature [4], TCKD weight [1], NCKD weight [4]. */
-  readonly dkd: { readonly temperature: number; readonly alpha: number; readonly beta: number };
-  /** FitNets feature-loss weight [0.1]. */
-  readonly fitnetsWeight: number;
-  /** ReviewKD feature-loss weight [0.2]. */
-  readonly reviewKdWeight: number;
-}
+/** Hyper-parameters shared by the KD methods (spec §4, §5; fields documented on {@link kdHyperParamsSchema}). */
+export type KdHyperParams = z.infer<typeof kdHyperParamsSchema>;
 
 /** What a KD method needs to know to build its student-side parts. */
 export interface KdMethodArgs {

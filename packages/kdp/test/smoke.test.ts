@@ -10,6 +10,7 @@ import {
   resolveClConfig,
   runContinualDistillation,
   validateKdpPreset,
+  parseKdpPreset,
   type CdlConfig,
   type KdpPreset,
 } from '../src/index.js';
@@ -131,5 +132,19 @@ describe('presets', () => {
     expect(() => validateKdpPreset(bad)).toThrow(/kd.kdLayers/);
     const aug: KdpPreset = { ...kdpPresets.cpu, data: { ...kdpPresets.cpu.data, augment: true } };
     expect(() => validateKdpPreset(aug)).toThrow(/cache/);
+  });
+
+  it('every preset is data that its zod schema accepts; JSON presets are parsed field by field', () => {
+    for (const p of Object.values(kdpPresets)) expect(parseKdpPreset(JSON.parse(JSON.stringify(p)), `preset '${p.name}'`)).toEqual(p);
+    const raw = JSON.parse(JSON.stringify(kdpPresets.cpu)) as { cl: { coda: { length: number } }; training: Record<string, unknown>; kd: { kdLayers: number } };
+    raw.cl.coda.length = 3;
+    expect(() => parseKdpPreset(raw, 'cpu.json')).toThrow(ConfigError);
+    expect(() => parseKdpPreset(raw, 'cpu.json')).toThrow(/cl\.coda\.length[\s\S]*even/);
+    raw.cl.coda.length = 4;
+    raw.training.epochz = 3;
+    expect(() => parseKdpPreset(raw, 'cpu.json')).toThrow(/epochz/);
+    delete raw.training.epochz;
+    raw.kd.kdLayers = 9; // passes the field check, fails the cross-field one
+    expect(() => parseKdpPreset(raw, 'cpu.json')).toThrow(/kd.kdLayers/);
   });
 });
