@@ -63,7 +63,8 @@ export const taskTrainingSchema = z
     batchSize: positiveInt,
     /** lr0. */
     lr: z.number().positive(),
-    schedule: z.enum(['coda-cosine', 'constant']).optional(),
+    /** Per-epoch learning-rate schedule (core's `LrScheduleName`; reference `coda-cosine`). */
+    schedule: z.enum(['cosine', 'coda-cosine', 'constant']).optional(),
     /** Drop the last incomplete batch (reference: true). */
     dropLast: z.boolean().optional(),
     /** Cap on steps per epoch (tests / smoke runs). */
