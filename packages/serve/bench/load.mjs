@@ -4,7 +4,7 @@
 // The server runs as its own process (the real CLI); autocannon runs here. Not part of `npm test`.
 //
 //   npm run bench:load -w @promptkd/serve -- --host <model.safetensors|cache key> --prompts <dir> [--duration 15]
-//       [--connections 32] [--max-batch-size 32] [--max-wait-ms 2] [--out load.json]
+//       [--connections 32] [--repeat 3] [--max-batch-size 32] [--max-wait-ms 2] [--out load.json]
 //
 // The prompt folder needs 8 prompts for scenario (b) (fewer: it uses what there is). Requests are PNG bodies of real
 // test images of each prompt's source dataset when the dataset loads offline, random images otherwise.
@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     'max-batch-size': { type: 'string', default: '32' },
     'max-wait-ms': { type: 'string', default: '2' },
+    repeat: { type: 'string', default: '3' },
     out: { type: 'string' },
   },
 });
@@ -34,6 +35,7 @@ if (!args.host || !args.prompts) {
 }
 const duration = Number(args.duration);
 const connections = Number(args.connections);
+const repeat = Number(args.repeat);
 const cli = fileURLToPath(new URL('../../../apps/cli/bin/promptkd.mjs', import.meta.url));
 
 /** Starts `promptkd serve` on a free port; resolves with its URL and a stop function. */
@@ -68,10 +70,6 @@ async function imageFor(p) {
   return { png: Buffer.from(encode({ width: w, height: h, channels: c, depth: 8, data })), real: false };
 }
 
-function run(url, requests) {
-  return autocannon({ url, connections, duration, requests });
-}
-
 const batching = ['--max-batch-size', args['max-batch-size'], '--max-wait-ms', args['max-wait-ms']];
 const configs = [
   { name: 'one at a time', extra: ['--max-batch-size', '1'] },
@@ -90,41 +88,52 @@ const scenarios = [
   { name: `(b) ${prompts.length} prompts mixed`, requests: prompts.map(request) },
 ];
 
+// Both servers of a scenario stay up; their runs alternate (off, on, off, on, …) so both see the same machine load,
+// and each cell reports the median over the repeats.
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const rows = [];
+const raw = [];
 let backend = '';
 for (const s of scenarios) {
-  for (const c of configs) {
-    const server = await startServer(c.extra);
-    backend = server.backend;
-    await autocannon({ url: server.url, connections, duration: 2, requests: s.requests }); // warm-up, not measured
-    const res = await run(server.url, s.requests);
+  const servers = [];
+  for (const c of configs) servers.push(await startServer(c.extra));
+  backend = servers[0].backend;
+  for (const server of servers) await autocannon({ url: server.url, connections, duration: 2, requests: s.requests }); // warm-up
+  const runs = configs.map(() => []);
+  for (let r = 0; r < repeat; r++) {
+    for (const [i, server] of servers.entries()) {
+      const res = await autocannon({ url: server.url, connections, duration, requests: s.requests });
+      runs[i].push(res);
+      raw.push({ scenario: s.name, server: configs[i].name, repeat: r, requestsPerSecond: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, non2xx: res.non2xx, errors: res.errors });
+      console.error(`${s.name} | ${configs[i].name} | run ${r + 1}/${repeat}: ${res.requests.average} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors}`);
+    }
+  }
+  for (const [i, server] of servers.entries()) {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     await server.stop();
     const sum = Number(/^promptkd_serve_batch_images_sum (\S+)/m.exec(metrics)?.[1] ?? NaN);
     const count = Number(/^promptkd_serve_batch_images_count (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    const rs = runs[i];
     rows.push({
       scenario: s.name,
-      server: c.name,
-      requestsPerSecond: res.requests.average,
-      p50: res.latency.p50,
-      p99: res.latency.p99,
-      requests: res.requests.total,
-      non2xx: res.non2xx,
-      errors: res.errors,
+      server: configs[i].name,
+      requestsPerSecond: median(rs.map((x) => x.requests.average)),
+      p50: median(rs.map((x) => x.latency.p50)),
+      p99: median(rs.map((x) => x.latency.p99)),
+      failed: rs.reduce((a, x) => a + x.non2xx + x.errors, 0),
       meanBatch: sum / count,
     });
-    console.error(`${s.name} | ${c.name}: ${res.requests.average} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors}`);
   }
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
-  `Load test: ${connections} connections × ${duration} s per cell on 127.0.0.1, PNG bodies (${bodies.some((b) => b.real) ? 'real test images' : 'random images'}), host ${listing.host.arch} (${listing.host.dataset ?? '?'}), ${cpus().length} cores, ${cpu}`,
+  `Load test: ${connections} connections × ${duration} s per run, median of ${repeat} alternating runs per cell, on 127.0.0.1, PNG bodies (${bodies.some((b) => b.real) ? 'real test images' : 'random images'}), host ${listing.host.arch} (${listing.host.dataset ?? '?'}), ${cpus().length} cores, ${cpu}`,
   `server: ${backend}`,
   '',
-  '| scenario | server | req/s | p50 ms | p99 ms | mean batch | non-2xx |',
+  '| scenario | server | req/s | p50 ms | p99 ms | mean batch | failed |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.scenario} | ${r.server} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.meanBatch.toFixed(1)} | ${r.non2xx + r.errors} |`),
+  ...rows.map((r) => `| ${r.scenario} | ${r.server} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.meanBatch.toFixed(1)} | ${r.failed} |`),
   '',
   ...scenarios.map((s) => {
     const [off, on] = rows.filter((r) => r.scenario === s.name);
@@ -132,4 +141,4 @@ const lines = [
   }),
 ];
 console.log(lines.join('\n'));
-if (args.out) writeFileSync(args.out, `${JSON.stringify({ cpu, connections, duration, rows }, null, 2)}\n`);
+if (args.out) writeFileSync(args.out, `${JSON.stringify({ cpu, connections, duration, repeat, backend, rows, runs: raw }, null, 2)}\n`);

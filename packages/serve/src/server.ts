@@ -271,6 +271,7 @@ export async function createPromptServer(options: PromptServerOptions): Promise<
       if (!reply.raw.writableFinished) controller.abort();
     };
     reply.raw.once('close', onClose);
+    if (req.raw.socket?.destroyed) controller.abort(); // gone before we listened
     try {
       const rows = await batcher.predict({ prompt, images, count, canvas: explain === 'canvas', signal: controller.signal });
       metrics.predictions.inc({ prompt: id }, count);

@@ -150,7 +150,7 @@ describe('bad input', () => {
 
   it('clients that disconnect mid-batch do not poison the others', async () => {
     const images = [0, 1, 2, 3, 4, 5].map((i) => randomBytes(1, SHAPE, 50 + i));
-    const slow = await startServer({ host: host.file, prompts: join(work, 'prompts'), maxBatchSize: 64, maxWaitMs: 300, watch: false });
+    const slow = await startServer({ host: host.file, prompts: join(work, 'prompts'), maxBatchSize: 64, maxWaitMs: 2000, watch: false });
     try {
       // three clients send a full request and hang up while it waits for its batch
       const abandoned = [0, 1, 2].map(

@@ -39,7 +39,7 @@ beforeAll(async () => {
     makePrompt('fashion-wide', host, { seed: 4, canvas: 44 }),
   ];
   for (const p of prompts) writePrompt(promptsDir, p);
-  batched = await startServer({ host: host.file, prompts: promptsDir, maxBatchSize: 64, maxWaitMs: 50, watch: false });
+  batched = await startServer({ host: host.file, prompts: promptsDir, maxBatchSize: 64, maxWaitMs: 200, watch: false });
   single = await startServer({ host: host.file, prompts: promptsDir, maxBatchSize: 1, watch: false });
 });
 
