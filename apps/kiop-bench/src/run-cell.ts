@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Synthesizer } from '@promptkd/core';
-import { createRunFolder, createProgress, type RunFolder } from '@promptkd/experiments';
+import { combineCallbacks } from '@promptkd/core';
+import { createRunFolder, createProgress, runFolderCheckpoints, type RunFolder } from '@promptkd/experiments';
 import {
   createKiopContext,
+  kiopVariantRegistry,
+  synthesizedBanks,
   trainKiop,
   type KiopConfig,
-  type KiopEpoch,
+  type KiopEpochEnd,
   type KiopResult,
-  type ResumableSynthesizer,
-  type VariantSession,
+  type KiopStepEnd,
 } from '@promptkd/kiop';
 import { CmiGenerator } from '@promptkd/models';
 import { renderPromptPng, type SegmentedPrompt } from '@promptkd/visual-prompt';
@@ -28,13 +29,6 @@ export interface CellResults extends KiopResult {
   /** Servable prompt artifacts (one per source), for `promptkd serve`. */
   readonly promptArtifacts?: readonly string[];
 }
-
-interface CellState {
-  epochs: readonly KiopEpoch[];
-  synthesizers: Record<string, unknown>;
-}
-
-type Resumable = Synthesizer & ResumableSynthesizer;
 
 /**
  * Runs one KiOP cell (host, sources, variant, config) in a run folder: per-epoch checkpoint (trained tensors,
@@ -68,72 +62,29 @@ export async function runCell(options: {
     buildHostLike: (k) => buildNetwork(options.bench, k, config.seed),
     onSynthesisIteration: (bank) => progress.tick(1, { phase: `synthesis ${bank}` }),
   });
-  let history: KiopEpoch[] = [];
   // progress units: generator iterations of every bank + knowledge-storing steps
-  const banks = { kiopBF: 2, multiModel: sources.length + 1, realDataRef: 0 }[config.variant as string] ?? 1;
-  const perEpoch = config.kdSteps + banks * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
+  const perEpoch = config.kdSteps + synthesizedBanks(config.variant, sources.length) * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
   const progress = createProgress({ total: config.epochs * perEpoch, label: `${options.name}`, silent: options.quiet });
   try {
-    const result = await trainKiop(ctx, {
-      onStep: ({ loss }) => progress.tick(1, { phase: 'storing', loss: loss.toFixed(4) }),
-      async resume(session, optimizer) {
-        const ckpt = await folder.loadLatestCheckpoint<CellState>();
-        if (!ckpt) return undefined;
-        try {
-          const vars = session.stateVariables();
-          for (const [name, v] of Object.entries(vars)) {
-            const t = ckpt.tensors[`state/${name}`];
-            if (!t) throw new Error(`checkpoint lacks 'state/${name}'`);
-            v.assign(t);
-          }
-          await ckpt.restoreOptimizer('main', optimizer, { variableOrder: session.trainableVariables().map((v) => v.name) });
-          for (const { bank, synthesizer } of session.synthesizers) {
-            const s = synthesizer as Resumable;
-            const prefix = `synth/${bank}/`;
-            const tensors = Object.fromEntries(
-              Object.entries(ckpt.tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]),
-            );
-            await s.importState?.({ tensors, state: ckpt.state.synthesizers[bank] });
-          }
-          const startEpoch = ckpt.epoch ?? ckpt.state.epochs.length;
-          folder.rewindMetrics((r) => typeof r.epoch === 'number' && r.epoch < startEpoch && r.event === undefined);
-          folder.appendMetrics({ event: 'resumed', fromEpoch: startEpoch });
-          progress.tick(startEpoch * perEpoch);
-          history = [...ckpt.state.epochs];
-          return { startEpoch, done: ckpt.state.epochs };
-        } finally {
-          ckpt.dispose();
-        }
-      },
-      async onEpoch(epoch, session, optimizer) {
-        folder.appendMetrics({
-          epoch: epoch.epoch,
-          lr: epoch.lr,
-          ...epoch.metrics,
-          ...epoch.diagnostics,
-          ...prefixed('loss.', epoch.losses),
-          ...Object.assign({}, ...Object.entries(epoch.synthesis).map(([bank, v]) => prefixed(`synth${bank}.`, v))),
-          seconds: epoch.seconds,
-        });
-        history.push(epoch);
-        await checkpoint(folder, session, optimizer, epoch, config, history);
-      },
-    });
+    const result = await trainKiop(ctx, combineCallbacks<KiopEpochEnd, KiopStepEnd>(runFolderCheckpoints(folder), {
+      onTrainBegin: ({ training }) => void progress.tick((training as KiopEpochEnd['training']).history.length * perEpoch),
+      onStepEnd: ({ loss }) => void progress.tick(1, { phase: 'storing', loss: loss.toFixed(4) }),
+    }));
     progress.stop();
     const prompt = ctx.prompt as unknown as SegmentedPrompt;
-    const promptArtifacts =
-      config.variant === 'vanillaKd'
-        ? undefined
-        : await writeServablePrompts({ runDir: folder.dir, config, cell: options.name, host, sources, prompt, mappings: ctx.mappings, final: result.final });
+    const usesPrompt = kiopVariantRegistry.get(config.variant).meta?.usesPrompt ?? true;
+    const promptArtifacts = usesPrompt
+      ? await writeServablePrompts({ runDir: folder.dir, config, cell: options.name, host, sources, prompt, mappings: ctx.mappings, final: result.final })
+      : undefined;
     const results: CellResults = {
       ...result,
       host: { dataset: host.dataset, cleanAccuracy: host.cleanAccuracy, weights: host.weights },
       sources: sources.map((s) => ({ dataset: s.dataset, cleanAccuracy: s.cleanAccuracy, weights: s.weights })),
-      promptParameters: config.variant === 'vanillaKd' ? undefined : prompt.parameterCount(),
+      promptParameters: usesPrompt ? prompt.parameterCount() : undefined,
       seconds: (performance.now() - started) / 1000,
       ...(promptArtifacts ? { promptArtifacts } : {}),
     };
-    if (config.variant !== 'vanillaKd') {
+    if (usesPrompt) {
       const first = evalBatches(host.test, { batchSize: 1, transform: kiopTransform(host.dataset, 'test') })[Symbol.iterator]().next();
       const example = first.done ? undefined : tf.tidy(() => tf.squeeze(first.value.x, [0]) as tf.Tensor3D);
       if (!first.done) tf.dispose([first.value.x, first.value.y]);
@@ -147,44 +98,5 @@ export async function runCell(options: {
     throw err;
   } finally {
     dispose();
-  }
-}
-
-function prefixed(prefix: string, record: Readonly<Record<string, number>>): Record<string, number> {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [prefix + k, v]));
-}
-
-async function checkpoint(
-  folder: RunFolder,
-  session: VariantSession,
-  optimizer: tf.Optimizer,
-  epoch: KiopEpoch,
-  config: KiopConfig,
-  history: readonly KiopEpoch[],
-) {
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const [name, v] of Object.entries(session.stateVariables())) tensors[`state/${name}`] = v;
-  const synthesizers: Record<string, unknown> = {};
-  const owned: tf.Tensor[] = [];
-  for (const { bank, synthesizer } of session.synthesizers) {
-    const s = synthesizer as Resumable;
-    if (!s.exportState) continue;
-    const saved = await s.exportState();
-    for (const [k, t] of Object.entries(saved.tensors)) {
-      tensors[`synth/${bank}/${k}`] = t;
-      owned.push(t);
-    }
-    synthesizers[bank] = saved.state;
-  }
-  try {
-    await folder.saveCheckpoint({
-      step: (epoch.epoch + 1) * config.kdSteps,
-      epoch: epoch.epoch + 1,
-      tensors,
-      optimizers: { main: optimizer },
-      state: { epochs: history, synthesizers } satisfies CellState,
-    });
-  } finally {
-    tf.dispose(owned);
   }
 }

@@ -72,3 +72,5 @@ export type { GridCell, GridCellContext, GridOutcome, GridQueue, RunCell, RunGri
 export { shareCoresAmongJobs } from './share-cores.js';
 export { savePartialTraining, loadPartialTraining } from './partial-training.js';
 export type { PartialTrainingCheckpoint, TrainerState } from './partial-training.js';
+export { runFolderCheckpoints, runFolderStore, partialCheckpointStore } from './run-folder-checkpoints.js';
+export type { PartialCheckpointOptions } from './run-folder-checkpoints.js';

@@ -7,8 +7,19 @@ export { bankStream } from './bank-stream.js';
 export { sourceTerm, preservationTerm } from './kl-terms.js';
 export { createPromptSession, type PreservationData } from './prompt-session.js';
 export { KIOP_PAPER, type KiopContext, type KiopVariant, type VariantSession } from './session.js';
-export { kiopVariantRegistry } from './registry.js';
-export { trainKiop, knowledgeStoringStep, cosineLr, type KiopEpoch, type KiopHooks, type KiopResult } from './train-kiop.js';
+export { kiopVariantRegistry, synthesizedBanks, type KiopVariantMeta } from './registry.js';
+export {
+  trainKiop,
+  knowledgeStoringStep,
+  cosineLr,
+  flatEpochMetrics,
+  type KiopEpoch,
+  type KiopEpochEnd,
+  type KiopStepEnd,
+  type KiopHooks,
+  type KiopResult,
+} from './train-kiop.js';
+export { kiopTrainingState, type KiopTraining, type KiopTrainingJson } from './training-state.js';
 export { createKiopContext, type KiopParticipant, type KiopPipelineInput } from './pipeline.js';
 export { bankAugment } from './bank-augment.js';
 export { withReferenceNormalization } from './renormalize.js';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ClassifierModel, Rng, Synthesizer } from '@promptkd/core';
+import type { ClassifierModel, Resumable, Rng, Synthesizer } from '@promptkd/core';
 
 /**
  * What KiOP needs from its collaborators, stated minimally so trainers can be tested with small fakes.
@@ -31,13 +31,13 @@ export interface ImageStream {
   reseed?(seed: number): void;
 }
 
-/** Optional synthesizer capabilities KiOP uses for exact resume. */
-export interface ResumableSynthesizer {
+/**
+ * Optional synthesizer capabilities KiOP uses for exact resume: core's {@link Resumable} (persistent state across
+ * rounds: banks, head weights, head optimizer, counters) and a reseed.
+ */
+export interface ResumableSynthesizer extends Partial<Resumable> {
   /** Restarts all randomness of the next rounds from `seed`. */
   reseed?(seed: number): void;
-  /** Persistent state across rounds: banks, head weights, head optimizer, counters. */
-  exportState?(): Promise<{ tensors: Record<string, tf.Tensor>; state: unknown }>;
-  importState?(saved: { tensors: Record<string, tf.Tensor>; state: unknown }): Promise<void>;
 }
 
 /** Everything needed to build a CMI synthesizer for one (teacher, adversary) pair. */

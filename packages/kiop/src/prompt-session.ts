@@ -128,7 +128,8 @@ export function createPromptSession(
     },
     stateVariables() {
       const vars: Record<string, tf.Variable> = {};
-      prompt.trainableVariables().forEach((v, i) => (vars[`prompt.${i}.${v.name}`] = v));
+      // `prompt.<i>.<segment variable>`: the engine's name prefix (a per-process counter) is left out
+      prompt.trainableVariables().forEach((v, i) => (vars[`prompt.${i}.${v.name.replace(/^[^/]*\//, '')}`] = v));
       return vars;
     },
     dispose() {

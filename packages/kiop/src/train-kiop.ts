@@ -1,9 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFinite, cosineAnnealingLr, disposeOptimizer, momentum } from '@promptkd/core';
+import {
+  ConfigError,
+  assertFinite,
+  combineCallbacks,
+  cosineAnnealingLr,
+  disposeOptimizer,
+  momentum,
+  type EpochEnd,
+  type StepEnd,
+  type TrainCallbacks,
+} from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import { kiopVariantRegistry } from './registry.js';
 import { epochSeed } from './reseed.js';
 import type { KiopContext, VariantSession } from './session.js';
+import { kiopTrainingState, type KiopTraining } from './training-state.js';
 
 /** What one epoch reports. */
 export interface KiopEpoch {
@@ -30,16 +41,39 @@ export interface KiopResult {
   readonly best: { readonly epoch: number; readonly metrics: Readonly<Record<string, number>> };
 }
 
-/** Hooks of {@link trainKiop}: progress, per-epoch persistence and resume. */
-export interface KiopHooks {
-  /** After every knowledge-storing step (for progress bars). */
-  onStep?(info: { epoch: number; step: number; steps: number; loss: number }): void;
+/** What {@link trainKiop} reports after every epoch: the epoch's record and its numbers flattened for logs. */
+export interface KiopEpochEnd extends EpochEnd {
+  readonly record: KiopEpoch;
+  readonly training: KiopTraining;
+}
+
+/** After every knowledge-storing step. */
+export interface KiopStepEnd extends StepEnd {
+  readonly terms: Readonly<Record<string, number>>;
+  readonly lr: number;
+}
+
+/**
+ * Callbacks of {@link trainKiop}: core's training contract (`onTrainBegin` with the epochs, the knowledge-storing
+ * steps and the run's {@link KiopTraining} state; `onStepEnd`; `onEpochEnd` with the state to checkpoint;
+ * `onTrainEnd`) plus KiOP's synthesis rounds.
+ */
+export interface KiopHooks extends TrainCallbacks<KiopEpochEnd, KiopStepEnd> {
   /** After each synthesis round. */
   onSynthesis?(info: { epoch: number; bank: string; round: number; losses: Readonly<Record<string, number>> }): void;
-  /** After every epoch, with the live session (checkpoint here). */
-  onEpoch?(epoch: KiopEpoch, session: VariantSession, optimizer: tf.Optimizer): void | Promise<void>;
-  /** Epoch to start from and the epochs already done (when resuming); restore state before returning. */
-  resume?(session: VariantSession, optimizer: tf.Optimizer): Promise<{ startEpoch: number; done: readonly KiopEpoch[] } | undefined>;
+}
+
+/** An epoch's numbers as one flat record (`metrics.jsonl`): lr, accuracies, diagnostics, `loss.*`, `synth<bank>.*`. */
+export function flatEpochMetrics(e: KiopEpoch): Record<string, number> {
+  const prefixed = (prefix: string, r: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
+  return {
+    lr: e.lr,
+    ...e.metrics,
+    ...e.diagnostics,
+    ...prefixed('loss.', e.losses),
+    ...Object.assign({}, ...Object.entries(e.synthesis).map(([bank, v]) => prefixed(`synth${bank}.`, v))),
+    seconds: e.seconds,
+  };
 }
 
 /** Cosine annealing over epochs, stepped once per epoch, η_min = 0 (PyTorch CosineAnnealingLR, T_max = E): core's schedule. */
@@ -55,10 +89,24 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
   const { config } = ctx;
   const session = kiopVariantRegistry.get(config.variant).create(ctx);
   const optimizer = momentum(session.baseLr, config.momentum);
+  const cb = combineCallbacks<KiopEpochEnd, KiopStepEnd>(hooks);
+  const epochs: KiopEpoch[] = [];
+  let midEpoch = false;
+  const state = kiopTrainingState(session, optimizer, epochs);
+  const training: KiopTraining = {
+    get history() {
+      return state.history;
+    },
+    exportState() {
+      if (midEpoch) throw new ConfigError("trainKiop's state is exact only at epoch boundaries; save it in onEpochEnd.", { field: 'checkpoint' });
+      return state.exportState();
+    },
+    importState: (saved) => state.importState(saved),
+  };
   try {
-    const resumed = hooks.resume ? await hooks.resume(session, optimizer) : undefined;
-    const epochs: KiopEpoch[] = resumed ? [...resumed.done] : [];
-    for (let epoch = resumed?.startEpoch ?? 0; epoch < config.epochs; epoch++) {
+    await cb.onTrainBegin?.({ epochs: config.epochs, steps: config.epochs * config.kdSteps, training });
+    for (let epoch = epochs.length; epoch < config.epochs; epoch++) {
+      midEpoch = true;
       const started = performance.now();
       const lr = cosineLr(session.baseLr, epoch, config.epochs);
       optimizer.setLearningRate(lr);
@@ -78,7 +126,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
           assertFinite(v, { step: epoch * config.kdSteps + step, term: k, what: 'loss' });
           sums[k] = (sums[k] ?? 0) + v;
         }
-        hooks.onStep?.({ epoch, step, steps: config.kdSteps, loss: values.loss ?? Number.NaN });
+        await cb.onStepEnd?.({ epoch, step: epoch * config.kdSteps + step + 1, loss: values.loss ?? Number.NaN, terms: values, lr });
       }
       const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / config.kdSteps]));
       const metrics = await session.evaluate();
@@ -88,8 +136,10 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
         seconds: (performance.now() - started) / 1000,
       };
       epochs.push(record);
-      await hooks.onEpoch?.(record, session, optimizer);
+      midEpoch = false;
+      await cb.onEpochEnd?.({ epoch, step: (epoch + 1) * config.kdSteps, metrics: flatEpochMetrics(record), record, training });
     }
+    await cb.onTrainEnd?.({ epochs: config.epochs, step: config.epochs * config.kdSteps });
     const last = epochs[epochs.length - 1];
     const best = epochs.reduce((b, e) => ((e.metrics.accB ?? -1) > (b.metrics.accB ?? -1) ? e : b), epochs[0]!);
     return {

@@ -17,9 +17,12 @@ export class TinyClassifier implements ClassifierModel {
     readonly numClasses: number,
     seed: number,
   ) {
-    this.vars.set('proj.weight', tf.variable(tf.randomNormal([3, 3], 0, 1, 'float32', seed), true));
-    this.vars.set('fc.weight', tf.variable(tf.randomNormal([6, numClasses], 0, 2, 'float32', seed + 1), true));
-    this.vars.set('fc.bias', tf.variable(tf.zeros([numClasses]), true));
+    // in a tidy: the initial values are freed, only the variables stay
+    tf.tidy(() => {
+      this.vars.set('proj.weight', tf.variable(tf.randomNormal([3, 3], 0, 1, 'float32', seed), true));
+      this.vars.set('fc.weight', tf.variable(tf.randomNormal([6, numClasses], 0, 2, 'float32', seed + 1), true));
+      this.vars.set('fc.bias', tf.variable(tf.zeros([numClasses]), true));
+    });
   }
 
   apply(x: tf.Tensor4D, _options: ApplyOptions = {}): ModelOutput {
@@ -65,6 +68,15 @@ export class NoiseSynthesizer implements Synthesizer {
 
   sample(n: number, rng?: Rng): tf.Tensor4D {
     return tf.randomUniform([n, this.size, this.size, 3], 0, 1, 'float32', rng?.seed() ?? 1);
+  }
+
+  /** Resumable: the round counter (what its reports depend on). */
+  async exportState() {
+    return { tensors: {}, state: { rounds: this.rounds } };
+  }
+
+  async importState(saved: { state: unknown }) {
+    this.rounds = (saved.state as { rounds: number }).rounds;
   }
 
   dispose(): void {}
