@@ -1,11 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng } from '@promptkd/core';
+import {
+  ConfigError,
+  Rng,
+  combineCallbacks,
+  resumableParts,
+  resumableVariables,
+  type EpochEnd,
+  type Resumable,
+  type TrainCallbacks,
+} from '@promptkd/core';
 import {
   PromptedClassifier,
   QueryCache,
   clsQueryFunction,
   createClMethod,
   summarize,
+  taskSteps,
   trainTask,
   type ClassIncrementalTask,
   type ClSummary,
@@ -14,10 +24,11 @@ import {
   type StepInfo,
   type TaskTrainingOptions,
 } from '@promptkd/continual';
+import { cdlSeed } from './cdl-seed.js';
 import { DistillationStudent } from './distillation-student.js';
 import { evaluateHeads, headHistory, recordHeads, type HeadHistory } from './head-accuracy.js';
 import { createKdMethod, kdMethodRegistry } from './registry.js';
-import { LiveTeacher, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
+import { TeacherStream, type TeacherStreamState } from './teacher-stream.js';
 import type { KdHyperParams } from './types.js';
 
 /** The three frozen ViTs of the CDL setting (spec §2, §10). */
@@ -71,152 +82,6 @@ export interface StreamResult {
   readonly seconds: number;
 }
 
-/** The random streams of a continual-distillation run, one per role (and per task for batch orders). */
-export const CDL_SEED_ROLES = ['teacherPrompts', 'teacherHead', 'studentPrompts', 'studentHead', 'kdParts', 'teacherBatches', 'studentBatches'] as const;
-/** A role of {@link cdlSeed}. */
-export type CdlSeedRole = (typeof CDL_SEED_ROLES)[number];
-
-/** Tasks per stream that {@link cdlSeed} keeps apart (2^12). */
-const CDL_MAX_TASKS = 4096;
-
-/** murmur3's 32-bit finaliser: a bijection on 32-bit integers that spreads neighbouring inputs. */
-function fmix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 0;
-}
-
-/**
- * Deterministic seed of one role (and task) of a run. Same `seed` ⇒ same student prompt init, head and batch
- * order for every KD method (paired comparisons). Every (seed, role, task) gets its own stream: the triple is
- * packed injectively into 32 bits ((seed·7 + role)·4096 + task, injective for |seed| < 74 898) and then mixed
- * by a bijection, so no two roles, tasks or seeds in that range share a seed.
- */
-export function cdlSeed(seed: number, role: CdlSeedRole, task = 0): number {
-  const r = CDL_SEED_ROLES.indexOf(role);
-  if (r < 0) throw new ConfigError(`Unknown seed role '${String(role)}'. Valid: ${CDL_SEED_ROLES.join(', ')}.`, { field: 'role', valid: CDL_SEED_ROLES });
-  if (!Number.isInteger(seed)) throw new ConfigError(`The run seed must be an integer, got ${seed}.`, { field: 'seed' });
-  if (!Number.isInteger(task) || task < 0 || task >= CDL_MAX_TASKS) {
-    throw new ConfigError(`Task index ${task} is outside [0, ${CDL_MAX_TASKS}).`, { field: 'task' });
-  }
-  const packed = (Math.imul(Math.imul(seed, CDL_SEED_ROLES.length) + r, CDL_MAX_TASKS) + task) | 0;
-  return fmix32(packed);
-}
-
-/** Options of {@link TeacherStream}. */
-export interface TeacherStreamOptions {
-  readonly backbone: PromptableViT;
-  /** D_q of the shared query ViT. */
-  readonly keyDim: number;
-  readonly config: CdlConfig;
-  readonly numTasks: number;
-  readonly queries: QuerySource;
-  /** Keep a snapshot of the teacher prompts/head after every task, so a later student run can rewind it. Default true. */
-  readonly keepSnapshots?: boolean;
-  readonly onStep?: (info: StepInfo) => void;
-}
-
-/**
- * The teacher's own class-incremental run (plain CL objective, no KD; spec §2 step 1), trained task by task
- * on demand. After each task it is evaluated, its current-task training logits are cached (optional) and its
- * parameters are snapshotted, so ONE teacher run serves every KD method of a seed (the teacher never depends
- * on the student).
- */
-export class TeacherStream {
-  readonly model: PromptedClassifier;
-  private readonly history: HeadHistory = headHistory();
-  readonly lossPerEpoch: number[][] = [];
-  private readonly logits = new Map<number, tf.Tensor2D>();
-  private readonly snapshots = new Map<number, tf.Tensor[]>();
-  private trained = 0;
-  private seconds = 0;
-
-  constructor(private readonly options: TeacherStreamOptions) {
-    const { config, backbone, keyDim, numTasks } = options;
-    const method = createClMethod(config.clMethod, {
-      embedDim: backbone.embedDim,
-      keyDim,
-      numTasks,
-      rng: Rng.fromSeed(cdlSeed(config.seed, 'teacherPrompts')),
-      ...(config.clConfig ? { config: config.clConfig } : {}),
-    });
-    this.model = new PromptedClassifier(backbone, method, config.numClasses, Rng.fromSeed(cdlSeed(config.seed, 'teacherHead')), 'last');
-  }
-
-  /** a[i][j] of the teacher's own run so far. */
-  get accuracy(): readonly number[][] {
-    return this.history.accuracy;
-  }
-
-  /** Tasks trained so far. */
-  get tasksTrained(): number {
-    return this.trained;
-  }
-
-  /** Makes the teacher the one that has just finished task t: trains tasks up to t, or rewinds to the snapshot of t. */
-  async ensureTask(tasks: readonly ClassIncrementalTask[], t: number): Promise<void> {
-    while (this.trained <= t) await this.trainNext(tasks);
-    if (this.current === t) return;
-    const snap = this.snapshots.get(t);
-    if (!snap) throw new ConfigError(`Teacher snapshot of task ${t} is missing; create the TeacherStream with keepSnapshots: true.`, { field: 'keepSnapshots' });
-    this.restore(t);
-  }
-
-  private restore(t: number): void {
-    const snap = this.snapshots.get(t) as tf.Tensor[];
-    this.model.trainableVariables().forEach((v, i) => v.assign(snap[i] as tf.Tensor));
-    this.model.method.setTask(t);
-    this.current = t;
-  }
-
-  private current = -1;
-
-  private async trainNext(tasks: readonly ClassIncrementalTask[]): Promise<void> {
-    const t = this.trained;
-    const task = tasks[t];
-    if (!task) throw new ConfigError(`Task ${t} does not exist (stream has ${tasks.length}).`, { field: 'tasks' });
-    if (this.current !== t - 1 && t > 0) this.restore(t - 1);
-    const start = performance.now();
-    const { config, queries } = this.options;
-    this.model.beforeTask(task);
-    this.lossPerEpoch.push(
-      await trainTask(this.model, task, config.teacherTraining ?? config.training, {
-        queries,
-        rng: Rng.fromSeed(cdlSeed(config.seed, 'teacherBatches', t)),
-        ...(this.options.onStep ? { onStep: this.options.onStep } : {}),
-      }),
-    );
-    this.model.afterTask(task);
-    recordHeads(this.history, evaluateHeads((x, q, hi) => ({ prediction: this.model.predict(x, q, hi) }), tasks, t, queries, config.evalBatchSize));
-    if (config.cacheTeacherLogits) {
-      this.logits.set(t, computeTaskTeacherLogits(this.model, task.train.x, task, queries, `train/${t}`, config.evalBatchSize ?? 64));
-    }
-    if (this.options.keepSnapshots ?? true) this.snapshots.set(t, this.model.trainableVariables().map((v) => tf.clone(v)));
-    this.seconds += (performance.now() - start) / 1000;
-    this.trained = t + 1;
-    this.current = t;
-  }
-
-  /** Teacher outputs for the student (cached logits when enabled). */
-  source(): TeacherSource {
-    return new LiveTeacher(this.model, (t) => this.logits.get(t));
-  }
-
-  /** The teacher's own result over the tasks trained so far. */
-  result(): StreamResult {
-    const { accuracy, withinTask } = this.history;
-    return { accuracy, withinTask, summary: summarize(accuracy), lossPerEpoch: this.lossPerEpoch, seconds: this.seconds };
-  }
-
-  dispose(): void {
-    for (const t of this.logits.values()) t.dispose();
-    for (const s of this.snapshots.values()) tf.dispose(s);
-    this.logits.clear();
-    this.snapshots.clear();
-    this.model.dispose();
-  }
-}
-
 /** Result of {@link runContinualDistillation}. */
 export interface CdlResult {
   readonly student: StreamResult;
@@ -228,6 +93,7 @@ export interface CdlResult {
  * State to resume a student run after task `fromTask − 1` (saved from `onTaskEnd` with
  * {@link exportStudentState}). The teacher is re-trained deterministically up to the resumed task (or taken
  * from a shared {@link TeacherStream}), so a resumed run reaches the same result as an uninterrupted one.
+ * (The {@link TrainCallbacks} state of {@link runContinualDistillation} also carries an owned teacher.)
  */
 export interface CdlResume {
   /** First task still to train. */
@@ -240,6 +106,37 @@ export interface CdlResume {
   readonly withinTask?: Readonly<Record<string, readonly number[]>>;
   readonly lossPerEpoch: readonly (readonly number[])[];
   readonly seconds?: number;
+}
+
+/** JSON part of {@link runContinualDistillation}'s state after a task (`progress` part; tensors `student/<name>`). */
+export interface CdlProgress {
+  /** Tasks finished (= the next task to train). */
+  readonly tasks: number;
+  /** Student optimisation steps so far. */
+  readonly step: number;
+  readonly accuracy: readonly (readonly number[])[];
+  readonly heads: Readonly<Record<string, readonly (readonly number[])[]>>;
+  readonly withinTask: Readonly<Record<string, readonly number[]>>;
+  readonly lossPerEpoch: readonly (readonly number[])[];
+  readonly seconds: number;
+}
+
+/** The whole saved state: `progress`, `student` (variables) and, when the run owns its teacher, `teacher`. */
+export type CdlState = { readonly progress: CdlProgress; readonly student: null; readonly teacher?: TeacherStreamState };
+
+/** What {@link runContinualDistillation} reports after each task (its "epoch" in the training contract). */
+export interface CdlTaskEnd extends EpochEnd {
+  /** The task just finished (= `epoch`). */
+  readonly task: number;
+  /** Student accuracy (0..1) on the test set of every seen task (the reported prediction). */
+  readonly student: readonly number[];
+  /** The teacher's, when the method uses one. */
+  readonly teacher?: readonly number[];
+}
+
+/** A step of the student or of the teacher (each counts its own steps). */
+export interface CdlStep extends StepInfo {
+  readonly role: 'teacher' | 'student';
 }
 
 /** Host copies of a student's variables (for a checkpoint; write them e.g. with safetensors). */
@@ -263,12 +160,13 @@ export function importStudentState(student: DistillationStudent, state: Readonly
 
 /** Options of {@link runContinualDistillation}. */
 export interface CdlRunOptions {
-  /** Continue an interrupted run (see {@link CdlResume}). */
+  /** Continue an interrupted run (see {@link CdlResume}); the callbacks' `onTrainBegin` is the other way. */
   readonly resume?: CdlResume;
   /** A teacher stream to reuse across KD methods (same config.seed / CL method). Created and disposed here when absent. */
   readonly teacher?: TeacherStream;
   /** Query source to share (e.g. with the teacher stream). Created here when absent. */
   readonly queries?: QuerySource;
+  /** Shorthand for `callbacks.onStepEnd`, by role. */
   readonly onStep?: (role: 'teacher' | 'student', info: StepInfo) => void;
   /**
    * After each task: accuracies of the student (and teacher) on the seen tasks, and the live objects (e.g. to
@@ -280,13 +178,25 @@ export interface CdlRunOptions {
     teacher: readonly number[] | undefined,
     handles: { readonly student: DistillationStudent; readonly teacher: TeacherStream | undefined },
   ) => void;
+  /**
+   * The training contract, one "epoch" per task: `onTrainBegin({epochs: tasks, steps: student steps, training})`
+   * (a checkpoint callback restores a saved run here), every student and teacher step, `onEpochEnd` after every
+   * task with the run's {@link Resumable} state (exact at task boundaries), `onTrainEnd`.
+   */
+  readonly callbacks?: TrainCallbacks<CdlTaskEnd, CdlStep>;
 }
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /**
  * Continual distillation (spec §2, §10): for each task t, (1) train the teacher on task t (CE + key loss),
  * (2) freeze it (eval mode, no gradient, current-task logits), (3) train the student on task t with the KD
  * method's loss, then evaluate both on all seen tasks. KD parts persist across tasks; the optimiser is
  * re-created per task.
+ *
+ * Follows the {@link TrainCallbacks} contract with one epoch per task. Its {@link Resumable} state after task t
+ * is the student's variables, the accuracy history and (when the run trains its own teacher) the teacher stream,
+ * so a run restored from it in a fresh process continues bit-identical to an uninterrupted one.
  */
 export async function runContinualDistillation(
   tasks: readonly ClassIncrementalTask[],
@@ -296,6 +206,7 @@ export async function runContinualDistillation(
 ): Promise<CdlResult> {
   if (!kdMethodRegistry.has(config.kdMethod)) kdMethodRegistry.get(config.kdMethod); // throws with the valid keys
   const keyDim = backbones.query.embedDim;
+  const cb = combineCallbacks<CdlTaskEnd, CdlStep>(options.onStep ? { onStepEnd: (i) => options.onStep?.(i.role, i) } : undefined, options.callbacks);
   const ownQueries = options.queries === undefined;
   const queries = options.queries ?? new QueryCache(clsQueryFunction(backbones.query), { cache: config.cacheQueries });
   const method = createKdMethod(config.kdMethod, {
@@ -318,7 +229,7 @@ export async function runContinualDistillation(
           numTasks: tasks.length,
           queries,
           keepSnapshots: false,
-          ...(options.onStep ? { onStep: (i: StepInfo) => options.onStep?.('teacher', i) } : {}),
+          onStep: (i: StepInfo) => cb.onStepEnd?.({ ...i, role: 'teacher' }),
         })
       : undefined);
   const studentMethod = createClMethod(config.clMethod, {
@@ -333,41 +244,86 @@ export async function runContinualDistillation(
     method,
     teacher?.source(),
   );
-  let history = headHistory();
-  const lossPerEpoch: number[][] = [];
+  let history: HeadHistory = headHistory();
+  let lossPerEpoch: number[][] = [];
   let seconds = 0;
-  const resume = options.resume;
-  const startTask = resume?.fromTask ?? 0;
+  let done = 0;
+  let step = 0;
+  let atTaskBoundary = true;
+  const progress: Resumable<CdlProgress> = {
+    async exportState() {
+      if (!atTaskBoundary) throw new ConfigError('A continual-distillation run is exact only between tasks; save it in onEpochEnd.', { field: 'checkpoint' });
+      const { accuracy, heads, withinTask } = headHistory(history);
+      return { tensors: {}, state: { tasks: done, step, accuracy, heads, withinTask, lossPerEpoch: lossPerEpoch.map((r) => [...r]), seconds } };
+    },
+    async importState(saved) {
+      const s = saved.state;
+      if (!(Number.isInteger(s.tasks) && s.tasks >= 0 && s.tasks <= tasks.length) || s.accuracy.length !== s.tasks || s.lossPerEpoch.length !== s.tasks) {
+        throw new ConfigError(`Cannot resume a ${tasks.length}-task run after task ${s.tasks} (with ${s.accuracy.length} accuracy rows).`, { field: 'resume' });
+      }
+      if (done !== 0) throw new ConfigError('A continual-distillation run can only be restored before its first task.', { field: 'resume' });
+      for (let t = 0; t < s.tasks; t++) student.beforeTask(tasks[t] as ClassIncrementalTask); // task counters
+      history = headHistory(s);
+      lossPerEpoch = s.lossPerEpoch.map((r) => [...r]);
+      seconds = s.seconds;
+      step = s.step;
+      done = s.tasks;
+    },
+  };
+  const training = resumableParts(
+    { progress, student: resumableVariables(() => student.namedVariables()), ...(ownTeacher && teacher ? { teacher } : {}) },
+    { optional: ['teacher'] },
+  ) as Resumable<CdlState>;
   try {
-    if (resume) {
-      if (!Number.isInteger(startTask) || startTask < 1 || startTask > tasks.length || resume.accuracy.length !== startTask) {
-        throw new ConfigError(`Cannot resume at task ${startTask}: need 1 <= fromTask <= ${tasks.length} and one accuracy row per finished task.`, {
+    if (options.resume) {
+      const r = options.resume;
+      if (!Number.isInteger(r.fromTask) || r.fromTask < 1 || r.fromTask > tasks.length || r.accuracy.length !== r.fromTask) {
+        throw new ConfigError(`Cannot resume at task ${r.fromTask}: need 1 <= fromTask <= ${tasks.length} and one accuracy row per finished task.`, {
           field: 'resume.fromTask',
         });
       }
-      for (let t = 0; t < startTask; t++) student.beforeTask(tasks[t] as ClassIncrementalTask); // CODA rows, task counters
-      importStudentState(student, resume.studentState);
-      history = headHistory(resume);
-      lossPerEpoch.push(...resume.lossPerEpoch.map((r) => [...r]));
-      seconds = resume.seconds ?? 0;
+      const finished = r.lossPerEpoch.slice(0, r.fromTask);
+      const steps = tasks.slice(0, r.fromTask).reduce((n, task) => n + taskSteps(task.train.x.shape[0], config.training), 0);
+      const prior = headHistory(r);
+      const state: CdlProgress = { tasks: r.fromTask, step: steps, ...prior, lossPerEpoch: finished, seconds: r.seconds ?? 0 };
+      await progress.importState({ tensors: {}, state });
+      importStudentState(student, r.studentState);
     }
-    for (const [t, task] of tasks.entries()) {
-      if (t < startTask) continue;
+    const steps = tasks.reduce((n, task) => n + taskSteps(task.train.x.shape[0], config.training), 0);
+    await cb.onTrainBegin?.({ epochs: tasks.length, steps, training });
+    for (let t = done; t < tasks.length; t++) {
+      const task = tasks[t] as ClassIncrementalTask;
+      atTaskBoundary = false;
       if (teacher && method.usesTeacher) await teacher.ensureTask(tasks, t);
       const start = performance.now();
+      const offset = step;
       student.beforeTask(task);
       lossPerEpoch.push(
         await trainTask(student, task, config.training, {
           queries,
           rng: Rng.fromSeed(cdlSeed(config.seed, 'studentBatches', t)),
-          ...(options.onStep ? { onStep: (i: StepInfo) => options.onStep?.('student', i) } : {}),
+          callbacks: { onStepEnd: (i) => cb.onStepEnd?.({ ...i, step: offset + i.step, role: 'student' }) },
         }),
       );
+      step = offset + taskSteps(task.train.x.shape[0], config.training);
       student.afterTask(task);
       const row = recordHeads(history, evaluateHeads((x, q, hi) => student.headScores(x, q, hi), tasks, t, queries, config.evalBatchSize));
       seconds += (performance.now() - start) / 1000;
-      options.onTaskEnd?.(t, row, teacher?.accuracy[t], { student, teacher });
+      done = t + 1;
+      atTaskBoundary = true;
+      const teacherRow = method.usesTeacher ? teacher?.accuracy[t] : undefined;
+      options.onTaskEnd?.(t, row, teacherRow, { student, teacher });
+      await cb.onEpochEnd?.({
+        epoch: t,
+        task: t,
+        step,
+        student: row,
+        ...(teacherRow ? { teacher: teacherRow } : {}),
+        metrics: { accuracy: mean(row), ...(teacherRow ? { teacherAccuracy: mean(teacherRow) } : {}), loss: lossPerEpoch[t]?.at(-1) ?? Number.NaN, seconds },
+        training,
+      });
     }
+    await cb.onTrainEnd?.({ epochs: tasks.length, step });
     const { accuracy, heads, withinTask } = history;
     const studentResult: StreamResult = {
       accuracy,

@@ -19,21 +19,22 @@ export { kdMethodRegistry, createKdMethod, type KdMethodFactory } from './regist
 export { LiveTeacher, teacherTaskLogits, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
 export { DistillationStudent } from './distillation-student.js';
 export {
-  TeacherStream,
   runContinualDistillation,
   exportStudentState,
   importStudentState,
-  cdlSeed,
-  CDL_SEED_ROLES,
-  type CdlSeedRole,
   type CdlResume,
   type CdlBackbones,
   type CdlConfig,
   type CdlResult,
   type CdlRunOptions,
+  type CdlProgress,
+  type CdlState,
+  type CdlTaskEnd,
+  type CdlStep,
   type StreamResult,
-  type TeacherStreamOptions,
 } from './continual-distillation.js';
+export { TeacherStream, type TeacherStreamOptions, type TeacherStreamState, type TeacherTaskEnd } from './teacher-stream.js';
+export { cdlSeed, CDL_SEED_ROLES, type CdlSeedRole } from './cdl-seed.js';
 export {
   kdpPresets,
   kdpPresetSchema,
