@@ -296,11 +296,14 @@ export async function startPromptServer(
 ): Promise<{ app: FastifyInstance; url: string }> {
   const app = await createPromptServer(options);
   const url = await app.listen({ host: options.address ?? '127.0.0.1', port: options.port ?? 8080 });
+  let stopping = false;
   const stop = () => {
+    if (stopping) return; // a terminal's Ctrl-C can arrive twice (from the shell and from a wrapper)
+    stopping = true;
     void app.close().then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return { app, url };
 }
 
