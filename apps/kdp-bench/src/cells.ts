@@ -85,6 +85,11 @@ export function cellId(p: BenchPreset, cl: string, kd: string, seed: number): st
   return `${groupName(p)}/${cl}/${kd}__s${seed}`;
 }
 
+/** Run-folder name of the teacher stream a cell's KD methods share (its per-task checkpoints): `<group>/<cl>/teacher__s<seed>`. */
+export function teacherRunId(p: BenchPreset, cl: string, seed: number): string {
+  return `${groupName(p)}/${cl}/teacher__s${seed}`;
+}
+
 /** CLI arguments that re-create a cell in another process (`promptkd kdp run ...`). */
 export function cellArgs(c: KdpCellSpec, root: string): string[] {
   return [

@@ -1,9 +1,19 @@
-import { QueryCache, clsQueryFunction } from '@promptkd/continual';
-import { TeacherStream, resolveClConfig, runContinualDistillation, type CdlConfig, type StreamResult } from '@promptkd/kdp';
-import { createProgress, createRunFolder, type Progress } from '@promptkd/experiments';
+import { combineCallbacks } from '@promptkd/core';
+import { QueryCache, clsQueryFunction, taskSteps, type StepInfo } from '@promptkd/continual';
+import {
+  TeacherStream,
+  resolveClConfig,
+  runContinualDistillation,
+  type CdlConfig,
+  type CdlStep,
+  type CdlTaskEnd,
+  type StreamResult,
+  type TeacherTaskEnd,
+} from '@promptkd/kdp';
+import { createProgress, createRunFolder, runFolderCheckpoints, type Progress } from '@promptkd/experiments';
 import { prepareBackbone, type PreparedBackbone } from './backbones.js';
 import type { BenchPreset } from './bench-presets.js';
-import { cellId, resolveCell, type KdpCellSpec } from './cells.js';
+import { cellId, resolveCell, teacherRunId, type KdpCellSpec } from './cells.js';
 import { disposeTasks, loadBenchData } from './data.js';
 
 /** What one KD-method run writes to `results.json`. */
@@ -98,36 +108,44 @@ export async function runOneCell(spec: KdpCellSpec, root: string, options: { qui
   const queries = new QueryCache(clsQueryFunction(S.backbone), { cache: preset.cache.queries });
   const usesTeacher = todo.some(({ kd }) => kd !== 'none');
   let progress: Progress | undefined;
-  const teacher = usesTeacher
+  // The shared teacher keeps its own checkpoints (after every teacher task), so a killed cell does not retrain it.
+  const teacherFolder = usesTeacher
+    ? createRunFolder(root, {
+        name: teacherRunId(preset, spec.cl, spec.seed),
+        seed: spec.seed,
+        config: { preset, clMethod: spec.cl, role: 'teacher', seed: spec.seed, teacherWeights: spec.teacherWeights ?? null, studentWeights: spec.studentWeights ?? null },
+      })
+    : undefined;
+  const teacher = teacherFolder
     ? new TeacherStream({
         backbone: T.backbone,
         keyDim: S.backbone.embedDim,
         config: cdlConfig(preset, spec.cl, 'kd', spec.seed),
         numTasks: data.tasks.length,
         queries,
-        onStep: (info) => progress?.tick(1, { teacher: info.loss.toFixed(3) }),
+        callbacks: combineCallbacks<TeacherTaskEnd, StepInfo>(runFolderCheckpoints(teacherFolder), {
+          onStepEnd: (info) => progress?.tick(1, { teacher: info.loss.toFixed(3) }),
+        }),
       })
     : undefined;
-  const stepsPerTask = (n: number) => {
-    const per = preset.training.dropLast === false ? Math.ceil(n / preset.training.batchSize) : Math.max(1, Math.floor(n / preset.training.batchSize));
-    return preset.training.epochs * Math.min(per, preset.training.maxStepsPerEpoch ?? Infinity);
-  };
-  const totalSteps = data.tasks.reduce((s, t) => s + stepsPerTask(t.train.y.length), 0);
+  const totalSteps = data.tasks.reduce((n, t) => n + taskSteps(t.train.y.length, preset.training), 0);
   const failures: string[] = [];
   try {
     for (const { kd, folder } of todo) {
       const name = cellId(preset, spec.cl, kd, spec.seed);
       // Student steps, plus the teacher's when this KD method is the one that trains the shared teacher.
-      const teacherSteps = kd !== 'none' && teacher && teacher.tasksTrained === 0 ? totalSteps : 0;
+      const teacherSteps = kd !== 'none' && teacher && teacher.tasksTrained < data.tasks.length ? totalSteps : 0;
       const bar = createProgress({ total: totalSteps + teacherSteps, label: name, ...(options.quiet ? { silent: true } : {}) });
       progress = bar;
       try {
         const started = performance.now();
+        // Per-task checkpoints in the KD run's folder: a killed run resumes at its last finished task.
         const res = await runContinualDistillation(data.tasks, backbones, cdlConfig(preset, spec.cl, kd, spec.seed), {
           ...(teacher ? { teacher } : {}),
           queries,
-          onStep: (role, info) => bar.tick(1, { [role]: info.loss.toFixed(3) }),
-          onTaskEnd: (t, student, teacherRow) => folder.appendMetrics({ task: t, student, ...(teacherRow ? { teacher: teacherRow } : {}) }),
+          callbacks: combineCallbacks<CdlTaskEnd, CdlStep>(runFolderCheckpoints(folder), {
+            onStepEnd: (info) => void (info.role === 'student' && bar.tick(1, { student: info.loss.toFixed(3) })),
+          }),
         });
         bar.stop();
         const teacherResult = res.teacher ?? (teacher && teacher.tasksTrained === data.tasks.length ? teacher.result() : undefined);

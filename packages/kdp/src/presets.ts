@@ -167,7 +167,7 @@ export const kdpPresets = {
   },
   cpu: {
     name: 'cpu',
-    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7 (backbones pretrained by the app), 4 epochs, 5 paired seeds',
+    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7, locally pretrained backbones, 4 epochs, 5 paired seeds',
     data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 5, trainPerClass: 1000, testPerClass: 500, augment: false },
     teacher: miniT,
     student: miniS,
