@@ -28,8 +28,8 @@ import { TorchServer } from './torch-server.js';
  * Kernel sets of the wasm backend: the native addon on top of promptkd's training kernels (with its default engine,
  * oneDNN when built with it, or forced to its OpenBLAS GEMMs and im2col convolutions), those kernels alone, stock tfjs.
  */
-type Variant = 'native' | 'openblas' | 'patched' | 'stock';
-const VARIANTS: readonly Variant[] = ['native', 'openblas', 'patched', 'stock'];
+type Variant = 'native' | 'openblas' | 'builtin' | 'patched' | 'stock';
+const VARIANTS: readonly Variant[] = ['native', 'openblas', 'builtin', 'patched', 'stock'];
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 /** Package that provides each tfjs backend (only wasm is initialised by initBackend here). */
 const BACKEND_PACKAGE: Record<string, string> = { cpu: '@tensorflow/tfjs-backend-cpu', tensorflow: '@tensorflow/tfjs-node' };
@@ -100,12 +100,12 @@ function engineOf(addon: NativeKernelsAddon): string {
   return typeof addon.engine === 'function' ? (addon.engine as () => string)() : 'OpenBLAS';
 }
 
-const usesAddon = (v: Variant | ''): boolean => v === 'native' || v === 'openblas';
+const usesAddon = (v: Variant | ''): boolean => v === 'native' || v === 'openblas' || v === 'builtin';
 
 /** The engine the addon started with (oneDNN when built with it, or what PROMPTKD_NATIVE_ENGINE chose): `native` rows use it. */
 let startEngine: string | undefined;
 function defaultEngineOf(addon: NativeKernelsAddon | undefined): string {
-  startEngine ??= addon && engineOf(addon) !== 'OpenBLAS' ? 'onednn' : 'openblas';
+  startEngine ??= (addon && typeof addon.engines === 'function' ? (addon.engines as () => string[])()[0] : undefined) ?? (addon && engineOf(addon) !== 'OpenBLAS' ? 'onednn' : 'openblas');
   return startEngine;
 }
 
@@ -116,7 +116,7 @@ function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined, def
   else registerWasmTrainingKernels();
   if (usesAddon(variant) && addon) {
     registerNativeKernels(addon);
-    if (typeof addon.setEngine === 'function') (addon.setEngine as (e: string) => void)(variant === 'openblas' ? 'openblas' : defaultEngine);
+    if (typeof addon.setEngine === 'function') (addon.setEngine as (e: string) => void)(variant === 'native' ? defaultEngine : variant);
   }
 }
 

@@ -1,10 +1,13 @@
 /*
- * Native float32 kernels for promptkd's TensorFlow.js wasm backend: GEMM (OpenBLAS) and NHWC convolution forward,
+ * Native float32 kernels for promptkd's TensorFlow.js wasm backend: GEMM (oneDNN, OpenBLAS or the built-in SGEMM of
+ * sgemm.c) and NHWC convolution forward,
  * input-gradient and filter-gradient (im2col / col2im + GEMM). Every function works IN PLACE on the wasm heap: the
  * caller passes the heap as a Float32Array plus element offsets, so no tensor is copied between JS and C.
  */
 #include <node_api.h>
+#ifdef PROMPTKD_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +15,12 @@
 #include "napi_args.h"
 #include "onednn_conv.h"
 #include "onednn_matmul.h"
+#include "sgemm.h"
 
+#ifdef PROMPTKD_HAVE_OPENBLAS
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
+#endif
 
 #define CHECK(call)                                                                                   \
   do {                                                                                                \
@@ -37,10 +43,50 @@ static int threads_now(void) {
 }
 
 /*
- * Whether GEMMs and convolutions go to oneDNN (when built with it; setEngine switches) or to OpenBLAS with the
- * im2col/col2im convolutions below.
+ * What runs GEMMs and convolutions (setEngine switches): oneDNN (when built with it), or the im2col/col2im
+ * convolutions below on OpenBLAS's SGEMM (when built with it) or on the built-in one. Default: the first of these
+ * the build has. GEMMs and convolutions oneDNN declines run on OpenBLAS when built with it, else built-in.
  */
-static int use_onednn = 1;
+enum { ENGINE_ONEDNN, ENGINE_OPENBLAS, ENGINE_BUILTIN };
+static int engine_now = -1;
+
+static int have_openblas(void) {
+#ifdef PROMPTKD_HAVE_OPENBLAS
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+#define use_onednn (engine_now == ENGINE_ONEDNN)
+
+/* Row-major C = alpha·op(A)·op(B) + beta·C on OpenBLAS or the built-in SGEMM. */
+static void sgemm_rm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                     float beta, float *c, int64_t ldc) {
+#ifdef PROMPTKD_HAVE_OPENBLAS
+  if (engine_now != ENGINE_BUILTIN) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
+                (int)ldb, beta, c, (int)ldc);
+    return;
+  }
+#endif
+  promptkd_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Threads of one SGEMM call (OpenBLAS's and the built-in one's). */
+static int blas_threads(void) {
+#ifdef PROMPTKD_HAVE_OPENBLAS
+  if (engine_now != ENGINE_BUILTIN) return openblas_get_num_threads();
+#endif
+  return promptkd_sgemm_get_threads();
+}
+
+static void set_blas_threads(int n) {
+#ifdef PROMPTKD_HAVE_OPENBLAS
+  openblas_set_num_threads(n);
+#endif
+  promptkd_sgemm_set_threads(n);
+}
 
 /* The stride between consecutive offsets when they are evenly spaced (0 for one shared operand), else -1. */
 static int64_t even_stride(const int32_t *offs, int64_t batch) {
@@ -84,18 +130,16 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
       if (r != 0) return NULL;
     }
   }
-#define GEMM_ONE(i)                                                                                                     \
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, \
-              heap + ao[i], ta ? (int)M : (int)K, heap + bo[i], tb ? (int)K : (int)N, 0.0f, heap + co[i], (int)N)
+#define GEMM_ONE(i) sgemm_rm(ta, tb, M, N, K, 1.0f, heap + ao[i], ta ? M : K, heap + bo[i], tb ? K : N, 0.0f, heap + co[i], N)
   /* Many small products (attention heads): whole products per thread with single-threaded SGEMM, one fork/join
    * per call instead of OpenBLAS's per product. OpenBLAS splits M and N, never K, so every entry is summed in the
    * same order either way. */
   if (batch >= 2 * threads_now() && M * N * K <= GEMM_SMALL) {
-    const int nt_blas = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    const int nt_blas = blas_threads();
+    set_blas_threads(1);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; i++) GEMM_ONE(i);
-    openblas_set_num_threads(nt_blas);
+    set_blas_threads(nt_blas);
   } else {
     for (int64_t i = 0; i < batch; i++) GEMM_ONE(i);
   }
@@ -202,8 +246,8 @@ static int per_thread(int64_t chunks) {
   do {                                                                                                  \
     int failed = 0;                                                                                     \
     if (per_thread(chunks)) {                                                                           \
-      const int nt_blas = openblas_get_num_threads();                                                   \
-      openblas_set_num_threads(1);                                                                      \
+      const int nt_blas = blas_threads();                                                               \
+      set_blas_threads(1);                                                                              \
       _Pragma("omp parallel") {                                                                         \
         float *buf = (float *)malloc(sizeof(float) * (size_t)(buf_floats));                             \
         if (!buf) {                                                                                     \
@@ -213,7 +257,7 @@ static int per_thread(int64_t chunks) {
           free(buf);                                                                                    \
         }                                                                                               \
       }                                                                                                 \
-      openblas_set_num_threads(nt_blas);                                                                \
+      set_blas_threads(nt_blas);                                                                        \
     } else {                                                                                            \
       float *buf = (float *)malloc(sizeof(float) * (size_t)(buf_floats));                               \
       if (!buf) {                                                                                       \
@@ -240,15 +284,14 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   float *y = heap + o[2];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo;
   if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)g.co, (int)K, 1.0f, x, (int)K, w, (int)g.co, 0.0f, y, (int)g.co);
+    sgemm_rm(0, 0, R, g.co, K, 1.0f, x, K, w, g.co, 0.0f, y, g.co);
     return NULL;
   }
   const int64_t step = chunk_rows(&g), chunks = (R + step - 1) / step;
   FOR_CHUNKS(chunks, (step < R ? step : R) * K, {
     const int64_t r0 = c * step, r1 = r0 + step < R ? r0 + step : R;
     im2col(&g, x, buf, r0, r1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)g.co, (int)K, 1.0f, buf, (int)K, w, (int)g.co, 0.0f,
-                y + r0 * g.co, (int)g.co);
+    sgemm_rm(0, 0, r1 - r0, g.co, K, 1.0f, buf, K, w, g.co, 0.0f, y + r0 * g.co, g.co);
   });
   return NULL;
 }
@@ -264,7 +307,7 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   const float *w = heap + o[1], *dy = heap + o[2];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, per = g.ho * g.wo;
   if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)K, (int)g.co, 1.0f, dy, (int)g.co, w, (int)g.co, 0.0f, dx, (int)K);
+    sgemm_rm(0, 1, R, K, g.co, 1.0f, dy, g.co, w, g.co, 0.0f, dx, K);
     return NULL;
   }
   /* Whole images per chunk: the col2im scatters of two chunks never touch the same pixel. */
@@ -274,8 +317,7 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   FOR_CHUNKS(chunks, (imgs < g.n ? imgs : g.n) * per * K, {
     const int64_t n0 = c * imgs, n1 = n0 + imgs < g.n ? n0 + imgs : g.n;
     memset(dx + n0 * img_floats, 0, sizeof(float) * (size_t)((n1 - n0) * img_floats));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)((n1 - n0) * per), (int)K, (int)g.co, 1.0f, dy + n0 * per * g.co, (int)g.co,
-                w, (int)g.co, 0.0f, buf, (int)K);
+    sgemm_rm(0, 1, (n1 - n0) * per, K, g.co, 1.0f, dy + n0 * per * g.co, g.co, w, g.co, 0.0f, buf, K);
     col2im(&g, buf, dx, n0 * per, n1 * per);
   });
   return NULL;
@@ -296,7 +338,7 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   float *dw = heap + o[1];
   const int64_t K = g.kh * g.kw * g.ci, R = g.n * g.ho * g.wo, WS = K * g.co;
   if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, (int)R, 1.0f, x, (int)K, dy, (int)g.co, 0.0f, dw, (int)g.co);
+    sgemm_rm(1, 0, K, g.co, R, 1.0f, x, K, dy, g.co, 0.0f, dw, g.co);
     return NULL;
   }
   const int64_t step = chunk_rows(&g), chunks = (R + step - 1) / step;
@@ -314,8 +356,7 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
     float *acc = t == 0 ? dw : part + (t - 1) * WS;
     const int64_t r0 = c * step, r1 = r0 + step < R ? r0 + step : R;
     im2col(&g, x, buf, r0, r1);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.co, (int)(r1 - r0), 1.0f, buf, (int)K, dy + r0 * g.co, (int)g.co,
-                1.0f, acc, (int)g.co);
+    sgemm_rm(1, 0, K, g.co, r1 - r0, 1.0f, buf, K, dy + r0 * g.co, g.co, 1.0f, acc, g.co);
   });
   for (int t = 1; t < nt; t++) {
     const float *p = part + (t - 1) * WS;
@@ -330,7 +371,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   int64_t n;
   if (!args_of(env, info, 1, a, "setThreads") || !int_arg(env, a[0], &n)) return NULL;
   if (n < 1) n = 1;
-  openblas_set_num_threads((int)n);
+  set_blas_threads((int)n);
   extern void omp_set_num_threads(int);
   omp_set_num_threads((int)n);
   return NULL;
@@ -344,34 +385,70 @@ static napi_value set_conv_chunk(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setEngine("onednn" | "openblas"): what runs GEMMs and convolutions; "onednn" needs a build with oneDNN. */
+/* The engines of this build, by setEngine name; the first is the default. */
+static const char *const ENGINE_NAMES[] = {"onednn", "openblas", "builtin"};
+
+static int engine_built(int e) {
+  return e == ENGINE_ONEDNN ? promptkd_onednn_available() : e == ENGINE_OPENBLAS ? have_openblas() : 1;
+}
+
+static void default_engine(void) {
+  if (engine_now < 0) engine_now = engine_built(ENGINE_ONEDNN) ? ENGINE_ONEDNN : engine_built(ENGINE_OPENBLAS) ? ENGINE_OPENBLAS : ENGINE_BUILTIN;
+}
+
+/* setEngine("onednn" | "openblas" | "builtin"): what runs GEMMs and convolutions; each but "builtin" needs its library at build time. */
 static napi_value set_engine(napi_env env, napi_callback_info info) {
   napi_value a[1];
   char name[16];
   size_t n = 0;
   if (!args_of(env, info, 1, a, "setEngine")) return NULL;
-  const int ok = napi_get_value_string_utf8(env, a[0], name, sizeof name, &n) == napi_ok;
-  if (ok && strcmp(name, "openblas") == 0) use_onednn = 0;
-  else if (ok && strcmp(name, "onednn") == 0 && promptkd_onednn_available()) use_onednn = 1;
-  else if (ok && strcmp(name, "onednn") == 0)
-    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: this build has no oneDNN (apt-get install libdnnl-dev, then rebuild with npx promptkd-build-native)");
-  else
-    napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: setEngine takes \"onednn\" or \"openblas\"");
+  if (napi_get_value_string_utf8(env, a[0], name, sizeof name, &n) == napi_ok) {
+    for (int e = 0; e < 3; e++) {
+      if (strcmp(name, ENGINE_NAMES[e]) != 0) continue;
+      if (engine_built(e)) {
+        engine_now = e;
+      } else {
+        napi_throw_error(env, PROMPTKD_CODE,
+                         e == ENGINE_ONEDNN ? "promptkd native: this build has no oneDNN (apt-get install libdnnl-dev, then npx promptkd-build-native)"
+                                            : "promptkd native: this build has no OpenBLAS (apt-get install libopenblas-dev, then npx promptkd-build-native)");
+      }
+      return NULL;
+    }
+  }
+  napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: setEngine takes \"onednn\", \"openblas\" or \"builtin\"");
   return NULL;
 }
 
-/* engine(): what runs GEMMs and convolutions, "oneDNN x.y.z" or "OpenBLAS". */
+/* engine(): what runs GEMMs and convolutions: "oneDNN x.y.z", "OpenBLAS" or "built-in SGEMM (<instruction set>)". */
 static napi_value engine(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  CHECK(napi_create_string_utf8(env, use_onednn && promptkd_onednn_available() ? promptkd_onednn_version() : "OpenBLAS", NAPI_AUTO_LENGTH, &r));
+  char text[64];
+  if (engine_now == ENGINE_ONEDNN) snprintf(text, sizeof text, "%s", promptkd_onednn_version());
+  else if (engine_now == ENGINE_OPENBLAS) snprintf(text, sizeof text, "OpenBLAS");
+  else snprintf(text, sizeof text, "built-in SGEMM (%s)", promptkd_sgemm_isa());
+  CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &r));
   return r;
+}
+
+/* engines(): the setEngine names this build has, the default first. */
+static napi_value engines(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, v;
+  uint32_t at = 0;
+  CHECK(napi_create_array(env, &arr));
+  for (int e = 0; e < 3; e++) {
+    if (!engine_built(e)) continue;
+    CHECK(napi_create_string_utf8(env, ENGINE_NAMES[e], NAPI_AUTO_LENGTH, &v));
+    CHECK(napi_set_element(env, arr, at++, v));
+  }
+  return arr;
 }
 
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &r));
+  CHECK(napi_create_int32(env, blas_threads(), &r));
   return r;
 }
 
@@ -397,7 +474,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setConvChunk", NULL, set_conv_chunk, NULL, NULL, NULL, napi_default, NULL},
       {"setEngine", NULL, set_engine, NULL, NULL, NULL, napi_default, NULL},
       {"engine", NULL, engine, NULL, NULL, NULL, napi_default, NULL},
+      {"engines", NULL, engines, NULL, NULL, NULL, napi_default, NULL},
   };
+  default_engine();
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   promptkd_register_elementwise(env, exports);
   promptkd_register_fused(env, exports);

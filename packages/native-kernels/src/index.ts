@@ -1,10 +1,12 @@
 /**
  * Optional native float32 kernels for promptkd's TensorFlow.js wasm backend. The addon (native/kernels.c) runs
- * OpenBLAS GEMM and im2col/col2im convolutions directly on the wasm heap — no tensor is copied — on as many threads
- * as asked. `@promptkd/tfjs-env` loads it when present (`initBackend({ native: 'auto' })`) and registers it as the
- * wasm backend's `BatchMatMul` and `Conv2D` kernels and their gradients.
+ * GEMMs (oneDNN, OpenBLAS or its built-in SGEMM) and convolutions (oneDNN or im2col/col2im) directly on the wasm
+ * heap — no tensor is copied — on as many threads as asked. `@promptkd/tfjs-env` loads it when present
+ * (`initBackend({ native: 'auto' })`) and registers it as the wasm backend's `BatchMatMul` and `Conv2D` kernels and
+ * their gradients, among others.
  *
- * Build it once with `npx promptkd-build-native` (needs a C compiler and `libopenblas-dev`).
+ * The package's install script builds it with the machine's C/C++ compiler (`npx promptkd-build-native` does the
+ * same by hand); OpenBLAS and oneDNN are used when their headers are installed.
  */
 import { BackendError } from '@promptkd/core';
 import { existsSync, readFileSync } from 'node:fs';
@@ -43,13 +45,16 @@ export interface NativeAddon {
   /** im2col chunk size in floats (≤ 0: the default, 1 Mi floats). Small values make small shapes take every code path (tests). */
   setConvChunk(floats: number): void;
   /**
-   * What runs GEMMs and convolutions: `'onednn'` (default when the addon was built with oneDNN — the library
-   * PyTorch's CPU convolutions use) or `'openblas'` (OpenBLAS SGEMM and im2col convolutions, always built). Also
-   * set by `PROMPTKD_NATIVE_ENGINE` when the addon loads.
+   * What runs GEMMs and convolutions: `'onednn'` (oneDNN — the library PyTorch's CPU convolutions use — when the
+   * addon was built with `libdnnl-dev`), `'openblas'` (OpenBLAS SGEMM and im2col convolutions, when built with
+   * `libopenblas-dev`) or `'builtin'` (the addon's own SGEMM and im2col convolutions, always built). The default is
+   * the first of these the build has. Also set by `PROMPTKD_NATIVE_ENGINE` when the addon loads.
    */
-  setEngine(engine: 'onednn' | 'openblas' | (string & {})): void;
-  /** The engine in use: `'oneDNN x.y.z'` or `'OpenBLAS'`. */
+  setEngine(engine: 'onednn' | 'openblas' | 'builtin' | (string & {})): void;
+  /** The engine in use: `'oneDNN x.y.z'`, `'OpenBLAS'` or `'built-in SGEMM (AVX-512|AVX2|SIMD-128)'`. */
   engine(): string;
+  /** The {@link NativeAddon.setEngine} names this build has, the default first. */
+  engines(): string[];
   /** The element-wise, reduction and layout kernels of native/elementwise.c, by name. */
   readonly [kernel: string]: unknown;
 }
@@ -60,6 +65,26 @@ export function defaultAddonPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'build', 'Release', 'promptkd_native.node');
 }
 
+/** What the last build attempt reported (`native/build/status.json`): why it was not built and the fix, or what was. */
+export interface NativeBuildStatus {
+  readonly built: boolean;
+  /** Why it was not built, e.g. `no C/C++ compiler found`. */
+  readonly reason?: string;
+  /** The command(s) that fix it. */
+  readonly fix?: string;
+  /** The one line the build printed. */
+  readonly line: string;
+}
+
+/** The last build attempt's report, or undefined when the build never ran here (e.g. install scripts were skipped). */
+export function nativeBuildStatus(): NativeBuildStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dirname(defaultAddonPath()), '..', 'status.json'), 'utf8')) as NativeBuildStatus;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Loads the addon from `path` (default: `PROMPTKD_NATIVE_ADDON`, else {@link defaultAddonPath}).
  * @throws BackendError when the file is missing (with the command that builds it) or fails to load.
@@ -67,11 +92,9 @@ export function defaultAddonPath(): string {
 export function loadNativeAddon(path?: string): NativeAddon {
   const file = path ?? process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath();
   if (!existsSync(file)) {
-    throw new BackendError(
-      `promptkd native kernels are not built (${file} is missing). Build them with \`npx promptkd-build-native\` ` +
-        '(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev); until then the wasm kernels are used.',
-      { file },
-    );
+    const status = path === undefined && process.env.PROMPTKD_NATIVE_ADDON === undefined ? nativeBuildStatus() : undefined;
+    const why = status && !status.built && status.reason ? `${status.reason}; fix: ${status.fix}` : 'not built: run `npx promptkd-build-native` (needs a C/C++ compiler)';
+    throw new BackendError(`promptkd native kernels are not available (${why}); until then the wasm kernels are used.`, { file, status });
   }
   // OpenMP threads of the im2col loops must not spin while OpenBLAS or wasm work: libgomp reads this at load.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';

@@ -5,7 +5,7 @@ import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/n
 import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectKernelMatchesCpu, expectMatches, onCpu, rand, runKernel } from './kernel-helpers.js';
 
-// CI builds the addon (`.ci/run`); on a machine without OpenBLAS headers it cannot exist and the file is skipped.
+// npm ci builds the addon where a C compiler is found (`npx promptkd-build-native`); without one the file is skipped.
 const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -24,7 +24,7 @@ const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k:
   { n: 2, h: 6, w: 6, ci: 48, co: 64, k: 1, s: 2, pad: 'valid' },
 ];
 
-describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cpu backend', () => {
+describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the wasm heap) match the cpu backend', () => {
   let addon: NativeAddon;
   beforeAll(() => {
     addon = loadNativeAddon();
@@ -51,8 +51,11 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
       [[4, 7, 5], [5, 3]],
       [[1, 65, 64], [6, 64, 65]],
       [[2, 3, 33, 40], [2, 3, 40, 17]],
+      // the built-in SGEMM's narrow (≤ 16 columns) and wide micro-tiles, edge tiles and several depth blocks
+      [[37, 300], [300, 9]],
+      [[130, 70], [70, 50]],
     ];
-    for (const { engine } of engines().slice(0, 2)) {
+    for (const engine of addon.engines()) {
       addon.setEngine(engine);
       for (const [sa, sb] of shapes) {
         for (const ta of [false, true]) {
@@ -66,6 +69,22 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
       }
     }
     addon.setEngine(engines()[0]!.engine);
+  });
+
+  it('the built-in SGEMM gives bit-identical products on 1 and 2 threads (threads split rows and columns, never the depth)', () => {
+    const a = rand([300, 700]);
+    const b = rand([700, 90]);
+    addon.setEngine('builtin');
+    const run = (threads: number): Float32Array => {
+      addon.setThreads(threads);
+      return tf.tidy(() => tf.matMul(a, b).dataSync() as Float32Array);
+    };
+    const one = run(1);
+    const two = run(2);
+    addon.setThreads(2);
+    addon.setEngine(engines()[0]!.engine);
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+    tf.dispose([a, b]);
   });
 
   it('BatchMatMul: broadcasting both batch dims (the cpu kernel cannot: checked by hand)', () => {
@@ -89,17 +108,17 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     tf.dispose([a, b, e]);
   });
 
-  // Every engine of this build: oneDNN (when built with it) and OpenBLAS, the latter's im2col with default and tiny
-  // chunks (50 floats: several im2col chunks even on these small shapes, so the per-thread path runs too).
-  const engines = (): Array<{ engine: string; chunk: number }> => [
-    ...(loadNativeAddon().engine() === 'OpenBLAS' ? [] : [{ engine: 'onednn', chunk: 0 }]),
-    { engine: 'openblas', chunk: 0 },
-    { engine: 'openblas', chunk: 50 },
-  ];
-  for (const slot of [0, 1, 2]) {
-    it(`Conv2D and both gradients, engine ${slot}: ${['oneDNN if built', 'OpenBLAS im2col', 'OpenBLAS im2col, tiny chunks'][slot]}`, async () => {
+  // Every engine of this build: oneDNN (when built with it), OpenBLAS (when built with it) and the built-in SGEMM,
+  // the im2col ones with default and tiny chunks (50 floats: several im2col chunks even on these small shapes, so
+  // the per-thread path runs too).
+  const engines = (): Array<{ engine: string; chunk: number }> =>
+    loadNativeAddon()
+      .engines()
+      .flatMap((engine) => (engine === 'onednn' ? [{ engine, chunk: 0 }] : [{ engine, chunk: 0 }, { engine, chunk: 50 }]));
+  for (const slot of [0, 1, 2, 3, 4]) {
+    it(`Conv2D and both gradients, engine/chunk ${slot} of this build`, async () => {
       const e = engines()[slot];
-      if (!e) return; // built without oneDNN: slot 0 is OpenBLAS and runs as slot 1
+      if (!e) return; // a build without oneDNN or OpenBLAS has fewer
       addon.setEngine(e.engine);
       addon.setConvChunk(e.chunk);
       for (const c of CONVS) {
@@ -119,22 +138,30 @@ describe.skipIf(!built)('native kernels (OpenBLAS on the wasm heap) match the cp
     });
   }
 
-  it('engine names the engine; setEngine rejects unknown names', () => {
+  it("engine names the engine; engines lists this build's; setEngine rejects unknown names", () => {
     const engine = addon.engine();
-    expect(engine === 'OpenBLAS' || /^oneDNN \d+\.\d+\.\d+$/.test(engine)).toBe(true);
-    expect(() => addon.setEngine('winograd')).toThrow(/"onednn" or "openblas"/);
-    addon.setEngine('openblas');
-    expect(addon.engine()).toBe('OpenBLAS');
-    if (engine !== 'OpenBLAS') addon.setEngine('onednn');
+    const names = addon.engines();
+    expect(names.at(-1)).toBe('builtin');
+    expect(engine).toMatch(/^(OpenBLAS|oneDNN \d+\.\d+\.\d+|built-in SGEMM \((AVX-512|AVX2|SIMD-128)\))$/);
+    expect(() => addon.setEngine('winograd')).toThrow(/"onednn", "openblas" or "builtin"/);
+    addon.setEngine('builtin');
+    expect(addon.engine()).toMatch(/^built-in SGEMM/);
+    if (names.includes('openblas')) {
+      addon.setEngine('openblas');
+      expect(addon.engine()).toBe('OpenBLAS');
+    } else {
+      expect(() => addon.setEngine('openblas')).toThrow(/no OpenBLAS/);
+    }
+    addon.setEngine(names[0]!);
     expect(addon.engine()).toBe(engine);
   });
 
   it('dilated Conv2D, on every engine', async () => {
     const x = rand([2, 11, 10, 3]);
     const w = rand([3, 3, 3, 4]);
-    for (const e of engines().slice(0, 2)) {
-      addon.setEngine(e.engine);
-      await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, `dilation 2 ${e.engine}`);
+    for (const engine of addon.engines()) {
+      addon.setEngine(engine);
+      await expectKernelMatchesCpu('Conv2D', { x, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, `dilation 2 ${engine}`);
     }
     addon.setEngine(engines()[0]!.engine);
     tf.dispose([x, w]);
