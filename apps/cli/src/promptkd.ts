@@ -1,6 +1,7 @@
+import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { PromptKdError } from '@promptkd/core';
-import { demo, kiopCommand } from '@promptkd/kiop-bench';
+import { checkCell, demo, gridCells, kiopCommand } from '@promptkd/kiop-bench';
 import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
 import { serveCommand } from './serve.js';
@@ -8,14 +9,25 @@ import { serveCommand } from './serve.js';
 const program = new Command('promptkd')
   .description('promptkd: knowledge in prompts (KiOP) and continual distillation with prompts (KDP) on TensorFlow.js')
   .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).env('PROMPTKD_BACKEND').default('auto'))
+  .addOption(
+    new Option('--wasm-threads <n>', "wasm XNNPACK threads: 'auto' = all cores (shared among --jobs), or a number such as 1")
+      .env('PROMPTKD_WASM_THREADS')
+      .default('auto')
+      .argParser((v) => (v === 'auto' ? v : Number(v))),
+  )
+  .option('--verbose', 'say why each backend and kernel set was or was not used (same as PROMPTKD_LOG=debug)')
   .showHelpAfterError();
 
 let ready: Promise<unknown> | undefined;
 const init = () => {
-  const backend = program.opts().backend as BackendName;
-  // grid and demo cells run in child processes: they inherit the choice through the environment
+  const o = program.opts();
+  const backend = o.backend as BackendName;
+  // grid and demo cells run in child processes: they inherit these choices through the environment
   if (backend !== 'auto') process.env.PROMPTKD_BACKEND = backend;
-  return (ready ??= initBackend({ backend, log: (l) => process.stderr.write(`${l}\n`) }));
+  if (o.verbose) process.env.PROMPTKD_LOG = 'debug';
+  // tfjs prints its own "install tfjs-node" banner through its warning channel; production mode silences it
+  if (process.env.PROMPTKD_LOG !== 'debug') tf.enableProdMode();
+  return (ready ??= initBackend({ backend, wasmThreads: o.wasmThreads as number | 'auto', log: (l) => process.stderr.write(`${l}\n`) }));
 };
 
 program
@@ -27,6 +39,7 @@ program
   .option('--seed <n>', 'seed', (v) => Number(v), 0)
   .option('--preset <name>', 'preset (smoke: a seconds-long check of the same path)', 'demo')
   .action(async (o) => {
+    for (const cell of gridCells(o.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [o.seed], o.preset)) checkCell(cell);
     await init();
     await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed, preset: o.preset });
   });

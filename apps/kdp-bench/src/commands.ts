@@ -115,8 +115,9 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .option('--seed <n>', 'seed (prompt init and batch order; backbones are the same for every seed)', int, 0)
     .option('--out <dir>', 'runs root', 'runs/kdp')
     .action(async (o) => {
-      await init();
       const spec = specOf(o, { ...(o.split ? { split: o.split } : {}), cl: o.cl, kd: o.kd, seed: o.seed });
+      resolveCell(spec); // unknown dataset, split, CL/KD method or --set field: said before any work
+      await init();
       const results = await runOneCell(spec, resolve(o.out));
       const summary = Object.fromEntries(
         [...results].map(([kd, r]) => [kd, { acc: r.student.summary.finalAccuracy, fgt: r.student.summary.forgetting, teacherAcc: r.teacher?.summary.finalAccuracy, seconds: r.seconds }]),
@@ -133,6 +134,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .option('--jobs <n>', 'groups at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kdp-grid')
     .action(async (o) => {
+      for (const split of o.splits as string[]) for (const cl of o.cl as string[]) resolveCell(specOf(o, { split, cl, kd: o.kd, seed: 0 }));
       await init();
       const t0 = performance.now();
       const root = resolve(o.out);

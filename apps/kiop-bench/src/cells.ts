@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@promptkd/core';
+import { existsSync } from 'node:fs';
+import { ConfigError, ResourceUnavailableError } from '@promptkd/core';
+import { datasetRegistry } from '@promptkd/datasets';
 import { applyOverrides, parseConfig, parseSetOverrides } from '@promptkd/experiments';
 import { KIOP_VARIANTS, kiopConfigSchema, kiopPresets, type KiopConfig, type KiopVariantKey } from '@promptkd/kiop';
 import { benchPresets, type BenchPreset } from './bench-presets.js';
@@ -41,6 +43,18 @@ export function resolveCell(c: KiopCellSpec): { config: KiopConfig; bench: Bench
   const withSet = c.set?.length ? applyOverrides(base, parseSetOverrides(kiopConfigSchema, c.set)) : base;
   const config = parseConfig(kiopConfigSchema, withSet, `preset '${c.preset}'`);
   return { config, bench: benchPresets[c.preset] };
+}
+
+/**
+ * Checks a cell before any work (backend, data, pretraining): dataset keys, preset, variant, `--set` overrides and
+ * weight files. Throws the typed error that says what is wrong and what is valid.
+ */
+export function checkCell(c: KiopCellSpec, weights: { host?: string; sources?: readonly string[] } = {}): void {
+  for (const ds of [c.host, ...c.sources]) datasetRegistry.get(ds);
+  resolveCell(c);
+  for (const file of [weights.host, ...(weights.sources ?? [])]) {
+    if (file !== undefined && !existsSync(file)) throw new ResourceUnavailableError(`weights file ${file} not found.`, { file });
+  }
 }
 
 /** CLI arguments that re-create a cell in another process (`promptkd kiop run ...`). */

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { ConfigError } from '@promptkd/core';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { KIOP_VARIANTS, type KiopVariantKey } from '@promptkd/kiop';
-import { cellId, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
+import { loadDataset } from '@promptkd/datasets';
+import { cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
 import { collectCells, writeReport } from './report.js';
 import { runCell } from './run-cell.js';
@@ -20,6 +22,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 export async function runOneCell(spec: KiopCellSpec, root: string, weights: { host?: string; sources?: string[] } = {}) {
   const { config, bench } = resolveCell(spec);
   const log = (l: string) => process.stderr.write(`${l}\n`);
+  await checkDataAvailable([spec.host, ...spec.sources]);
   const host = await prepareParticipant({ dataset: spec.host, preset: bench, seed: 0, weights: weights.host, log });
   const sources = [];
   for (const [i, ds] of spec.sources.entries()) {
@@ -31,6 +34,11 @@ export async function runOneCell(spec: KiopCellSpec, root: string, weights: { ho
     host.model.dispose();
     for (const s of sources) s.model.dispose();
   }
+}
+
+/** Loads every dataset's test split once, so that missing data is reported before any pretraining starts. */
+export async function checkDataAvailable(datasets: readonly string[]): Promise<void> {
+  for (const ds of new Set(datasets)) await loadDataset(ds, { split: 'test' });
 }
 
 /** Runs cells, `jobs` at a time in child processes (one wasm engine per core), resuming finished ones. */
@@ -62,8 +70,9 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .option('--host-weights <file>', 'host checkpoint (safetensors, PyTorch names) instead of pretraining')
     .option('--source-weights <files>', 'source checkpoint(s), comma-separated', list)
     .action(async (o) => {
-      await init();
       const spec: KiopCellSpec = { host: o.host, sources: o.source, variant: o.variant as KiopVariantKey, preset: o.preset as PresetName, seed: o.seed, set: o.set };
+      checkCell(spec, { host: o.hostWeights, sources: o.sourceWeights });
+      await init();
       const { folder, results } = await runOneCell(spec, resolve(o.out), { host: o.hostWeights, sources: o.sourceWeights });
       const serve = results.promptArtifacts?.length ? serveCommandLine(results.host.weights, `${folder.dir}/prompts`) : undefined;
       process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best, ...(serve ? { serve } : {}) }, null, 2)}\n`);
@@ -80,8 +89,10 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .option('--jobs <n>', 'cells at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kiop-grid')
     .action(async (o) => {
-      await init();
       const cells = gridCells(o.pairs, o.variants, o.seeds, o.preset, o.set);
+      for (const cell of cells) checkCell(cell);
+      await init();
+      await checkDataAvailable(cells.flatMap((c) => [c.host, ...c.sources]));
       const root = resolve(o.out);
       const outcomes = await runCells(cells, root, o.jobs);
       const failed = outcomes.filter((x) => x.status === 'failed');
@@ -112,7 +123,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
 export function gridCells(pairs: readonly string[], variants: readonly string[], seeds: readonly number[], preset: string, set: readonly string[] = []): KiopCellSpec[] {
   return pairs.flatMap((p) => {
     const [host, src] = p.split(':');
-    if (!host || !src) throw new Error(`pair '${p}' must look like host:source (or host:source1+source2)`);
+    if (!host || !src) throw new ConfigError(`pair '${p}' must look like host:source (or host:source1+source2).`, { field: 'pairs', value: p });
     return variants.flatMap((variant) =>
       seeds.map((seed) => ({ host, sources: src.split('+'), variant: variant as KiopVariantKey, preset: preset as PresetName, seed, set })),
     );

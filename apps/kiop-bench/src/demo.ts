@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { collectCells, writeReport } from './report.js';
-import { gridCells, runCells } from './commands.js';
+import { checkDataAvailable, gridCells, runCells } from './commands.js';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
 import { serveCommandLine } from './serve-artifacts.js';
@@ -18,6 +18,7 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   // Pretrain (or load) every model once, here, so the parallel cells find them cached.
   const { bench } = resolveCell(cells[0]!);
   const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];
+  await checkDataAvailable(datasets);
   const weights = new Map<string, string>();
   for (const ds of datasets) {
     const p = await prepareParticipant({ dataset: ds, preset: bench, seed: 0, log: (l) => process.stderr.write(`${l}\n`) });

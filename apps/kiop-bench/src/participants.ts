@@ -26,6 +26,8 @@ export interface PreparedParticipant {
   readonly cleanAccuracy: number;
   /** Where the weights came from. */
   readonly weights: string;
+  /** Where the images came from and the train/test split rule (the dataset's `source`). */
+  readonly data: string;
 }
 
 /**
@@ -44,9 +46,10 @@ export function modelCacheDir(): string {
   return process.env.PROMPTKD_MODELS ?? join(dataCacheDir(), '..', 'models');
 }
 
-async function splits(dataset: string, preset: BenchPreset): Promise<{ train: ImageDataset; test: ImageDataset }> {
+async function splits(dataset: string, preset: BenchPreset): Promise<{ train: ImageDataset; test: ImageDataset; data: string }> {
   const [train, test] = await Promise.all([loadDataset(dataset, { split: 'train' }), loadDataset(dataset, { split: 'test' })]);
   return {
+    data: train.source ?? 'unknown source',
     train: preset.trainPerClass ? takePerClass(train, preset.trainPerClass) : train,
     test: preset.testPerClass ? takePerClass(test, preset.testPerClass) : test,
   };
@@ -90,7 +93,7 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
   }
   model.setTrainable(false);
   const { accuracy } = await evaluate(model, evalBatches(data.test, { batchSize: 256, transform: kiopTransform(dataset, 'test') }));
-  return { dataset, model, train: data.train, test: data.test, cleanAccuracy: accuracy, weights: source };
+  return { dataset, model, train: data.train, test: data.test, cleanAccuracy: accuracy, weights: source, data: data.data };
 }
 
 /** Fills `model` from the given weights, the cache, or an in-app pretraining (then cached); returns the file. */

@@ -85,8 +85,16 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
       'Acc.B: SMB (host + PC + PP + label mapping) on the source test set; Vanilla-KD: the KD-trained host with a source head.',
       'Acc.A: SMA (host + PC) on the host test set; Vanilla-KD: the trained backbone with the original head restored.',
       'Final epoch, and the epoch with the highest Acc.B (the reference code reports that one).',
+      ...dataNotes(cells),
     ],
   };
+}
+
+/** One note per dataset: where its images came from and the split rule, as recorded in results.json. */
+function dataNotes(cells: readonly FoundCell[]): string[] {
+  const seen = new Map<string, string>();
+  for (const c of cells) for (const p of [c.results.host, ...c.results.sources]) if (p.data) seen.set(p.dataset, p.data);
+  return [...seen].map(([dataset, data]) => `Data, ${dataset}: ${data}.`);
 }
 
 /** Writes the table (markdown + CSV) and one training-curve figure (SVG + PNG) per pair into `root`. */

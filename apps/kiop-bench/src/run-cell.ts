@@ -22,8 +22,9 @@ import { writeServablePrompts } from './serve-artifacts.js';
 
 /** What a finished cell writes to `results.json`. */
 export interface CellResults extends KiopResult {
-  readonly host: { dataset: string; cleanAccuracy: number; weights: string };
-  readonly sources: { dataset: string; cleanAccuracy: number; weights: string }[];
+  /** `data`: where the images came from and the split rule (absent in results written before it was recorded). */
+  readonly host: { dataset: string; cleanAccuracy: number; weights: string; data?: string };
+  readonly sources: { dataset: string; cleanAccuracy: number; weights: string; data?: string }[];
   readonly promptParameters: { effective: number; stored: number } | undefined;
   readonly seconds: number;
   /** Servable prompt artifacts (one per source), for `promptkd serve`. */
@@ -78,8 +79,8 @@ export async function runCell(options: {
       : undefined;
     const results: CellResults = {
       ...result,
-      host: { dataset: host.dataset, cleanAccuracy: host.cleanAccuracy, weights: host.weights },
-      sources: sources.map((s) => ({ dataset: s.dataset, cleanAccuracy: s.cleanAccuracy, weights: s.weights })),
+      host: { dataset: host.dataset, cleanAccuracy: host.cleanAccuracy, weights: host.weights, data: host.data },
+      sources: sources.map((s) => ({ dataset: s.dataset, cleanAccuracy: s.cleanAccuracy, weights: s.weights, data: s.data })),
       promptParameters: usesPrompt ? prompt.parameterCount() : undefined,
       seconds: (performance.now() - started) / 1000,
       ...(promptArtifacts ? { promptArtifacts } : {}),

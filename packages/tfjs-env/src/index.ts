@@ -1,5 +1,5 @@
 export { initBackend } from './init-backend.js';
-export type { BackendName, BackendChoice, InitBackendOptions } from './init-backend.js';
+export type { BackendName, BackendChoice, InitBackendOptions, NativeChoice } from './init-backend.js';
 export { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from './kernels/index.js';
 export { enableWasmThreads } from './threads/index.js';
 export type { WasmThreadsResult, EnableWasmThreadsOptions } from './threads/index.js';

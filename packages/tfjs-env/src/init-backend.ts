@@ -28,8 +28,16 @@ export interface InitBackendOptions {
   readonly native?: boolean | 'auto';
   /** Threads of the native kernels. Default: `PROMPTKD_NATIVE_THREADS`, else all cores. */
   readonly nativeThreads?: number;
-  /** Called with one human-readable line per decision. Default: silent. */
+  /**
+   * Called once with the one-line summary: backend, threads, kernel set and, when a faster engine is possible on
+   * this machine, the command that gets it. Default: silent.
+   */
   readonly log?: (line: string) => void;
+  /**
+   * Called with the details behind that line: why each skipped backend was skipped, why the native kernels are
+   * off. Default: standard error when `PROMPTKD_LOG=debug`, else silent.
+   */
+  readonly debug?: (line: string) => void;
   /**
    * Module loader, injectable for tests. Default: dynamic `import()`.
    * @internal
@@ -51,7 +59,19 @@ export interface BackendChoice {
   readonly threads: number;
   readonly threadsReason?: string;
   /** Whether native kernels run the wasm backend's matmuls and convolutions, on how many threads, or why not. */
-  readonly native: { readonly active: boolean; readonly threads: number; readonly reason?: string };
+  readonly native: NativeChoice;
+}
+
+/** The native kernels' part of a {@link BackendChoice}. */
+export interface NativeChoice {
+  readonly active: boolean;
+  readonly threads: number;
+  /** Why they are off. */
+  readonly reason?: string;
+  /** What runs GEMMs and convolutions when active, e.g. `oneDNN 2.6.3` or `built-in SGEMM (AVX-512)`. */
+  readonly engine?: string;
+  /** How to get a faster engine on this machine (a command), when one is possible. */
+  readonly faster?: string;
 }
 
 interface Candidate {
@@ -107,6 +127,7 @@ function resolveRequested(options: InitBackendOptions): BackendName {
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendChoice> {
   const requested = resolveRequested(options);
   const log = options.log ?? (() => {});
+  const debug = options.debug ?? (process.env.PROMPTKD_LOG === 'debug' ? (l: string) => process.stderr.write(`${l}\n`) : () => {});
   const load = options.importModule ?? ((s: string) => import(s));
   const candidates = requested === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.group === requested);
   const skipped: { package: string; reason: string }[] = [];
@@ -135,13 +156,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : [];
       const native = tf.getBackend() === 'wasm' ? await setUpNative(options, load) : { active: false, threads: 0, reason: 'not on wasm' };
       if (native.active) patches.push(...NATIVE_PATCH_NAMES.map((n) => `${n} (native)`));
-      for (const s of skipped) log(`promptkd: skipped ${s.package}: ${s.reason}`);
-      log(
-        `promptkd: using backend '${tf.getBackend()}' from ${cand.pkg}` +
-          (patches.length ? ` (+${patches.length} training kernels)` : '') +
-          (tf.getBackend() === 'wasm' ? `, ${threads} thread(s)${threadsReason ? ` (${threadsReason})` : ''}` : '') +
-          (tf.getBackend() === 'wasm' ? `; native kernels: ${native.active ? `on, ${native.threads} thread(s)` : `off (${native.reason})`}` : ''),
-      );
+      for (const s of skipped) debug(`promptkd: skipped ${s.package}: ${s.reason}`);
+      if (tf.getBackend() === 'wasm' && !native.active) debug(`promptkd: native kernels off: ${native.reason}`);
+      log(backendLine(tf.getBackend(), cand.pkg, patches.length, threads, threadsReason, native));
       return { backend: tf.getBackend(), package: cand.pkg, skipped, patches, threads, threadsReason, native };
     } catch (err) {
       if (err instanceof ConfigError || err instanceof NativeRequiredError) throw err;
@@ -170,10 +187,20 @@ function resolveNative(options: InitBackendOptions): boolean | 'auto' {
   throw new ConfigError(`PROMPTKD_NATIVE must be auto, 1 or 0, got '${raw}'.`, { field: 'native', value: raw, valid: ['auto', '1', '0'] });
 }
 
-async function setUpNative(
-  options: InitBackendOptions,
-  load: (s: string) => Promise<unknown>,
-): Promise<{ active: boolean; threads: number; reason?: string }> {
+/** The one line {@link initBackend} logs: backend, threads, kernel set, and how to get a faster engine here. */
+function backendLine(backend: string, pkg: string, kernels: number, threads: number, threadsReason: string | undefined, native: NativeChoice): string {
+  if (backend !== 'wasm') return `promptkd: backend ${backend} (${pkg})`;
+  const t = `${threads} thread${threads === 1 ? '' : 's'}${threadsReason ? ` (${threadsReason.split(/[.;:]/)[0]})` : ''}`;
+  const set = native.active
+    ? `native kernels (${native.engine ?? 'native'}) on ${native.threads} thread${native.threads === 1 ? '' : 's'}`
+    : `wasm kernels (XNNPACK + ${kernels} promptkd training kernels), native kernels off`;
+  return `promptkd: backend wasm, ${t}, ${set}${native.faster ? `. Faster here: ${native.faster}` : ''}`;
+}
+
+/** The Debian/Ubuntu packages that give the native kernels their fastest engines, and the rebuild. */
+const FASTER_ENGINES = 'sudo apt-get install libopenblas-dev libdnnl-dev, then npx promptkd-build-native';
+
+async function setUpNative(options: InitBackendOptions, load: (s: string) => Promise<unknown>): Promise<NativeChoice> {
   const want = resolveNative(options);
   if (want === false) return { active: false, threads: 0, reason: 'disabled' };
   const rawThreads = options.nativeThreads ?? process.env.PROMPTKD_NATIVE_THREADS ?? availableParallelism();
@@ -188,9 +215,13 @@ async function setUpNative(
   } catch (err) {
     const reason = describeImportError('@promptkd/native-kernels', err);
     if (want === true) throw new NativeRequiredError(`Native kernels were required (native: true / PROMPTKD_NATIVE=1) but ${reason}`, { reason }, { cause: err });
-    return { active: false, threads: 0, reason };
+    const status = (err as { details?: { status?: { built?: boolean; fix?: string } } }).details?.status;
+    const faster = status && !status.built && status.fix ? status.fix : 'npx promptkd-build-native';
+    return { active: false, threads: 0, reason, faster: reason === 'not installed.' ? undefined : faster };
   }
   addon.setThreads(threads);
   registerNativeKernels(addon);
-  return { active: true, threads: addon.getThreads() };
+  const engine = typeof addon.engine === 'function' ? (addon.engine as () => string)() : undefined;
+  const engines = typeof addon.engines === 'function' ? (addon.engines as () => string[])() : [];
+  return { active: true, threads: addon.getThreads(), engine, faster: engines.includes('onednn') ? undefined : FASTER_ENGINES };
 }

@@ -17,14 +17,54 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it('falls through missing optional backends in auto mode and says why', async () => {
+  it('falls through missing optional backends in auto mode: one summary line, the reasons as debug lines', async () => {
     const lines: string[] = [];
-    const c = await initBackend({ backend: 'auto', log: (l) => lines.push(l) });
+    const details: string[] = [];
+    const c = await initBackend({ backend: 'auto', native: false, log: (l) => lines.push(l), debug: (l) => details.push(l) });
     // tfjs-node(-gpu) are not dependencies of this repo: auto must skip both and land on wasm.
     expect(c.backend).toBe('wasm');
     expect(c.skipped.map((s) => s.package)).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
     expect(c.skipped[1]?.reason).toMatch(/not installed.*TFJS_NODE_CDN_STORAGE/s);
-    expect(lines.join('\n')).toMatch(/using backend 'wasm'/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^promptkd: backend wasm, 1 thread, wasm kernels \(XNNPACK \+ \d+ promptkd training kernels\), native kernels off$/);
+    expect(details.join('\n')).toMatch(/skipped @tensorflow\/tfjs-node-gpu: not installed.*\n.*skipped @tensorflow\/tfjs-node: not installed.*\n.*native kernels off: disabled/);
+  });
+
+  it('names the native engine in the summary line and, without oneDNN, how to get the faster engines', async () => {
+    const addon = {
+      setThreads: () => {},
+      getThreads: () => 2,
+      engine: () => 'built-in SGEMM (AVX2)',
+      engines: () => ['builtin'],
+    };
+    const lines: string[] = [];
+    const importModule = async (s: string) => (s === '@promptkd/native-kernels' ? { loadNativeAddon: () => addon } : import(s));
+    const { unregisterNativeKernels } = await import('@promptkd/tfjs-env');
+    try {
+      const c = await initBackend({ backend: 'wasm', native: 'auto', importModule, log: (l) => lines.push(l) });
+      expect(c.native).toMatchObject({ active: true, threads: 2, engine: 'built-in SGEMM (AVX2)' });
+      expect(lines[0]).toMatch(/native kernels \(built-in SGEMM \(AVX2\)\) on 2 threads\. Faster here: sudo apt-get install libopenblas-dev libdnnl-dev, then npx promptkd-build-native$/);
+    } finally {
+      unregisterNativeKernels();
+    }
+  });
+
+  it("says how to build the native kernels when their build failed, with the build's own fix", async () => {
+    const { BackendError: NativeError } = await import('@promptkd/core');
+    const importModule = async (s: string) =>
+      s === '@promptkd/native-kernels'
+        ? {
+            loadNativeAddon: () => {
+              throw new NativeError('promptkd native kernels are not available (no C/C++ compiler found)', {
+                status: { built: false, fix: 'install one (Debian/Ubuntu: sudo apt-get install g++), then run npx promptkd-build-native' },
+              });
+            },
+          }
+        : import(s);
+    const lines: string[] = [];
+    const c = await initBackend({ backend: 'wasm', native: 'auto', importModule, log: (l) => lines.push(l), debug: () => {} });
+    expect(c.native.active).toBe(false);
+    expect(lines[0]).toMatch(/native kernels off\. Faster here: install one \(Debian\/Ubuntu: sudo apt-get install g\+\+\), then run npx promptkd-build-native$/);
   });
 
   it('falls through a backend whose import throws', async () => {

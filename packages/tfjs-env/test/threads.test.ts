@@ -29,6 +29,8 @@ interface Outputs {
   conv: number[];
   dW: number[];
   dx: number[];
+  /** One SGD step of conv → ReLU → mean pool → dense → softmax cross-entropy: the loss, then both updated weights. */
+  step: number[];
 }
 
 interface ChildResult {
@@ -51,7 +53,13 @@ const COMPUTE_SRC = `(tf, inp, S) => tf.tidy(() => {
   const x = tf.tensor(inp.x, S.x), w = tf.tensor(inp.w, S.w), dy = tf.tensor(inp.dy, S.dy);
   const conv = (xx, ww) => tf.conv2d(xx, ww, 1, 'same');
   const g = tf.grads((xx, ww) => tf.sum(tf.mul(conv(xx, ww), dy)))([x, w]);
+  const wd = tf.reshape(tf.slice(a, [0, 0], [3, 80]), [24, 10]);
+  const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
+  const { value, grads } = tf.valueAndGrads((ww, dd) =>
+    tf.losses.softmaxCrossEntropy(labels, tf.matMul(tf.mean(tf.relu(conv(x, ww)), [1, 2]), dd)))([w, wd]);
+  const step = [value, tf.sub(w, tf.mul(grads[0], 0.1)), tf.sub(wd, tf.mul(grads[1], 0.1))].flatMap((t) => Array.from(t.dataSync()));
   return {
+    step,
     matmul: Array.from(tf.matMul(a, b).dataSync()),
     conv: Array.from(conv(x, w).dataSync()),
     dx: Array.from(g[0].dataSync()),
@@ -167,6 +175,17 @@ describe('enableWasmThreads', () => {
     }
     // Not trivially equal: the reference really is a non-zero computation.
     expect(reference.dW.some((v) => Math.abs(v) > 1e-3)).toBe(true);
+  });
+
+  it('gives a training step bit-identical to the single-threaded one (XNNPACK splits no reduction across threads here)', () => {
+    const r = threaded.result;
+    expect(r, threaded.stderr).toBeDefined();
+    if (!r) return;
+    expect(r.outputs.step.length).toBe(reference.step.length);
+    const bits = (v: number[]): Uint32Array => new Uint32Array(Float32Array.from(v).buffer);
+    expect(bits(r.outputs.step)).toEqual(bits(reference.step));
+    expect(bits(r.again.step)).toEqual(bits(reference.step));
+    expect(reference.step[0]).toBeGreaterThan(0); // a real loss
   });
 
   it('falls back to one working thread, with a reason, when the threaded build cannot start', () => {

