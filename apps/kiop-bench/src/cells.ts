@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { ConfigError, ResourceUnavailableError } from '@promptkd/core';
-import { datasetRegistry } from '@promptkd/datasets';
+import { datasetRegistry } from '@promptkd/datasets/node';
 import { applyOverrides, parseConfig, parseSetOverrides } from '@promptkd/experiments';
 import { KIOP_VARIANTS, kiopConfigSchema, kiopPresets, type KiopConfig, type KiopVariantKey } from '@promptkd/kiop';
 import { benchPresets, type BenchPreset } from './bench-presets.js';

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '@promptkd/core';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { KIOP_VARIANTS, type KiopVariantKey } from '@promptkd/kiop';
-import { loadDataset } from '@promptkd/datasets';
+import { loadDataset } from '@promptkd/datasets/node';
 import { cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
 import { collectCells, writeReport } from './report.js';
