@@ -1,7 +1,8 @@
 /**
  * The benchmark's presets as validated data: a `@promptkd/kdp` preset extended with the app's backbone-pretraining
  * recipe. `paper` = the v3 main setting (Split CIFAR-100, ViT-B → ViT-S from timm checkpoints); `cpu` = the
- * kdp-spec §8.2 miniature on Fashion-MNIST; `demo` = a few-minute version; `smoke` = the test-suite cell.
+ * kdp-spec §8.2 miniature on Fashion-MNIST; `demo` = a few-minute pipeline check (undertrained, not for comparing
+ * methods); `smoke` = the test-suite cell.
  */
 import { z } from 'zod';
 import { ConfigError } from '@promptkd/core';

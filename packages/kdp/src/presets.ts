@@ -138,7 +138,8 @@ const miniS: VitShape = { imageSize: 28, patchSize: 7, channels: 1, dim: 32, dep
 /**
  * Presets: `paper` (Split CIFAR-100, ViT-B→ViT-S, reference hyper-parameters), `paper-imagenet-r`,
  * `cpu` (kdp-spec §8.2 mini-CDL: Fashion-MNIST, D 64→32, depth 4, 2×5 split, 4 epochs, 5 seeds),
- * `demo` (a few-minute version of `cpu`) and `smoke` (tests: tiny ViTs, 2 tasks × 2 classes, a few steps).
+ * `demo` (a few-minute pipeline check, undertrained: not for comparing methods) and `smoke` (tests: tiny ViTs,
+ * 2 tasks × 2 classes, a few steps).
  */
 export const kdpPresets = {
   paper: {
@@ -167,7 +168,7 @@ export const kdpPresets = {
   },
   cpu: {
     name: 'cpu',
-    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7, locally pretrained backbones, 4 epochs, 5 paired seeds',
+    description: 'mini-CDL (kdp-spec §8.2): Fashion-MNIST 2×5, D 64→32 depth 4 patch 7 (backbones pretrained by the app), 4 epochs, 5 paired seeds',
     data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 5, trainPerClass: 1000, testPerClass: 500, augment: false },
     teacher: miniT,
     student: miniS,
@@ -179,7 +180,8 @@ export const kdpPresets = {
   },
   demo: {
     name: 'demo',
-    description: 'a few-minute mini-CDL: Fashion-MNIST 2×5, 200 train images/class, 2 epochs, one seed',
+    description:
+      'pipeline check (a few minutes): Fashion-MNIST 2×5, 200 train images/class, 2 epochs, one seed; undertrained (the KD head does not converge), so its numbers do not compare the KD methods',
     data: { dataset: 'fashionMnist', numTasks: 2, classesPerTask: 5, trainPerClass: 200, testPerClass: 100, augment: false },
     teacher: miniT,
     student: miniS,
