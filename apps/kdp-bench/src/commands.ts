@@ -156,8 +156,9 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .command('plot')
     .description('accuracy on seen classes after each task (SVG + PNG) of a grid folder')
     .argument('<dir>', 'grid root')
-    .action(async (dir: string) => {
-      const files = await writePlots(resolve(dir), collectCells(resolve(dir)));
+    .option('--kd <list>', 'KD methods to draw (default: all in the folder)', list)
+    .action(async (dir: string, o: { kd?: string[] }) => {
+      const files = await writePlots(resolve(dir), collectCells(resolve(dir)), o.kd ? { methods: o.kd } : {});
       process.stdout.write(`${files.map((f) => `${f} (+ .png)`).join('\n')}\n`);
     });
   return kdp;

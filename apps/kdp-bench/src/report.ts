@@ -5,6 +5,8 @@ import {
   formatPairedDifference,
   meanStd,
   pairedDifference,
+  pairedInterval,
+  pairedSeedsNeeded,
   renderMarkdown,
   writeLineChart,
   writeTable,
@@ -294,6 +296,93 @@ export function headsTable(cells: readonly FoundCell[], title: string): Table {
   };
 }
 
+/** A claim of the KDP paper as a paired comparison (a − b, in points; `sign` = the direction the paper reports). */
+interface Claim {
+  readonly id: string;
+  readonly claim: string;
+  readonly metric: Metric;
+  readonly a: string;
+  readonly b: string;
+  readonly sign: 1 | -1;
+  /** The paper's margin (CIFAR-100, CODA-P, ViT-B → ViT-S; kdp-spec §6.1), in points. */
+  readonly paper: number;
+}
+
+/** D1a–D1c (accuracy ordering) and D2 (KDP forgets least), CIFAR-100 CODA-P B→S margins from kdp-spec §6.1. */
+export const KDP_CLAIMS: readonly Claim[] = [
+  { id: 'D1a', claim: 'logit KD ≥ student alone', metric: 'finalAccuracy', a: 'kd', b: 'none', sign: 1, paper: 83.03 - 82.18 },
+  { id: 'D1b', claim: 'DeiT token > logit KD', metric: 'finalAccuracy', a: 'deit', b: 'kd', sign: 1, paper: 83.79 - 83.03 },
+  { id: 'D1c', claim: 'KDP > DeiT token', metric: 'finalAccuracy', a: 'kdp', b: 'deit', sign: 1, paper: 84.31 - 83.79 },
+  { id: 'D2', claim: 'KDP forgets less than DeiT token', metric: 'forgetting', a: 'kdp', b: 'deit', sign: -1, paper: 5.63 - 6.58 },
+  { id: 'D2', claim: 'KDP forgets less than logit KD', metric: 'forgetting', a: 'kdp', b: 'kd', sign: -1, paper: 5.63 - 7.24 },
+  { id: 'D2', claim: 'KDP forgets less than the student alone', metric: 'forgetting', a: 'kdp', b: 'none', sign: -1, paper: 5.63 - 6.48 },
+];
+
+/**
+ * Per claim and CL method: the paired difference a − b (points) with its standard error and 95 % interval
+ * (paired t), the verdict, and the paired seeds 80 % power would need to resolve the observed difference and the
+ * paper's margin at α = 0.05 (given the observed spread of the differences).
+ */
+export function claimsTable(cells: readonly FoundCell[], title: string): Table {
+  const byMetric = { finalAccuracy: bySeed(cells, 'finalAccuracy'), forgetting: bySeed(cells, 'forgetting') };
+  const cls = ordered(byMetric.finalAccuracy.keys(), CL_ORDER);
+  const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+  const rows = cls.flatMap((cl) =>
+    KDP_CLAIMS.flatMap((c) => {
+      const x = byMetric[c.metric].get(cl)?.get(c.a);
+      const y = byMetric[c.metric].get(cl)?.get(c.b);
+      if (!x || !y) return [];
+      const d = pairedOnCommonSeeds(x, y);
+      if (d.n < 2) return [];
+      const ci = pairedInterval(d);
+      const agrees = Math.sign(d.mean) === c.sign;
+      const verdict = ci.resolved ? (agrees ? 'holds' : 'reversed') : 'not resolved';
+      const need = (effect: number) => {
+        if (d.std === 0) return '—';
+        if (Math.abs(effect) < 1e-12) return '∞';
+        const n = pairedSeedsNeeded(d.std, effect);
+        return n > 9999 ? '> 9999' : String(n);
+      };
+      return [
+        {
+          cl: CL_LABEL[cl] ?? cl,
+          id: c.id,
+          claim: c.claim,
+          diff: `${KD_LABEL[c.a] ?? c.a} − ${KD_LABEL[c.b] ?? c.b} (${c.metric === 'finalAccuracy' ? 'Acc' : 'Fgt'})`,
+          mean: `${pts(d.mean)} ± ${(100 * d.se).toFixed(2)}`,
+          ci: `[${pts(ci.lo)}, ${pts(ci.hi)}]`,
+          n: d.n,
+          verdict,
+          needObserved: need(d.mean),
+          paper: `${c.paper >= 0 ? '+' : ''}${c.paper.toFixed(2)}`,
+          needPaper: need(c.paper / 100),
+        },
+      ];
+    }),
+  );
+  return {
+    title,
+    columns: [
+      { key: 'cl', header: 'CL' },
+      { key: 'id', header: 'claim' },
+      { key: 'claim', header: 'paper says' },
+      { key: 'diff', header: 'paired a − b' },
+      { key: 'mean', header: 'mean ± SE (pts)', align: 'right' },
+      { key: 'ci', header: '95% CI (pts)', align: 'right' },
+      { key: 'n', header: 'seeds', align: 'right' },
+      { key: 'verdict', header: 'verdict', align: 'right' },
+      { key: 'needObserved', header: 'seeds to resolve this difference', align: 'right' },
+      { key: 'paper', header: 'paper margin (pts)', align: 'right' },
+      { key: 'needPaper', header: 'seeds to resolve the paper margin', align: 'right' },
+    ],
+    rows,
+    notes: [
+      'Paired by seed (same prompt init and batch order). SE = std of the per-seed differences / √n; 95% CI = mean ± t(0.975, n−1)·SE (paired t-test). "holds": the interval excludes 0 in the paper\'s direction; "reversed": it excludes 0 in the other; "not resolved": it contains 0.',
+      'Seeds to resolve: paired seeds for 80% power at α = 0.05 (two-sided), n = ⌈7.85·(std/effect)²⌉ with the observed std of the differences, for the observed mean difference and for the paper\'s margin (CIFAR-100, CODA-P, ViT-B → ViT-S, kdp-spec §6.1).',
+    ],
+  };
+}
+
 /** Group names in the cells. */
 export function groupsOf(cells: readonly FoundCell[]): string[] {
   return [...new Set(cells.map((c) => c.group))].sort();
@@ -311,6 +400,7 @@ export function writeTables(root: string, cells: readonly FoundCell[]): { markdo
       [pairedTable(inGroup, `Paired differences — ${label}`), `kdp-${group}-paired`],
       [perSeedTable(inGroup, `Per seed (Acc / Fgt %) — ${label}`), `kdp-${group}-seeds`],
       [headsTable(inGroup, `Heads: class head g, KD head k, averaged prediction — ${label}`), `kdp-${group}-heads`],
+      [claimsTable(inGroup, `The paper's claims — ${label}`), `kdp-${group}-claims`],
     ] as const;
     for (const [table, name] of tables) {
       writeTable(root, table, { name });
@@ -320,8 +410,11 @@ export function writeTables(root: string, cells: readonly FoundCell[]): { markdo
   return { markdown: parts.join('\n') };
 }
 
-/** Accuracy on the seen classes after each task (mean over seeds), one figure per split and CL method (SVG + PNG). */
-export async function writePlots(root: string, cells: readonly FoundCell[]): Promise<string[]> {
+/**
+ * Accuracy on the seen classes after each task (mean over seeds with a ± std band), one figure per split and CL method
+ * (SVG + PNG); `methods` limits the KD methods drawn (the teacher is always drawn).
+ */
+export async function writePlots(root: string, cells: readonly FoundCell[], options: { methods?: readonly string[] } = {}): Promise<string[]> {
   const written: string[] = [];
   for (const group of groupsOf(cells)) {
     const inGroup = cells.filter((c) => c.group === group);
@@ -338,22 +431,30 @@ export async function writePlots(root: string, cells: readonly FoundCell[]): Pro
         (curves.get(row) as number[][]).push([...curve]);
       };
       for (const { results: r } of runs) {
+        if (options.methods && !options.methods.includes(r.kdMethod)) continue;
         add(r.kdMethod, r.seed, r.student.summary.averageAccuracyPerTask);
         if (r.teacher) add('teacher', r.seed, r.teacher.summary.averageAccuracyPerTask);
       }
       const series = ordered(curves.keys(), [...KD_ORDER, 'teacher']).map((row) => {
         const list = curves.get(row) as number[][];
         const tasks = Math.max(...list.map((c) => c.length));
+        const at = (t: number) => meanStd(list.map((c) => c[t] as number).filter((v) => v !== undefined));
         return {
           name: `${KD_LABEL[row] ?? row} (n=${list.length})`,
-          points: Array.from({ length: tasks }, (_, t) => [t + 1, 100 * meanStd(list.map((c) => c[t] as number).filter((v) => v !== undefined)).mean] as const),
+          points: Array.from({ length: tasks }, (_, t) => [t + 1, 100 * at(t).mean] as const),
+          // seed band: mean ± std over seeds (std 0 with one seed)
+          band: Array.from({ length: tasks }, (_, t) => {
+            const { mean: m, std } = at(t);
+            const sd = Number.isFinite(std) ? std : 0;
+            return [t + 1, 100 * (m - sd), 100 * (m + sd)] as const;
+          }),
         };
       });
       const name = `acc-per-task-${group}-${cl}`;
       await writeLineChart(
         root,
         name,
-        { title: `${CL_LABEL[cl] ?? cl}, ${group}: accuracy on seen classes after each task (mean over seeds)`, xLabel: 'task', yLabel: 'average accuracy (%)', series, yDomain: [0, 100] },
+        { title: `${CL_LABEL[cl] ?? cl}, ${group}: accuracy on seen classes after each task (mean, band ± std over seeds)`, xLabel: 'task', yLabel: 'average accuracy (%)', series, yDomain: [0, 100] },
         { png: true },
       );
       written.push(join(root, `${name}.svg`));

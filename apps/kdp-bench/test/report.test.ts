@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '@promptkd/continual';
-import { accFgtTable, headsTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
+import { accFgtTable, claimsTable, headsTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
 
 /** A hand-made 2-task result: final row [a0, a1], just-learned a00 → forgetting (a00 − a0)/2. */
 function stream(a00: number, a0: number, a1: number) {
@@ -121,5 +121,39 @@ describe('heads table (g, k, averaged prediction, convergence gap to the teacher
     expect(row('KDP').withinK).toBe('87.00 ± 1.58');
     expect(row('student alone')).toMatchObject({ accG: '', accK: '', kGap: '' });
     expect(row('teacher alone')).toMatchObject({ acc: '90.00 ± 0.00', withinPred: '92.50 ± 0.00', seeds: 5 });
+  });
+});
+
+describe('claims table (paired t verdicts, seeds needed)', () => {
+  const base = [0.5, 0.52, 0.54, 0.56, 0.58];
+  const plus = (xs: number[], ys: number[]) => xs.map((x, i) => x + (ys[i] as number));
+  const kd = plus(base, [0.04, 0.05, 0.03, 0.04, 0.04]);
+  const deit = plus(kd, [-0.06, -0.02, -0.1, -0.04, -0.08]);
+  const kdp = plus(deit, [0.1, -0.1, 0.05, -0.05, 0]);
+  const all = [
+    ...base.map((v, s) => cell('none', s, v)),
+    ...kd.map((v, s) => cell('kd', s, v)),
+    ...deit.map((v, s) => cell('deit', s, v)),
+    ...kdp.map((v, s) => cell('kdp', s, v)),
+  ];
+  const rows = claimsTable(all, 't').rows as Row[];
+  const row = (claim: string) => rows.find((r) => r.claim === claim) as Row;
+  it('D1a holds: +2 pts on every seed (Acc = (a0 + 0.8)/2), CI excludes 0', () => {
+    // diffs 2, 2.5, 1.5, 2, 2 pts: mean 2.00, std 0.354, SE 0.158, t(4)·SE = 0.439
+    expect(row('logit KD ≥ student alone')).toMatchObject({ id: 'D1a', mean: '+2.00 ± 0.16', ci: '[+1.56, +2.44]', n: 5, verdict: 'holds', needObserved: '2' });
+  });
+  it('D1b reversed: DeiT below KD on every seed', () => {
+    // diffs −3, −1, −5, −2, −4 pts: mean −3.00, std 1.581, SE 0.707, ± 1.963
+    expect(row('DeiT token > logit KD')).toMatchObject({ mean: '-3.00 ± 0.71', ci: '[-4.96, -1.04]', verdict: 'reversed' });
+    // the paper's +0.76 would need ⌈7.85·(1.581/0.76)²⌉ = 34 seeds at this spread
+    expect(row('DeiT token > logit KD').needPaper).toBe('34');
+  });
+  it('D1c not resolved: ±5 pts swings around 0; D2 rows on forgetting', () => {
+    expect(row('KDP > DeiT token')).toMatchObject({ mean: '+0.00 ± 1.77', verdict: 'not resolved', needObserved: '∞' }); // mean 0 up to rounding
+    expect(rows.filter((r) => r.id === 'D2').map((r) => r.diff)).toEqual([
+      'KDP − DeiT token (Fgt)',
+      'KDP − KD (Fgt)',
+      'KDP − student alone (Fgt)',
+    ]);
   });
 });

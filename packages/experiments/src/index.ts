@@ -65,6 +65,8 @@ export {
   formatPairedDifference,
 } from './tables.js';
 export type { Cell, Table, TableColumn, MeanStd, BySeed, PairedDifference } from './tables.js';
+export { tCritical95, pairedInterval, pairedSeedsNeeded } from './paired-statistics.js';
+export type { PairedInterval } from './paired-statistics.js';
 export { lineChartSvg, lineChartVegaLite, vegaLiteToSvg, svgToPng, encodePng, writeFigure, writeLineChart } from './plots.js';
 export type { Series, LineChartSpec } from './plots.js';
 export { runGrid, createInProcessQueue } from './grid.js';

@@ -7,6 +7,8 @@ import { toStorageError, writeFileAtomic } from './atomic-file.js';
 export interface Series {
   readonly name: string;
   readonly points: ReadonlyArray<readonly [number, number] | { readonly x: number; readonly y: number }>;
+  /** A shaded band around the line, `[x, lo, hi]` per point (e.g. mean ± std over seeds). */
+  readonly band?: ReadonlyArray<readonly [number, number, number]>;
 }
 
 /** A line chart (training curves, accuracy per task). */
@@ -50,30 +52,43 @@ export function lineChartVegaLite(chart: LineChartSpec): Record<string, unknown>
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
       .map((p) => ({ x: p.x, y: p.y, series: s.name })),
   );
-  return {
+  const bands = chart.series.flatMap((s) =>
+    (s.band ?? []).filter(([x, lo, hi]) => [x, lo, hi].every(Number.isFinite)).map(([x, lo, hi]) => ({ x, lo, hi, series: s.name })),
+  );
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title: chart.xLabel,
+    ...(values.every((v) => Number.isInteger(v.x)) ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+  };
+  const y = {
+    field: 'y',
+    type: 'quantitative',
+    title: chart.yLabel,
+    ...(chart.yDomain ? { scale: { domain: [...chart.yDomain] } } : { scale: { zero: false } }),
+  };
+  const color = { field: 'series', type: 'nominal', title: null, sort: chart.series.map((s) => s.name) };
+  const frame = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: chart.title,
     width: chart.width ?? 480,
     height: chart.height ?? 300,
     background: 'white',
     config: { font: 'DejaVu Sans' },
-    data: { values },
-    mark: { type: 'line', point: chart.points ?? true },
-    encoding: {
-      x: {
-        field: 'x',
-        type: 'quantitative',
-        title: chart.xLabel,
-        ...(values.every((v) => Number.isInteger(v.x)) ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+  };
+  const line = { mark: { type: 'line', point: chart.points ?? true }, encoding: { x, y, color } };
+  if (bands.length === 0) return { ...frame, data: { values }, ...line };
+  return {
+    ...frame,
+    config: { ...frame.config, legend: { symbolOpacity: 1 } }, // legend swatches as strong as the lines, not the bands
+    layer: [
+      {
+        data: { values: bands },
+        mark: { type: 'area', opacity: 0.15 },
+        encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color },
       },
-      y: {
-        field: 'y',
-        type: 'quantitative',
-        title: chart.yLabel,
-        ...(chart.yDomain ? { scale: { domain: [...chart.yDomain] } } : { scale: { zero: false } }),
-      },
-      color: { field: 'series', type: 'nominal', title: null, sort: chart.series.map((s) => s.name) },
-    },
+      { data: { values }, ...line },
+    ],
   };
 }
 

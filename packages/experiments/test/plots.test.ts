@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { decode } from 'fast-png';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@promptkd/core';
-import { createRunFolder, encodePng, lineChartSvg, svgToPng, writeLineChart } from '@promptkd/experiments';
+import { createRunFolder, encodePng, lineChartSvg, lineChartVegaLite, svgToPng, writeLineChart } from '@promptkd/experiments';
 
 let root: string;
 beforeEach(() => {
@@ -29,6 +29,24 @@ describe('plots', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     for (const text of ['KiOP-B training', 'epoch', 'accuracy (%)', 'Acc.A', 'Acc.B']) expect(svg).toContain(text);
     await expect(lineChartSvg({ ...chart, series: [] })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('draws a shaded band per series when given (e.g. mean ± std over seeds)', async () => {
+    const banded = {
+      ...chart,
+      series: [{ name: 'KDP (n=3)', points: [[1, 60], [2, 50]] as [number, number][], band: [[1, 55, 65], [2, 40, 60]] as [number, number, number][] }],
+    };
+    const spec = lineChartVegaLite(banded) as { layer?: { mark: { type: string }; data: { values: unknown[] } }[] };
+    expect(spec.layer?.map((l) => l.mark.type)).toEqual(['area', 'line']);
+    expect(spec.layer?.[0]?.data.values).toEqual([
+      { x: 1, lo: 55, hi: 65, series: 'KDP (n=3)' },
+      { x: 2, lo: 40, hi: 60, series: 'KDP (n=3)' },
+    ]);
+    const svg = await lineChartSvg(banded);
+    expect(svg).toContain('KDP (n=3)');
+    expect(svg).toContain('layer_0_marks'); // the band's area mark is drawn, translucent
+    expect(svg).toContain('opacity="0.15"');
+    expect((lineChartVegaLite(chart) as { layer?: unknown }).layer).toBeUndefined(); // no band: the plain spec
   });
 
   it('writes SVG and a PNG that decodes to a plausible size with ink on it', async () => {
