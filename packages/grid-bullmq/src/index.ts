@@ -1,0 +1,16 @@
+export { QueueAuthError, QueueConnectionError } from './errors.js';
+export { checkRedis, redact, resolveRedis, type RedisSource, type RedisTarget } from './connection.js';
+export {
+  checkGridName,
+  DEFAULT_QUEUE_NAME,
+  fingerprint,
+  jobIdOf,
+  packFolders,
+  unpackFiles,
+  type GridJobData,
+  type GridJobResult,
+  type PackLimits,
+} from './job.js';
+export { createRedisGridQueue, openQueue, type QueueLocation, type RedisGridQueueOptions } from './producer.js';
+export { startGridWorker, type GridCellContext, type GridCellKind, type GridWorker, type GridWorkerOptions } from './worker.js';
+export { collectGrid, formatStatus, gridStatus, removeGrid, type CellStatus } from './status.js';
