@@ -5,6 +5,15 @@ import { checkCell, demo, gridCells, kiopCommand } from '@promptkd/kiop-bench';
 import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
 import { serveCommand } from './serve.js';
+import { gridCommand, workerCommand } from './grid-commands.js';
+
+// A cell forked by a grid runner or worker stops when its parent dies (the IPC channel closes), so a killed worker
+// leaves no process writing into a run folder that another worker then resumes.
+// (The listener would keep the channel, and so the process, alive: unref it.)
+if (process.send) {
+  process.on('disconnect', () => process.exit(137));
+  process.channel?.unref();
+}
 
 const program = new Command('promptkd')
   .description('promptkd: knowledge in prompts (KiOP) and continual distillation with prompts (KDP) on TensorFlow.js')
@@ -19,12 +28,17 @@ const program = new Command('promptkd')
   .showHelpAfterError();
 
 let ready: Promise<unknown> | undefined;
-const init = () => {
+// grid, demo and worker cells run in child processes: they inherit these choices through the environment
+const passBackend = () => {
   const o = program.opts();
   const backend = o.backend as BackendName;
-  // grid and demo cells run in child processes: they inherit these choices through the environment
   if (backend !== 'auto') process.env.PROMPTKD_BACKEND = backend;
   if (o.verbose) process.env.PROMPTKD_LOG = 'debug';
+  return backend;
+};
+const init = () => {
+  const o = program.opts();
+  const backend = passBackend();
   // tfjs prints its own "install tfjs-node" banner through its warning channel; production mode silences it
   if (process.env.PROMPTKD_LOG !== 'debug') tf.enableProdMode();
   return (ready ??= initBackend({ backend, wasmThreads: o.wasmThreads as number | 'auto', log: (l) => process.stderr.write(`${l}\n`) }));
@@ -46,6 +60,8 @@ program
 program.addCommand(kiopCommand(init));
 program.addCommand(kdpCommand(init));
 program.addCommand(serveCommand(init));
+program.addCommand(workerCommand(passBackend));
+program.addCommand(gridCommand());
 
 try {
   await program.parseAsync(process.argv);

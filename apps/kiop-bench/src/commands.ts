@@ -9,6 +9,8 @@ import { prepareParticipant } from './participants.js';
 import { collectCells, writeReport } from './report.js';
 import { runCell } from './run-cell.js';
 import { serveCommandLine } from './serve-artifacts.js';
+import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
+import { runKiopGridOnQueue } from './grid-queue.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (v: string) => {
@@ -78,7 +80,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
       process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best, ...(serve ? { serve } : {}) }, null, 2)}\n`);
       if (serve) process.stderr.write(`serve this prompt: ${serve}\n`);
     });
-  kiop
+  const grid = kiop
     .command('grid')
     .description('run a Table-1 style grid (pairs × variants × seeds), then write the table')
     .option('--pairs <list>', 'host:source pairs, comma-separated', list, ['mnist:fashionMnist', 'fashionMnist:mnist'])
@@ -87,14 +89,26 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .addOption(new Option('--preset <name>', 'hyper-parameters').choices(PRESET_NAMES).default('cpu'))
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
     .option('--jobs <n>', 'cells at a time (one process each)', int, 2)
-    .option('--out <dir>', 'grid root', 'runs/kiop-grid')
+    .option('--out <dir>', 'grid root', 'runs/kiop-grid');
+  for (const [flags, description] of QUEUE_OPTION_FLAGS) grid.option(flags, description);
+  grid
+    .option('--grid <name>', 'grid name in the queue (default: the --out folder\'s name)')
+    .option('--detach', 'with --queue: enqueue the cells and exit (then promptkd grid status / collect)')
     .action(async (o) => {
       const cells = gridCells(o.pairs, o.variants, o.seeds, o.preset, o.set);
       for (const cell of cells) checkCell(cell);
       await init();
       await checkDataAvailable(cells.flatMap((c) => [c.host, ...c.sources]));
       const root = resolve(o.out);
-      const outcomes = await runCells(cells, root, o.jobs);
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      let outcomes;
+      if (wantsQueue(o)) {
+        outcomes = await runKiopGridOnQueue(cells, root, o, log);
+        if (!outcomes) return;
+      } else {
+        await init();
+        outcomes = await runCells(cells, root, o.jobs);
+      }
       const failed = outcomes.filter((x) => x.status === 'failed');
       const { markdown } = await writeReport(root, collectCells(root));
       process.stdout.write(`${markdown}\n`);

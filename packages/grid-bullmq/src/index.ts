@@ -14,3 +14,4 @@ export {
 export { createRedisGridQueue, openQueue, type QueueLocation, type RedisGridQueueOptions } from './producer.js';
 export { startGridWorker, type GridCellContext, type GridCellKind, type GridWorker, type GridWorkerOptions } from './worker.js';
 export { collectGrid, formatStatus, gridStatus, removeGrid, type CellStatus } from './status.js';
+export { PROMPTKD_VERSION, QUEUE_OPTION_FLAGS, redisFromCli, wantsQueue, type QueueCliOptions } from './cli-options.js';
