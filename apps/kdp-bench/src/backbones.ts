@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { ConfigError } from '@promptkd/core';
 import { fromVisionTransformer, type PromptableViT } from '@promptkd/continual';
 import { BatchLoader, dataCacheDir, evalBatches, resizeTransform, type ImageDataset, type Transform } from '@promptkd/datasets/node';
-import { createProgress, loadPartialTraining, savePartialTraining, type PartialTrainingCheckpoint } from '@promptkd/experiments';
+import { createProgress, loadPartialTraining, savePartialTraining, withFileLock, type PartialTrainingCheckpoint } from '@promptkd/experiments';
 import { VisionTransformer, evaluate, loadModelWeights, saveModelWeights, trainClassifier, type TrainClassifierState } from '@promptkd/models/node';
 import type { BenchPreset } from './bench-presets.js';
 
@@ -108,7 +108,10 @@ export async function prepareBackbone(options: {
           { field: 'pretraining' },
         );
       }
-      await pretrainBackbone({ ...options, pool, test, file, sidecar, log });
+      // processes sharing the cache (grid workers on one machine or one shared folder) pretrain a backbone once
+      await withFileLock(file, async () => {
+        if (!existsSync(file)) await pretrainBackbone({ ...options, pool, test, file, sidecar, log });
+      }, { onWait: () => log(`${role}: another process is pretraining ${basename(file)}; waiting for it`) });
     }
     await loadModelWeights(vit, file, { exclude: isHead });
     const meta = existsSync(sidecar) ? (JSON.parse(readFileSync(sidecar, 'utf8')) as { testAccuracy?: number; seconds?: number }) : {};

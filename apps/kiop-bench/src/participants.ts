@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { ClassifierModel } from '@promptkd/core';
 import { BatchLoader, dataCacheDir, evalBatches, kiopTransform, loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
-import { createProgress, loadPartialTraining, savePartialTraining, type PartialTrainingCheckpoint } from '@promptkd/experiments';
+import { createProgress, loadPartialTraining, savePartialTraining, withFileLock, type PartialTrainingCheckpoint } from '@promptkd/experiments';
 import {
   createModel,
   evaluate,
@@ -115,13 +115,26 @@ async function loadOrPretrain(model: FunctionalClassifier, train: ImageDataset, 
     log(`loaded cached ${dataset} ${preset.arch} from ${file}`);
     return file;
   }
-  const partial = `${file}.partial`;
-  await pretrain(model, dataset, train, preset, seed, log, { dir: partial, cacheKey: basename(file), ...options.checkpoint });
-  await mkdir(dir, { recursive: true });
-  await saveModelWeights(model, file, { dataset, arch: preset.arch, recipe: JSON.stringify(preset.pretrain) });
-  await rm(partial, { recursive: true, force: true });
-  log(`cached ${dataset} ${preset.arch} at ${file}`);
-  return file;
+  // Processes sharing the cache (grid workers on one machine or one shared folder) pretrain a model once: the others
+  // wait for the lock, then load what the first cached.
+  return withFileLock(
+    file,
+    async () => {
+      if (existsSync(file)) {
+        await loadModelWeights(model, file);
+        log(`loaded cached ${dataset} ${preset.arch} from ${file} (pretrained by another process)`);
+        return file;
+      }
+      const partial = `${file}.partial`;
+      await pretrain(model, dataset, train, preset, seed, log, { dir: partial, cacheKey: basename(file), ...options.checkpoint });
+      await mkdir(dir, { recursive: true });
+      await saveModelWeights(model, file, { dataset, arch: preset.arch, recipe: JSON.stringify(preset.pretrain) });
+      await rm(partial, { recursive: true, force: true });
+      log(`cached ${dataset} ${preset.arch} at ${file}`);
+      return file;
+    },
+    { onWait: () => log(`another process is pretraining ${dataset} ${preset.arch} (${basename(file)}); waiting for it`) },
+  );
 }
 
 /** Where and how often {@link pretrain} checkpoints; `cacheKey` ties the partial checkpoint to its cache file. */

@@ -16,7 +16,7 @@ import {
   type GridCellKind,
   type GridWorker,
 } from '../src/index.js';
-import { REDIS_MISSING, redisServer, startTestRedis, type TestRedis } from './redis-server.js';
+import { REDIS_MISSING, redisServer, startTestRedis, type TestRedis } from '@promptkd/testing';
 
 interface SumConfig {
   readonly a: number;

@@ -2,10 +2,9 @@
 // killed and restarted server keeps its jobs). Tests skip with a one-line reason when redis-server is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 
 /** Path of redis-server, or undefined (then tests skip with {@link REDIS_MISSING}). */
 export const redisServer: string | undefined = (() => {
@@ -13,6 +12,25 @@ export const redisServer: string | undefined = (() => {
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
 })();
 export const REDIS_MISSING = 'redis-server is not installed (apt-get install redis-server; .ci/run installs it)';
+
+/** Whether a Redis server answers PING on 127.0.0.1:`port` (`+PONG`, or `-NOAUTH` when it wants a password). */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => {
+      reply += String(d);
+      if (reply.includes('\r\n')) done(/^\+PONG|^-NOAUTH/.test(reply));
+    });
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -54,19 +72,9 @@ export async function startTestRedis(options: { password?: string } = {}): Promi
   const start = async () => {
     child = spawn(redisServer!, args(), { stdio: ['ignore', 'ignore', 'pipe'] });
     const deadline = Date.now() + 10_000;
-    for (;;) {
-      const client = new Redis({ port, host: '127.0.0.1', password: options.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.ping();
-        return;
-      } catch {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start on port ${port}`);
-        await new Promise((r) => setTimeout(r, 50));
-      } finally {
-        client.disconnect();
-      }
+    while (!(await answers(port))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start on port ${port}`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   };
   for (let tries = 0; ; tries++) {

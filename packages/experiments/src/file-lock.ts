@@ -1,0 +1,41 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+
+/** Options of {@link withFileLock}. */
+export interface FileLockOptions {
+  /** A lock not refreshed for this long belongs to a dead process and is taken over (default 60 000 ms). */
+  readonly staleMs?: number;
+  /** How often to try again while another process holds the lock (default 1000 ms). */
+  readonly retryMs?: number;
+  /** Told once when the lock is held by another process. */
+  readonly onWait?: () => void;
+}
+
+/**
+ * Runs `fn` while holding an inter-process, inter-machine lock on `file` (`<file>.lock`, a directory made
+ * atomically, which works on NFS; `proper-lockfile`). The holder refreshes the lock; a holder that died leaves a lock
+ * that turns stale after `staleMs` and is taken over. `file` itself need not exist. Used so that two processes that
+ * share a model cache never pretrain the same model at the same time: the second waits, then loads the first's.
+ */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+  mkdirSync(dirname(file), { recursive: true });
+  const stale = options.staleMs ?? 60_000;
+  let told = false;
+  let release: (() => Promise<void>) | undefined;
+  while (!release) {
+    try {
+      release = await lockfile.lock(file, { realpath: false, stale, update: Math.max(1000, Math.floor(stale / 4)) });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ELOCKED') throw err;
+      if (!told) options.onWait?.();
+      told = true;
+      await new Promise((r) => setTimeout(r, options.retryMs ?? 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}

@@ -1,0 +1,52 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { withFileLock } from '../src/index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'promptkd-lock-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('withFileLock', () => {
+  it('serialises holders in this process: the second waits for the first, is told so, and sees its file', async () => {
+    const file = join(work, 'model.safetensors');
+    const log = join(work, 'order.log');
+    writeFileSync(log, '');
+    let waited = 0;
+    const make = (name: string) =>
+      withFileLock(
+        file,
+        async () => {
+          appendFileSync(log, `${name} in\n`);
+          await new Promise((r) => setTimeout(r, 300));
+          appendFileSync(log, `${name} out\n`);
+          return name;
+        },
+        { retryMs: 50, onWait: () => waited++ },
+      );
+    expect(await Promise.all([make('a'), make('b')])).toEqual(['a', 'b']);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toEqual(['a in', 'a out', 'b in', 'b out']);
+    expect(waited).toBe(1);
+  });
+
+  it('takes over the lock of a process that died holding it once the lock is stale', async () => {
+    const file = join(work, 'dead.safetensors');
+    // a child takes the lock and is killed without releasing it
+    const script = join(work, 'holder.mts');
+    writeFileSync(
+      script,
+      `import { withFileLock } from ${JSON.stringify(new URL('../src/file-lock.ts', import.meta.url).pathname)};\n` +
+        `await withFileLock(${JSON.stringify(file)}, async () => { process.send!('locked'); await new Promise(() => {}); }, { staleMs: 2000 });\n`,
+    );
+    const child = fork(script, [], { execArgv: ['--conditions=@promptkd/source', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    await new Promise<void>((resolve) => child.on('message', () => resolve()));
+    child.kill('SIGKILL');
+    const t0 = Date.now();
+    let waited = false;
+    expect(await withFileLock(file, async () => 'mine', { staleMs: 2000, retryMs: 100, onWait: () => (waited = true) })).toBe('mine');
+    expect(waited).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  }, 60_000);
+});
