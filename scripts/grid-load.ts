@@ -6,7 +6,7 @@
 //   nice -n 10 node --conditions=@promptkd/source --import tsx scripts/grid-load.ts [--seeds 25] [--workers 8] [--noop 2000]
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runGrid } from '@promptkd/experiments';
@@ -23,13 +23,13 @@ const noop = arg('noop', 2000);
 const cli = fileURLToPath(new URL('../apps/cli/src/promptkd.ts', import.meta.url));
 const execArgv = ['--conditions=@promptkd/source', '--import', 'tsx'];
 const work = mkdtempSync(join(tmpdir(), 'promptkd-gridload-'));
-const env = { ...process.env, PROMPTKD_MODELS: join(work, 'models'), PROMPTKD_BACKEND: 'wasm', PROMPTKD_PROGRESS: 'silent' };
+const env = { ...process.env, PROMPTKD_MODELS: join(work, 'models'), PROMPTKD_BACKEND: 'wasm', PROMPTKD_PROGRESS: 'silent', PROMPTKD_NATIVE_THREADS: '1' };
 const pairs = 'mnist:fashionMnist,fashionMnist:mnist';
 const variants = 'vanillaKd,kiopT,kiopB,kiopBF';
 const seedList = Array.from({ length: seeds }, (_, i) => i).join(',');
 const gridArgs = (out: string) => ['kiop', 'grid', '--pairs', pairs, '--variants', variants, '--seeds', seedList, '--preset', 'smoke', '--out', out];
 const cells = 2 * 4 * seeds;
-const log = (l: string) => process.stdout.write(`${l}\n`);
+const log = (l: string) => process.stdout.write(`${l}  [${new Date().toISOString().slice(11, 19)}, load ${loadavg()[0]!.toFixed(1)}]\n`);
 
 function run(args: string[]): number {
   const t0 = performance.now();
@@ -43,24 +43,10 @@ const redis = await startTestRedis();
 const procs: ChildProcess[] = [];
 try {
   const cpu = execFileSync('sh', ['-c', "lscpu | grep 'Model name' | sed 's/.*: *//'"], { encoding: 'utf8' }).trim();
-  log(`CPU: ${cpu}, ${cpus().length} logical cores; load average at start ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  log(`CPU: ${cpu}, ${cpus().length} logical cores; one native thread per cell process in both runners`);
   log(`pretraining the smoke host and source once (not timed)`);
   run(['kiop', 'run', '--host', 'mnist', '--source', 'fashionMnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
   run(['kiop', 'run', '--host', 'fashionMnist', '--source', 'mnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
-
-  const local = run([...gridArgs(join(work, 'local')), '--jobs', String(workers)]);
-  log(`in-process runner: ${cells} cells, ${workers} at a time: ${local.toFixed(1)} s`);
-
-  for (let i = 0; i < workers; i++) {
-    const child = fork(cli, ['worker', '--queue', redis.url, '--name', `w${i}`, '--work-dir', join(work, `w${i}`)], { execArgv, env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-    procs.push(child);
-  }
-  const queued = run([...gridArgs(join(work, 'queued')), '--queue', redis.url]);
-  log(`${workers} worker processes: ${cells} cells: ${queued.toFixed(1)} s (includes worker start-up while the producer enqueues)`);
-  const same = JSON.stringify(csvRows(join(work, 'local'))) === JSON.stringify(csvRows(join(work, 'queued')));
-  log(`tables equal (minutes column aside): ${same}`);
-  log(`difference per cell at ${workers} at a time: ${(((queued - local) * workers) / cells).toFixed(2)} s`);
-  for (const p of procs) p.kill('SIGTERM');
 
   // The queue's own cost: no-op jobs through `workers` BullMQ workers in this process.
   const target = resolveRedis({ url: redis.url }, {});
@@ -68,13 +54,27 @@ try {
   for (let i = 0; i < workers; i++) {
     ws.push(await startGridWorker({ redis: target, queueName: 'noop', version: 'x', kinds: [{ name: 'noop', schemaVersion: '1', run: async () => 0, outputs: () => [] }], workDir: join(work, 'noop'), log: () => {} }));
   }
-  const queue = createRedisGridQueue<number, number>({ redis: target, queueName: 'noop', grid: 'noop', kind: 'noop', version: 'x', schemaVersion: '1', pollMs: 100 });
+  const queue = createRedisGridQueue<number, number>({ redis: target, queueName: 'noop', grid: 'noop', kind: 'noop', version: 'x', schemaVersion: '1' });
   const t0 = performance.now();
   await runGrid(Array.from({ length: noop }, (_, i) => ({ id: `c${i}`, config: i })), async () => 0, { queue, resume: false });
   const seconds = (performance.now() - t0) / 1000;
   await queue.close();
   await Promise.all(ws.map((w) => w.close()));
   log(`no-op jobs: ${noop} through ${workers} workers in ${seconds.toFixed(2)} s: ${((1000 * seconds) / noop).toFixed(2)} ms per job of wall time, ${((1000 * seconds * workers) / noop).toFixed(1)} ms of a worker slot per job (enqueue, fetch, lock, complete, result back)`);
+  for (let i = 0; i < workers; i++) {
+    const child = fork(cli, ['worker', '--queue', redis.url, '--name', `w${i}`, '--work-dir', join(work, `w${i}`)], { execArgv, env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    procs.push(child);
+  }
+  const queued = run([...gridArgs(join(work, 'queued')), '--queue', redis.url]);
+  log(`${workers} worker processes: ${cells} cells: ${queued.toFixed(1)} s (includes worker start-up while the producer enqueues)`);
+  for (const p of procs) p.kill('SIGTERM');
+
+  const local = run([...gridArgs(join(work, 'local')), '--jobs', String(workers)]);
+  log(`in-process runner: ${cells} cells, ${workers} at a time: ${local.toFixed(1)} s`);
+
+  const same = JSON.stringify(csvRows(join(work, 'local'))) === JSON.stringify(csvRows(join(work, 'queued')));
+  log(`tables equal (minutes column aside): ${same}`);
+  log(`queue − in-process: ${(queued - local).toFixed(1)} s in all, ${(((queued - local) * workers) / cells).toFixed(2)} s of a worker slot per cell`);
 } finally {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
   await redis.stop();

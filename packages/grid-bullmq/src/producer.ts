@@ -166,7 +166,12 @@ export function createRedisGridQueue<C, R>(options: RedisGridQueueOptions<C>): G
           if (polling || finished) return;
           polling = true;
           try {
-            for (const jobId of byJob.keys()) if (!finished) await settle(jobId);
+            // one round trip for all states (commands sent together), then only finished jobs are read
+            const ids = [...byJob.keys()].filter((id) => !outcomes.has(id));
+            const states = await Promise.all(ids.map((id) => q.getJobState(id)));
+            for (const [i, id] of ids.entries()) {
+              if (!finished && (states[i] === 'completed' || states[i] === 'failed' || states[i] === 'unknown')) await settle(id);
+            }
           } catch (err) {
             finish(err);
           } finally {
