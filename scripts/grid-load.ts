@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { runGrid } from '@promptkd/experiments';
 import { createRedisGridQueue, resolveRedis, startGridWorker, type GridWorker } from '@promptkd/grid-bullmq';
 import { startTestRedis } from '@promptkd/testing';
+import { Redis } from 'ioredis';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,12 +43,8 @@ const csvRows = (out: string) => readFileSync(join(out, 'kiop-results.csv'), 'ut
 const redis = await startTestRedis();
 const procs: ChildProcess[] = [];
 try {
-  const cpu = execFileSync('sh', ['-c', "lscpu | grep 'Model name' | sed 's/.*: *//'"], { encoding: 'utf8' }).trim();
-  log(`CPU: ${cpu}, ${cpus().length} logical cores; one native thread per cell process in both runners`);
-  log(`pretraining the smoke host and source once (not timed)`);
-  run(['kiop', 'run', '--host', 'mnist', '--source', 'fashionMnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
-  run(['kiop', 'run', '--host', 'fashionMnist', '--source', 'mnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
-
+  const model = execFileSync('sh', ['-c', "lscpu | grep 'Model name' | sed 's/.*: *//'"], { encoding: 'utf8' }).trim();
+  log(`CPU: ${model}, ${cpus().length} logical cores; one native thread per cell process in both runners`);
   // The queue's own cost: no-op jobs through `workers` BullMQ workers in this process.
   const target = resolveRedis({ url: redis.url }, {});
   const ws: GridWorker[] = [];
@@ -55,12 +52,38 @@ try {
     ws.push(await startGridWorker({ redis: target, queueName: 'noop', version: 'x', kinds: [{ name: 'noop', schemaVersion: '1', run: async () => 0, outputs: () => [] }], workDir: join(work, 'noop'), log: () => {} }));
   }
   const queue = createRedisGridQueue<number, number>({ redis: target, queueName: 'noop', grid: 'noop', kind: 'noop', version: 'x', schemaVersion: '1' });
+  const info = new Redis({ host: '127.0.0.1', port: redis.port });
+  const redisCpu = async () => {
+    const text = await info.info('cpu');
+    const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(text)?.[1] ?? 0);
+    return get('used_cpu_user') + get('used_cpu_sys');
+  };
+  const cpu0 = process.cpuUsage();
+  const redis0 = await redisCpu();
   const t0 = performance.now();
   await runGrid(Array.from({ length: noop }, (_, i) => ({ id: `c${i}`, config: i })), async () => 0, { queue, resume: false });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const ours = (cpu.user + cpu.system) / 1e6;
+  const theirs = (await redisCpu()) - redis0;
+  info.disconnect();
   await queue.close();
   await Promise.all(ws.map((w) => w.close()));
   log(`no-op jobs: ${noop} through ${workers} workers in ${seconds.toFixed(2)} s: ${((1000 * seconds) / noop).toFixed(2)} ms per job of wall time, ${((1000 * seconds * workers) / noop).toFixed(1)} ms of a worker slot per job (enqueue, fetch, lock, complete, result back)`);
+  log(`  CPU per no-op job: ${((1000 * ours) / noop).toFixed(2)} ms in the producer + ${workers} workers (one Node process), ${((1000 * theirs) / noop).toFixed(2)} ms in redis-server`);
+  if (seeds > 0) await gridPhases();
+} finally {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  await redis.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** The same KiOP smoke grid through the queue's workers, then the in-process runner. */
+async function gridPhases(): Promise<void> {
+  log(`pretraining the smoke host and source once (not timed)`);
+  run(['kiop', 'run', '--host', 'mnist', '--source', 'fashionMnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
+  run(['kiop', 'run', '--host', 'fashionMnist', '--source', 'mnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'warm')]);
+
   for (let i = 0; i < workers; i++) {
     const child = fork(cli, ['worker', '--queue', redis.url, '--name', `w${i}`, '--work-dir', join(work, `w${i}`)], { execArgv, env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     procs.push(child);
@@ -75,8 +98,4 @@ try {
   const same = JSON.stringify(csvRows(join(work, 'local'))) === JSON.stringify(csvRows(join(work, 'queued')));
   log(`tables equal (minutes column aside): ${same}`);
   log(`queue − in-process: ${(queued - local).toFixed(1)} s in all, ${(((queued - local) * workers) / cells).toFixed(2)} s of a worker slot per cell`);
-} finally {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  await redis.stop();
-  rmSync(work, { recursive: true, force: true });
 }

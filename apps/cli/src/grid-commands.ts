@@ -14,6 +14,7 @@ import {
   type QueueCliOptions,
 } from '@promptkd/grid-bullmq';
 import { collectCells, kiopCellKind, writeReport } from '@promptkd/kiop-bench';
+import { kdpCellKind, report as kdpReport } from '@promptkd/kdp-bench';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -30,6 +31,7 @@ const location = (o: QueueCliOptions) => ({ redis: redisFromCli(o), queueName: o
 /** Table writers per cell kind, for `grid collect`. */
 const reports: Record<string, (root: string) => Promise<string>> = {
   kiop: async (root) => (await writeReport(root, collectCells(root))).markdown,
+  kdp: kdpReport,
 };
 
 /** `promptkd worker`: runs grid cells from a queue until stopped. `passBackend` hands `--backend` to the cells. */
@@ -47,7 +49,7 @@ export function workerCommand(passBackend: () => void): Command {
       const worker = await startGridWorker({
         ...location(o),
         version: PROMPTKD_VERSION,
-        kinds: [kiopCellKind],
+        kinds: [kiopCellKind, kdpCellKind],
         concurrency: o.concurrency,
         workDir: resolve(o.workDir),
         ...(o.sharedDir ? { sharedDir: resolve(o.sharedDir) } : {}),

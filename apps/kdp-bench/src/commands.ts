@@ -6,6 +6,8 @@ import { BACKBONE_NAMES, KD_ORDER, cellId, resolveCell, runCellInChild, type Kdp
 import { collectCells, writePlots, writeTables } from './report.js';
 import { prepareBackbones, runOneCell } from './run-cell.js';
 import { existsSync } from 'node:fs';
+import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
+import { runKdpGridOnQueue } from './grid-queue.js';
 import { join } from 'node:path';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -124,7 +126,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
       );
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     });
-  common(kdp.command('grid').description('run seeds × KD methods × CL methods × splits (child processes, resumable), then write the tables and plots'), {
+  const grid = common(kdp.command('grid').description('run seeds × KD methods × CL methods × splits (child processes, resumable), then write the tables and plots'), {
     preset: 'cpu',
   })
     .option('--splits <list>', 'splits, e.g. 2x5,5x2', list, ['2x5', '5x2'])
@@ -133,17 +135,30 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .option('--seeds <list>', 'seeds (≥ 5 for the table to mean anything)', (v) => list(v).map(int), [0, 1, 2, 3, 4])
     .option('--jobs <n>', 'groups at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kdp-grid')
-    .action(async (o) => {
-      for (const split of o.splits as string[]) for (const cl of o.cl as string[]) resolveCell(specOf(o, { split, cl, kd: o.kd, seed: 0 }));
+    .option('--grid <name>', 'with --queue: grid name in the queue (default: the --out folder\'s name)')
+    .option('--detach', 'with --queue: enqueue the groups and exit (then promptkd grid status / collect)');
+  for (const [flags, description] of QUEUE_OPTION_FLAGS) grid.option(flags, description);
+  grid.action(async (o) => {
+    // validate every cell before any work (and before anything is enqueued)
+    for (const split of o.splits as string[]) for (const cl of o.cl as string[]) resolveCell(specOf(o, { split, cl, kd: o.kd, seed: 0 }));
+    const t0 = performance.now();
+    const root = resolve(o.out);
+    let outcomes;
+    if (wantsQueue(o)) {
+      const groups = (o.seeds as number[]).flatMap((seed) =>
+        (o.splits as string[]).flatMap((split) => (o.cl as string[]).map((cl) => specOf(o, { split, cl, kd: [...(o.kd as string[])], seed }))),
+      );
+      outcomes = await runKdpGridOnQueue(groups, root, o, log);
+      if (!outcomes) return;
+    } else {
       await init();
-      const t0 = performance.now();
-      const root = resolve(o.out);
-      const outcomes = await runKdpGrid({ base: o, splits: o.splits, cls: o.cl, kds: o.kd, seeds: o.seeds, root, jobs: o.jobs });
-      const markdown = await report(root);
-      process.stdout.write(`${markdown}\nwall time: ${((performance.now() - t0) / 60000).toFixed(1)} min\n`);
-      const failed = outcomes.filter((x) => x.status === 'failed');
-      if (failed.length) throw new Error(`${failed.length} group(s) failed: ${failed.map((f) => String((f.error as Error).message)).join('; ')}`);
-    });
+      outcomes = await runKdpGrid({ base: o, splits: o.splits, cls: o.cl, kds: o.kd, seeds: o.seeds, root, jobs: o.jobs });
+    }
+    const markdown = await report(root);
+    process.stdout.write(`${markdown}\nwall time: ${((performance.now() - t0) / 60000).toFixed(1)} min\n`);
+    const failed = outcomes.filter((x) => x.status === 'failed');
+    if (failed.length) throw new Error(`${failed.length} group(s) failed: ${failed.map((f) => String((f.error as Error).message)).join('; ')}`);
+  });
   kdp
     .command('table')
     .description('write the Acc/Fgt table (mean ± std over seeds), paired differences and per-seed numbers of a grid folder')

@@ -5,3 +5,4 @@ export { runOneCell, prepareBackbones, cdlConfig, type CellResults } from './run
 export { collectCells, accFgtTable, pairedTable, perSeedTable, headsTable, claimsTable, KDP_CLAIMS, writeTables, writePlots, type FoundCell } from './report.js';
 export { loadBenchData } from './data.js';
 export { prepareBackbone, backboneCacheFile, modelCacheDir } from './backbones.js';
+export { kdpCellKind, runKdpGridOnQueue } from './grid-queue.js';
