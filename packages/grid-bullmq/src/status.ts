@@ -17,23 +17,36 @@ export interface CellStatus {
   readonly seconds?: number;
 }
 
-const STATES: readonly [CellStatus['state'], readonly JobType[]][] = [
-  ['running', ['active']],
-  ['waiting', ['waiting', 'prioritized', 'delayed', 'waiting-children']],
-  ['failed', ['failed']],
-  ['done', ['completed']],
-];
+const ALL_TYPES: JobType[] = ['active', 'waiting', 'prioritized', 'delayed', 'waiting-children', 'failed', 'completed'];
+const STATE_OF: Record<string, CellStatus['state']> = {
+  active: 'running',
+  waiting: 'waiting',
+  prioritized: 'waiting',
+  delayed: 'waiting',
+  'waiting-children': 'waiting',
+  failed: 'failed',
+  completed: 'done',
+};
 
+/**
+ * The jobs of `grid` with their states. A job can move between BullMQ's lists while they are read one after the
+ * other, so the ids come from two listings, and each job's state is then read on its own (state first, then the job).
+ */
 async function jobsOf(location: QueueLocation, grid: string | undefined, use: (jobs: { state: CellStatus['state']; job: Job }[], queue: Queue) => Promise<void>): Promise<void> {
   const queue = await openQueue(location);
   try {
-    const found: { state: CellStatus['state']; job: Job }[] = [];
-    for (const [state, types] of STATES) {
-      for (const job of (await queue.getJobs([...types], 0, -1, true)) as Job[]) {
+    const ids = new Set<string>();
+    for (let pass = 0; pass < 2; pass++) {
+      for (const job of (await queue.getJobs(ALL_TYPES, 0, -1, true)) as (Job | undefined)[]) {
         const data = job?.data as GridJobData | undefined;
-        if (!data?.grid || (grid !== undefined && data.grid !== grid)) continue;
-        found.push({ state, job });
+        if (job?.id && data?.grid && (grid === undefined || data.grid === grid)) ids.add(job.id);
       }
+    }
+    const found: { state: CellStatus['state']; job: Job }[] = [];
+    for (const id of ids) {
+      const state = STATE_OF[await queue.getJobState(id)];
+      const job = (await queue.getJob(id)) as Job | undefined;
+      if (state && job) found.push({ state, job });
     }
     await use(found, queue);
   } finally {
