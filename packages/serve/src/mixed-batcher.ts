@@ -63,9 +63,10 @@ interface Job extends PredictJobInput {
 
 /**
  * Mixed-prompt dynamic batching over one frozen host. Requests for different prompts differ only in their canvas,
- * so a batch applies each prompt to its own images (preprocessing and prompt run once per prompt in the batch),
- * stacks the canvases and runs ONE host forward (per canvas size), then reads each prompt's label mapping π off
- * its rows. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
+ * so a batch applies each prompt to its own images, stacks the canvases and runs ONE host forward (per canvas
+ * size), then reads each prompt's label mapping π off its rows. Prompts whose canvas is the zero-padded image plus
+ * a fixed pattern (KiOP's nested pads; checked at load) share their preprocessing and canvas ops across the batch:
+ * one pad, one gather of the patterns by row, one add. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
  * only and the result equals the one-request-at-a-time path exactly (tested bit for bit).
  *
  * A batch closes when it holds `maxBatchSize` images or its oldest request has waited `maxWaitMs`. A request
@@ -221,49 +222,68 @@ export class MixedBatcher {
     });
   }
 
-  /** Preprocess + prompt per prompt group, one host forward per canvas size, rows read through each π. */
+  /**
+   * Groups rows that can share their canvas computation (additive prompts with the same preprocessing and canvas
+   * geometry: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other prompt: its own
+   * group), then runs one host forward per canvas size and reads the rows through each π.
+   */
   private forward(jobs: readonly Job[]): { results: (RowResult[] | Error)[]; forwards: number } {
-    const byPrompt = new Map<ServedPrompt, Job[]>();
+    const groups = new Map<unknown, Job[]>();
     for (const job of jobs) {
-      const list = byPrompt.get(job.prompt);
+      const p = job.prompt;
+      const key = p.additive ? `${p.preprocessKey}|${p.canvasShape.join('x')}|${p.additive.top},${p.additive.left}` : p;
+      const list = groups.get(key);
       if (list) list.push(job);
-      else byPrompt.set(job.prompt, [job]);
+      else groups.set(key, [job]);
     }
-    // row bookkeeping: each job's first row in its canvas-size group
-    const where = new Map<Job, { group: string; row: number; canvasRow: number }>();
-    const canvasData = new Map<ServedPrompt, Float32Array>();
-    const logitsByGroup = new Map<string, { data: Float32Array; k: number }>();
+    // row bookkeeping: each job's first row in its host forward and in its canvas group
+    const where = new Map<Job, { forward: string; row: number; group: Job[]; groupRow: number }>();
+    const canvasData = new Map<Job[], Float32Array>();
+    const logitsByForward = new Map<string, { data: Float32Array; k: number }>();
     tf.tidy(() => {
-      const groups = new Map<string, tf.Tensor4D[]>();
-      const rowsInGroup = new Map<string, number>();
-      for (const [prompt, list] of byPrompt) {
-        const [h, w, c] = prompt.imageShape;
+      const forwards = new Map<string, tf.Tensor4D[]>();
+      const rowsIn = new Map<string, number>();
+      for (const list of groups.values()) {
+        const first = list[0]!.prompt;
+        const [h, w, c] = first.imageShape;
         const n = list.reduce((a, j) => a + j.count, 0);
         const pixels = new Float32Array(n * h * w * c);
-        let offset = 0;
-        let canvasRow = 0;
-        const key = prompt.canvasShape.join('x');
-        const base = rowsInGroup.get(key) ?? 0;
+        const fkey = first.canvasShape.join('x');
+        const base = rowsIn.get(fkey) ?? 0;
+        let groupRow = 0;
         for (const job of list) {
-          pixels.set(job.images, offset);
-          offset += job.images.length;
-          where.set(job, { group: key, row: base + canvasRow, canvasRow });
-          canvasRow += job.count;
+          pixels.set(job.images, groupRow * h * w * c);
+          where.set(job, { forward: fkey, row: base + groupRow, group: list, groupRow });
+          groupRow += job.count;
         }
-        const canvas = prompt.canvas(prompt.preprocess(tf.tensor4d(pixels, [n, h, w, c])));
-        if (list.some((j) => j.canvas)) canvasData.set(prompt, canvas.dataSync() as Float32Array);
-        groups.set(key, [...(groups.get(key) ?? []), canvas]);
-        rowsInGroup.set(key, base + n);
+        const x = first.preprocess(tf.tensor4d(pixels, [n, h, w, c]));
+        let canvas: tf.Tensor4D;
+        if (first.additive) {
+          const prompts = [...new Set(list.map((j) => j.prompt))];
+          const index = new Int32Array(n);
+          let r = 0;
+          for (const job of list) index.fill(prompts.indexOf(job.prompt), r, (r += job.count));
+          const [sh, sw] = first.canvasShape;
+          const { top, left } = first.additive;
+          const padded = tf.pad(x, [[0, 0], [top, sh - x.shape[1] - top], [left, sw - x.shape[2] - left], [0, 0]]);
+          const patterns = tf.stack(prompts.map((p) => p.additive!.pattern)) as tf.Tensor4D;
+          canvas = tf.add(padded, tf.gather(patterns, tf.tensor1d(index, 'int32')));
+        } else {
+          canvas = first.canvas(x);
+        }
+        if (list.some((j) => j.canvas)) canvasData.set(list, canvas.dataSync() as Float32Array);
+        forwards.set(fkey, [...(forwards.get(fkey) ?? []), canvas]);
+        rowsIn.set(fkey, base + n);
       }
-      for (const [key, canvases] of groups) {
+      for (const [key, canvases] of forwards) {
         const stacked = canvases.length === 1 ? (canvases[0] as tf.Tensor4D) : tf.concat(canvases, 0);
         const logits = this.host.apply(stacked, { training: false }).logits;
-        logitsByGroup.set(key, { data: logits.dataSync() as Float32Array, k: logits.shape[1] });
+        logitsByForward.set(key, { data: logits.dataSync() as Float32Array, k: logits.shape[1] });
       }
     });
     const results = jobs.map((job): RowResult[] | Error => {
       const at = where.get(job)!;
-      const { data, k } = logitsByGroup.get(at.group)!;
+      const { data, k } = logitsByForward.get(at.forward)!;
       const pi = job.prompt.mapping;
       const [ch, cw, cc] = job.prompt.canvasShape;
       const rows: RowResult[] = [];
@@ -278,12 +298,12 @@ export class MixedBatcher {
           );
         }
         const canvas = job.canvas
-          ? { height: ch, width: cw, channels: cc, data: canvasData.get(job.prompt)!.slice((at.canvasRow + r) * ch * cw * cc, (at.canvasRow + r + 1) * ch * cw * cc) }
+          ? { height: ch, width: cw, channels: cc, data: canvasData.get(at.group)!.slice((at.groupRow + r) * ch * cw * cc, (at.groupRow + r + 1) * ch * cw * cc) }
           : undefined;
         rows.push(canvas ? { logits, canvas } : { logits });
       }
       return rows;
     });
-    return { results, forwards: logitsByGroup.size };
+    return { results, forwards: logitsByForward.size };
   }
 }

@@ -23,6 +23,19 @@ export interface PromptSummary {
   readonly createdAt: string;
 }
 
+/**
+ * A prompt whose canvas is the zero-padded image plus a fixed pattern: `canvas(x) = pad(x) + P` bit for bit (KiOP's
+ * nested expansive pads are: the rings are added where the padded image is exactly 0). Such prompts share one pad,
+ * one gather and one add for a whole mixed batch.
+ */
+export interface AdditiveCanvas {
+  /** P = canvas(0), `[S, S, C]`. */
+  readonly pattern: tf.Tensor3D;
+  /** Where the image's top-left pixel lands in the canvas. */
+  readonly top: number;
+  readonly left: number;
+}
+
 function refuse(reason: string, message: string, details: Record<string, unknown> = {}): CheckpointError {
   return new CheckpointError(message, { ...details, reason });
 }
@@ -38,6 +51,10 @@ export class ServedPrompt {
   /** [H, W, C] of the canvas the host sees. */
   readonly canvasShape: readonly [number, number, number];
   private readonly transform: Transform;
+  /** Set when the prompt is additive after zero-padding (checked at load; see {@link AdditiveCanvas}). */
+  additive: AdditiveCanvas | undefined;
+  /** Prompts with the same key share one preprocessing call in a batch: preprocessing, dataset, image shape. */
+  readonly preprocessKey: string;
 
   private constructor(
     readonly id: string,
@@ -48,6 +65,7 @@ export class ServedPrompt {
   ) {
     this.serving = serving;
     this.transform = transform;
+    this.preprocessKey = `${serving.source.preprocess}|${serving.source.dataset}|${serving.source.imageShape.join('x')}`;
     const pi = artifact.metadata.labelMappings?.[serving.source.labelMapping] ?? [];
     this.mapping = Int32Array.from(pi);
     const side = this.prompt instanceof SegmentedPrompt ? this.prompt.outputSizeUpTo(serving.source.segments) : this.prompt.outputShape[0];
@@ -139,6 +157,7 @@ export class ServedPrompt {
     }
     const served = new ServedPrompt(id, file, artifact, serve, transform);
     served.dryRun(host);
+    served.additive = served.detectAdditive();
     return served;
   }
 
@@ -159,6 +178,45 @@ export class ServedPrompt {
         { file: this.file },
       );
     }
+  }
+
+  /**
+   * Finds out whether `canvas(x) = pad(x) + canvas(0)` holds exactly: the image must land unchanged in one window of
+   * the canvas (probed with an all-ones image) and two random images must give the same bits both ways.
+   */
+  private detectAdditive(): AdditiveCanvas | undefined {
+    const [h, w, c] = this.imageShape;
+    return tf.tidy(() => {
+      const x0 = this.preprocess(tf.zeros([1, h, w, c]) as tf.Tensor4D);
+      const [, xh, xw, xc] = x0.shape;
+      const [sh, sw, sc] = this.canvasShape;
+      if (xc !== sc) return undefined;
+      const zero = this.canvas(tf.zeros([1, xh, xw, xc]) as tf.Tensor4D);
+      const diff = tf.sub(this.canvas(tf.ones([1, xh, xw, xc]) as tf.Tensor4D), zero).dataSync();
+      let top = -1;
+      let left = -1;
+      for (let i = 0; i < diff.length && top < 0; i++) {
+        if (diff[i] !== 0) {
+          top = Math.floor(i / (sw * sc));
+          left = Math.floor((i % (sw * sc)) / sc);
+        }
+      }
+      if (top < 0 || top + xh > sh || left + xw > sw) return undefined;
+      for (let y = 0; y < sh; y++) {
+        for (let x = 0; x < sw; x++) {
+          const inside = y >= top && y < top + xh && x >= left && x < left + xw;
+          for (let k = 0; k < sc; k++) if (diff[(y * sw + x) * sc + k] !== (inside ? 1 : 0)) return undefined;
+        }
+      }
+      const pattern = tf.squeeze(zero, [0]) as tf.Tensor3D;
+      for (const seed of [1, 2]) {
+        const r = tf.randomUniform([2, xh, xw, xc], 0, 1, 'float32', seed) as tf.Tensor4D;
+        const direct = this.canvas(r).dataSync();
+        const viaPad = tf.add(tf.pad(r, [[0, 0], [top, sh - xh - top], [left, sw - xw - left], [0, 0]]), pattern).dataSync();
+        if (direct.some((v, i) => !Object.is(v, viaPad[i]))) return undefined;
+      }
+      return { pattern: tf.keep(pattern), top, left };
+    });
   }
 
   /** Source-task images `[n, H, W, C]` in [0,1] → the prompt's input (the run's test-time transform). */
@@ -202,13 +260,18 @@ export class ServedPrompt {
 
   release(): void {
     this.users--;
-    if (this.retired && this.users === 0) this.prompt.dispose();
+    if (this.retired && this.users === 0) this.free();
   }
 
   /** Frees the prompt's tensors once no queued request holds it (a replaced or removed file). */
   retire(): void {
     if (this.retired) return;
     this.retired = true;
-    if (this.users === 0) this.prompt.dispose();
+    if (this.users === 0) this.free();
+  }
+
+  private free(): void {
+    this.prompt.dispose();
+    this.additive?.pattern.dispose();
   }
 }

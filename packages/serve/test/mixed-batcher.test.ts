@@ -50,6 +50,21 @@ describe('MixedBatcher', () => {
     });
   });
 
+  it('KiOP prompts take the shared additive canvas path; a prompt that is not additive takes its own, with equal results', async () => {
+    expect(served.map((p) => p.additive !== undefined)).toEqual([true, true, true]);
+    expect(served.map((p) => [p.additive!.top, p.additive!.left])).toEqual([[4, 4], [4, 4], [6, 6]]); // 32 px images centred in 40 / 40 / 44 px canvases
+    const own = serve(fixtures[0]!);
+    own.additive!.pattern.dispose();
+    own.additive = undefined;
+    const batcher = new MixedBatcher(host.model, { maxBatchSize: 64, maxWaitMs: 20 });
+    const x = image(own, 21, 2);
+    const y = image(served[0]!, 22);
+    const [viaOwn, viaShared] = await Promise.all([batcher.predict({ prompt: own, count: 2, images: x }), batcher.predict({ prompt: served[0]!, count: 1, images: y })]);
+    expect(viaOwn.map((r) => bits(r.logits))).toEqual(referenceLogits(fixture, fixtures[0]!, x, 2).map(bits));
+    expect(bits(viaShared[0]!.logits)).toEqual(bits(referenceLogits(fixture, fixtures[0]!, y, 1)[0]!));
+    own.retire();
+  });
+
   it('batches close at maxBatchSize images; a bigger request runs alone; maxBatchSize 1 runs one request per forward', async () => {
     const infos: number[] = [];
     const batcher = new MixedBatcher(host.model, { maxBatchSize: 4, maxWaitMs: 1000 }, (i) => infos.push(i.images));
@@ -86,6 +101,7 @@ describe('MixedBatcher', () => {
     const batcher = new MixedBatcher(host.model, { maxBatchSize: 64, maxWaitMs: 20 });
     const a = served[0]!;
     const broken = serve(makePrompt('broken', fixture, { seed: 8 }));
+    broken.additive = undefined; // take the per-prompt canvas path, which throws
     broken.canvas = () => {
       throw new Error('prompt exploded');
     };
