@@ -6,4 +6,4 @@ export { initBackend, browserBackendReport } from './init-backend-browser.js';
 export type { BrowserBackendName, InitBrowserBackendOptions } from './init-backend-browser.js';
 export type { BackendChoice } from './init-backend.js';
 export { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from './kernels/index.js';
-export { registerBrowserTrainingKernels } from './kernels/browser/index.js';
+export { registerTrainingKernelsFor } from './kernels/other-backends.js';

@@ -5,3 +5,4 @@ export { enableWasmThreads } from './threads/index.js';
 export type { WasmThreadsResult, EnableWasmThreadsOptions } from './threads/index.js';
 export { registerNativeKernels, unregisterNativeKernels, nativeKernelsActive } from './kernels/native/index.js';
 export type { NativeKernelsAddon } from './kernels/native/index.js';
+export { registerTrainingKernelsFor } from './kernels/other-backends.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
 import type { BackendChoice } from './init-backend.js';
-import { registerBrowserTrainingKernels } from './kernels/browser/index.js';
+import { registerTrainingKernelsFor } from './kernels/other-backends.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 
 /** Backend names accepted by the browser {@link initBackend}. */
@@ -40,7 +40,12 @@ const CANDIDATES: readonly Candidate[] = [
       await import('@tensorflow/tfjs-backend-webgpu');
     },
   },
-  { group: 'webgl', pkg: '@tensorflow/tfjs-backend-webgl', load: async () => {} },
+  {
+    group: 'webgl',
+    pkg: '@tensorflow/tfjs-backend-webgl',
+    // Shapes as uniforms: one shader per op instead of one per op and shape (far fewer compilations; same values).
+    load: async () => void tf.env().set('WEBGL_USE_SHAPES_UNIFORMS', true),
+  },
   {
     group: 'wasm',
     pkg: '@tensorflow/tfjs-backend-wasm',
@@ -84,7 +89,7 @@ export async function initBackend(options: InitBrowserBackendOptions = {}): Prom
       const ok = await tf.setBackend(cand.group);
       if (!ok) throw new Error(`tf.setBackend('${cand.group}') returned false`);
       await tf.ready();
-      const patches = cand.group === 'wasm' ? registerWasmTrainingKernels() : registerBrowserTrainingKernels(cand.group);
+      const patches = cand.group === 'wasm' ? registerWasmTrainingKernels() : registerTrainingKernelsFor(cand.group);
       const choice: BackendChoice = {
         backend: tf.getBackend(),
         package: cand.pkg,

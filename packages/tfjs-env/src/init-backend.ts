@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
 import { availableParallelism } from 'node:os';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerTrainingKernelsFor } from './kernels/other-backends.js';
 import { registerNativeKernels, type NativeKernelsAddon } from './kernels/native/index.js';
 import { enableWasmThreads } from './threads/index.js';
 
@@ -153,7 +154,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       const ok = await tf.setBackend(cand.tfName);
       if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
       await tf.ready();
-      const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : [];
+      const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : registerTrainingKernelsFor(tf.getBackend());
       const native = tf.getBackend() === 'wasm' ? await setUpNative(options, load) : { active: false, threads: 0, reason: 'not on wasm' };
       if (native.active) patches.push(...NATIVE_PATCH_NAMES.map((n) => `${n} (native)`));
       for (const s of skipped) debug(`promptkd: skipped ${s.package}: ${s.reason}`);
