@@ -1,7 +1,7 @@
 // Browser entry of the equality test: window.promptkdRun(backend) initialises the backend with @promptkd/tfjs-env's
 // browser entry and runs the shared cases.
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BrowserBackendName } from '@promptkd/tfjs-env';
+import { initBackend, type BrowserBackendName } from '@promptkd/tfjs-env/browser';
 import { runCases } from './browser-cases.js';
 
 (globalThis as { promptkdRun?: unknown }).promptkdRun = async (backend: BrowserBackendName, only?: string[], flags: Record<string, number | boolean> = {}) => {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 /**
  * `ResizeBilinearGrad` for the cpu backend. The stock 4.22 kernel computes dx in the right layout but returns it
