@@ -198,7 +198,7 @@ function wire(): void {
   for (const [key, names] of [['mnist', MNIST_CLASSES], ['fashionMnist', FASHION_MNIST_CLASSES]] as const) {
     $<HTMLInputElement>(`#drop-${key}`).onchange = async (e) => {
       try {
-        state.data.set(key, await datasetFromFiles([...((e.target as HTMLInputElement).files ?? [])], key, names));
+        state.data.set(key, await datasetFromFiles(Array.from((e.target as HTMLInputElement).files ?? []), key, names));
         describeData();
       } catch (err) {
         fail('#data-status', err);

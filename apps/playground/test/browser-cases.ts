@@ -138,7 +138,7 @@ async function kiopBStep(): Promise<CaseValues> {
 }
 
 /** One CODA-Prompt training step on a tiny ViT: the loss and a fingerprint of the prompt parameters after Adam. */
-function codaStep(): CaseValues {
+async function codaStep(): Promise<CaseValues> {
   const vit = new VisionTransformer({ imageSize: 16, patchSize: 4, inputChannels: 1, dim: 16, depth: 2, heads: 2, mlpRatio: 2, numClasses: 0, seed: 3 });
   const backbone = fromVisionTransformer(vit);
   const method = createClMethod('coda', {
@@ -152,7 +152,7 @@ function codaStep(): CaseValues {
   const x = tf.randomUniform([4, 16, 16, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
   const task = { task: 0, lo: 0, hi: 2, train: { x, y: Int32Array.from([0, 1, 0, 1]) }, test: { x, y: Int32Array.from([0, 1, 0, 1]) } };
   const queries = new QueryCache(clsQueryFunction(backbone), { cache: false });
-  const losses = trainTask(model, task, { epochs: 1, batchSize: 4, lr: 1e-2, maxStepsPerEpoch: 1 }, { queries, rng: Rng.fromSeed(3) });
+  const losses = await trainTask(model, task, { epochs: 1, batchSize: 4, lr: 1e-2, maxStepsPerEpoch: 1 }, { queries, rng: Rng.fromSeed(3) });
   const out: CaseValues = { 'coda.loss': losses, 'coda.params': fingerprint(model.trainableVariables()) };
   queries.dispose();
   model.dispose();

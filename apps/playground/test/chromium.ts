@@ -14,6 +14,14 @@ export function chromiumMissing(): string | undefined {
 }
 
 /**
+ * The browser tests run once, in the plain pass of the suite: the second pass with `PROMPTKD_NATIVE` (Node's native
+ * kernels) changes nothing in a browser. Returns the skip reason in that pass.
+ */
+export function nativePass(): string | undefined {
+  return process.env.PROMPTKD_NATIVE ? 'PROMPTKD_NATIVE is set (native Node kernels do not run in a browser; the plain pass runs these tests)' : undefined;
+}
+
+/**
  * Headless Chromium with WebGPU and WebGL on SwiftShader (software; they also run on a machine without a GPU), in a
  * fresh profile folder. Close with the returned `close`.
  */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, launchChromium } from './chromium.js';
+import { chromiumMissing, launchChromium, nativePass } from './chromium.js';
 import { serveFolder } from './static-server.js';
 
 /**
@@ -14,7 +14,7 @@ import { serveFolder } from './static-server.js';
  * Fashion-MNIST test image with and without the prompt. A screenshot of the finished page is kept
  * (PROMPTKD_SCREENSHOT, default <tmp>/promptkd-playground.png).
  */
-const missing = chromiumMissing();
+const missing = chromiumMissing() ?? nativePass();
 if (missing) console.log(`playground browser test skipped: ${missing}`);
 const app = resolve(import.meta.dirname, '..');
 
@@ -47,9 +47,17 @@ describe.skipIf(missing !== undefined)('playground (built static folder) in head
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`${server.url}?auto=smoke&backend=webgpu`);
-      await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.error !== undefined, undefined, {
-        timeout: 540_000,
-      });
+      const shot = process.env.PROMPTKD_SCREENSHOT ?? join(tmpdir(), 'promptkd-playground.png');
+      try {
+        await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.error !== undefined, undefined, {
+          timeout: 1_500_000,
+          polling: 2000,
+        });
+      } catch (e) {
+        await page.screenshot({ path: shot, fullPage: true });
+        const where = await page.evaluate(() => [document.querySelector('#progress-text')?.textContent, document.querySelector('[data-status="source"]')?.textContent]);
+        throw new Error(`the page did not finish (${String(e)}); it was at: ${where.join(' | ')}; screenshot ${shot}`);
+      }
       const error = await page.evaluate(() => document.body.dataset.error);
       expect(error, `page error: ${error}; ${errors.join('; ')}`).toBeUndefined();
       const r = (await page.evaluate(() => (window as unknown as { playgroundResult: unknown }).playgroundResult)) as {
@@ -60,7 +68,6 @@ describe.skipIf(missing !== undefined)('playground (built static folder) in head
         classified: { plain: string; prompted: string; truth: string };
         seconds: number;
       };
-      const shot = process.env.PROMPTKD_SCREENSHOT ?? join(tmpdir(), 'promptkd-playground.png');
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`playground on ${r.backend}: ${r.report.at(-1)}; Acc.A ${r.final.accA}, Acc.B ${r.final.accB} after ${r.epochs.length} epochs; ` +
         `classified '${r.classified.truth}' as '${r.classified.plain}' (host alone) / '${r.classified.prompted}' (with prompt); ${r.seconds.toFixed(0)} s; screenshot ${shot}`);
@@ -75,5 +82,5 @@ describe.skipIf(missing !== undefined)('playground (built static folder) in head
       await chromium.close();
       await server.close();
     }
-  }, 600_000);
+  }, 1_600_000);
 });
