@@ -229,6 +229,10 @@ async function start(): Promise<void> {
   }
   describeData();
   if (!auto) return;
+  // Show the settings the automatic run uses.
+  $<HTMLSelectElement>('#arch').value = 'smoke';
+  $<HTMLInputElement>('#epochs').value = '1';
+  $<HTMLSelectElement>('#preset').value = auto;
   const t0 = performance.now();
   await pretrainRole('host');
   await pretrainRole('source');
