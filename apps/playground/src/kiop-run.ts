@@ -69,13 +69,13 @@ export async function runKiopB(o: RunOptions): Promise<TrainedPrompt> {
   let result: KiopResult;
   try {
     result = await trainKiop(ctx, {
-      onStep: (s) => {
+      onStepEnd: (s) => {
         epochNow = s.epoch;
-        tick(`knowledge-storing step ${s.step + 1}/${s.steps}, loss ${s.loss.toFixed(4)}`);
+        tick(`knowledge-storing step ${((s.step - 1) % config.kdSteps) + 1}/${config.kdSteps}, loss ${s.loss.toFixed(4)}`);
       },
-      onEpoch: async (epoch) => {
-        epochNow = epoch.epoch + 1;
-        o.onEpoch?.(epoch, renderPromptPng(prompt, { example: example3, scale: 3 }));
+      onEpochEnd: async (end) => {
+        epochNow = end.epoch + 1;
+        o.onEpoch?.(end.record, renderPromptPng(prompt, { example: example3, scale: 3 }));
         await new Promise((r) => setTimeout(r, 0)); // let the page repaint
       },
     });

@@ -122,8 +122,8 @@ async function kiopBStep(): Promise<CaseValues> {
   });
   const out: CaseValues = {};
   const result = await trainKiop(ctx, {
-    onEpoch(_epoch, session) {
-      out['kiopB.prompt'] = fingerprint(session.trainableVariables());
+    onEpochEnd() {
+      out['kiopB.prompt'] = fingerprint(ctx.prompt.trainableVariables());
     },
   });
   const epoch = result.epochs[0]!;
