@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
+import { backendLine } from './backend-line.js';
 import type { BackendChoice } from './init-backend.js';
 import { registerTrainingKernelsFor } from './kernels/other-backends.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
@@ -57,9 +58,9 @@ const CANDIDATES: readonly Candidate[] = [
   { group: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', load: async () => {} },
 ];
 
-/** The one-line report of a choice (the same wording as in Node). */
+/** The one-line report of a choice (the same line as in Node). */
 export function browserBackendReport(choice: BackendChoice): string {
-  return `promptkd: using backend '${choice.backend}' from ${choice.package}` + (choice.patches.length ? ` (+${choice.patches.length} training kernels)` : '');
+  return backendLine(choice.backend, choice.package, choice.patches.length, choice.threads, undefined, choice.native);
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
 import { availableParallelism } from 'node:os';
+import { backendLine } from './backend-line.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { registerTrainingKernelsFor } from './kernels/other-backends.js';
 import { registerNativeKernels, type NativeKernelsAddon } from './kernels/native/index.js';
@@ -186,16 +187,6 @@ function resolveNative(options: InitBackendOptions): boolean | 'auto' {
   if (['1', 'true', 'on'].includes(raw)) return true;
   if (['0', 'false', 'off'].includes(raw)) return false;
   throw new ConfigError(`PROMPTKD_NATIVE must be auto, 1 or 0, got '${raw}'.`, { field: 'native', value: raw, valid: ['auto', '1', '0'] });
-}
-
-/** The one line {@link initBackend} logs: backend, threads, kernel set, and how to get a faster engine here. */
-function backendLine(backend: string, pkg: string, kernels: number, threads: number, threadsReason: string | undefined, native: NativeChoice): string {
-  if (backend !== 'wasm') return `promptkd: backend ${backend} (${pkg})`;
-  const t = `${threads} thread${threads === 1 ? '' : 's'}${threadsReason ? ` (${threadsReason.split(/[.;:]/)[0]})` : ''}`;
-  const set = native.active
-    ? `native kernels (${native.engine ?? 'native'}) on ${native.threads} thread${native.threads === 1 ? '' : 's'}`
-    : `wasm kernels (XNNPACK + ${kernels} promptkd training kernels), native kernels off`;
-  return `promptkd: backend wasm, ${t}, ${set}${native.faster ? `. Faster here: ${native.faster}` : ''}`;
 }
 
 /** The Debian/Ubuntu packages that give the native kernels their fastest engines, and the rebuild. */
