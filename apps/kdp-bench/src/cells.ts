@@ -6,10 +6,6 @@ import { kdMethodRegistry } from '@promptkd/kdp';
 import { vitPresets } from '@promptkd/models';
 import { resolvePresetConfig, type BenchPreset, type PresetName } from './bench-presets.js';
 
-/** KD methods in the paper's table order (rows), `none` = student alone. */
-export const KD_ORDER = ['none', 'kd', 'dkd', 'fitnets', 'reviewkd', 'deit', 'kdp', 'kdp-alpha0'] as const;
-/** CL methods in the paper's column order. */
-export const CL_ORDER = ['coda', 'dualprompt', 'l2p'] as const;
 
 /** Backbone names accepted by `--teacher` / `--student` (`@promptkd/models` ViT presets), `preset` = the preset's shape. */
 export const BACKBONE_NAMES = ['preset', 'vitTiny', 'vitSmall', 'vitBase', 'vitLarge', 'vitCdlTeacher', 'vitCdlStudent'] as const;

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { PRESET_NAMES, type PresetName } from './bench-presets.js';
-import { BACKBONE_NAMES, KD_ORDER, cellId, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
+import { kdMethodRegistry } from '@promptkd/kdp';
+import { BACKBONE_NAMES, cellId, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
 import { collectCells, writePlots, writeTables } from './report.js';
 import { prepareBackbones, runOneCell } from './run-cell.js';
 import { existsSync } from 'node:fs';
@@ -113,7 +114,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
   )
     .option('--split <NxK>', 'tasks × classes per task, e.g. 2x5 or 5x2 (default: the preset\'s)')
     .option('--cl <key>', 'CL method: coda, dualprompt, l2p', 'coda')
-    .option('--kd <list>', `KD method(s), comma-separated: ${KD_ORDER.join(', ')}`, list, ['none', 'kdp'])
+    .option('--kd <list>', `KD method(s), comma-separated: ${kdMethodRegistry.ordered().join(', ')}`, list, ['none', 'kdp'])
     .option('--seed <n>', 'seed (prompt init and batch order; backbones are the same for every seed)', int, 0)
     .option('--out <dir>', 'runs root', 'runs/kdp')
     .action(async (o) => {
@@ -131,7 +132,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
   })
     .option('--splits <list>', 'splits, e.g. 2x5,5x2', list, ['2x5', '5x2'])
     .option('--cl <list>', 'CL methods', list, ['coda'])
-    .option('--kd <list>', 'KD methods', list, [...KD_ORDER])
+    .option('--kd <list>', 'KD methods (default: all but the controls)', list, kdMethodRegistry.ordered().filter((k) => !kdMethodRegistry.get(k).meta?.control))
     .option('--seeds <list>', 'seeds (≥ 5 for the table to mean anything)', (v) => list(v).map(int), [0, 1, 2, 3, 4])
     .option('--jobs <n>', 'groups at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kdp-grid')

@@ -12,22 +12,13 @@ import {
   writeTable,
   type Table,
 } from '@promptkd/experiments';
-import { CL_ORDER, KD_ORDER } from './cells.js';
+import { clMethodRegistry } from '@promptkd/continual';
+import { kdMethodRegistry } from '@promptkd/kdp';
 import type { CellResults } from './run-cell.js';
 
-/** Row labels as in the paper's tables. */
-export const KD_LABEL: Record<string, string> = {
-  none: 'student alone',
-  kd: 'KD',
-  dkd: 'DKD',
-  fitnets: 'FitNets',
-  reviewkd: 'ReviewKD',
-  deit: 'DeiT token',
-  kdp: 'KDP',
-  'kdp-alpha0': 'KDP α = 0 (control)',
-  teacher: 'teacher alone',
-};
-export const CL_LABEL: Record<string, string> = { coda: 'CODA-P', dualprompt: 'DualPrompt', l2p: 'L2P' };
+/** Row label: the KD method's registry label; `teacher` is the teacher's own run ("teacher alone"). */
+export const rowLabel = (row: string): string => (row === 'teacher' ? 'teacher alone' : kdMethodRegistry.label(row));
+const clLabel = (cl: string): string => clMethodRegistry.label(cl);
 
 /** A finished KD run found under a grid root. */
 export interface FoundCell {
@@ -52,7 +43,8 @@ export function collectCells(root: string): FoundCell[] {
       }
     }
   }
-  const rank = (kd: string) => (KD_ORDER as readonly string[]).indexOf(kd);
+  const order = kdMethodRegistry.ordered();
+  const rank = (kd: string) => order.indexOf(kd);
   return out.sort(
     (a, b) =>
       a.group.localeCompare(b.group) ||
@@ -80,9 +72,6 @@ export function bySeed(cells: readonly FoundCell[], metric: Metric): Map<string,
   return out;
 }
 
-const ordered = <T extends string>(keys: Iterable<T>, order: readonly string[]) =>
-  [...keys].sort((a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)));
-
 /** Paired a − b over the seeds both have (ignoring seeds only one side has). */
 export function pairedOnCommonSeeds(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>) {
   const common = [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y);
@@ -97,8 +86,8 @@ export function pairedOnCommonSeeds(a: ReadonlyMap<number, number>, b: ReadonlyM
 export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
   const acc = bySeed(cells, 'finalAccuracy');
   const fgt = bySeed(cells, 'forgetting');
-  const cls = ordered(acc.keys(), CL_ORDER);
-  const rows = ordered(new Set(cls.flatMap((cl) => [...(acc.get(cl)?.keys() ?? [])])), [...KD_ORDER, 'teacher']);
+  const cls = clMethodRegistry.ordered(acc.keys());
+  const rows = kdMethodRegistry.ordered(new Set(cls.flatMap((cl) => [...(acc.get(cl)?.keys() ?? [])])));
   const most = Math.max(0, ...[...acc.values()].flatMap((m) => [...m.values()].map((s) => s.size)));
   // mean ± std over seeds; a cell with fewer seeds than the table's most says so.
   const fmt = (m: ReadonlyMap<number, number> | undefined) =>
@@ -112,13 +101,13 @@ export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
     columns: [
       { key: 'method', header: 'KD method' },
       ...cls.flatMap((cl) => [
-        { key: `${cl}.acc`, header: `${CL_LABEL[cl] ?? cl} Acc (%)`, align: 'right' as const },
-        { key: `${cl}.fgt`, header: `${CL_LABEL[cl] ?? cl} Fgt (%)`, align: 'right' as const },
+        { key: `${cl}.acc`, header: `${clLabel(cl)} Acc (%)`, align: 'right' as const },
+        { key: `${cl}.fgt`, header: `${clLabel(cl)} Fgt (%)`, align: 'right' as const },
       ]),
       { key: 'seeds', header: 'seeds', align: 'right' },
     ],
     rows: rows.map((row) => ({
-      method: KD_LABEL[row] ?? row,
+      method: rowLabel(row),
       ...Object.fromEntries(cls.flatMap((cl) => [[`${cl}.acc`, fmt(acc.get(cl)?.get(row))], [`${cl}.fgt`, fmt(fgt.get(cl)?.get(row))]])),
       seeds: seeds(row),
     })),
@@ -137,9 +126,9 @@ export function accFgtTable(cells: readonly FoundCell[], title: string): Table {
 export function pairedTable(cells: readonly FoundCell[], title: string): Table {
   const acc = bySeed(cells, 'finalAccuracy');
   const fgt = bySeed(cells, 'forgetting');
-  const cls = ordered(acc.keys(), CL_ORDER);
+  const cls = clMethodRegistry.ordered(acc.keys());
   const comparisons: [string, string][] = [
-    ...KD_ORDER.filter((k) => k !== 'none').map((k) => [k, 'none'] as [string, string]),
+    ...kdMethodRegistry.ordered().filter((k) => k !== 'none').map((k) => [k, 'none'] as [string, string]),
     ['kdp', 'deit'],
     ['deit', 'kd'],
     ['teacher', 'none'],
@@ -155,7 +144,7 @@ export function pairedTable(cells: readonly FoundCell[], title: string): Table {
   };
   const rows = comparisons
     .map(([a, b]) => ({
-      comparison: `${KD_LABEL[a] ?? a} − ${KD_LABEL[b] ?? b}`,
+      comparison: `${rowLabel(a)} − ${rowLabel(b)}`,
       ...Object.fromEntries(cls.flatMap((cl) => [[`${cl}.acc`, fmt(acc.get(cl), a, b)], [`${cl}.fgt`, fmt(fgt.get(cl), a, b)]])),
     }))
     .filter((r) => cls.some((cl) => (r as Record<string, unknown>)[`${cl}.acc`] !== undefined));
@@ -164,8 +153,8 @@ export function pairedTable(cells: readonly FoundCell[], title: string): Table {
     columns: [
       { key: 'comparison', header: 'paired by seed' },
       ...cls.flatMap((cl) => [
-        { key: `${cl}.acc`, header: `${CL_LABEL[cl] ?? cl} ΔAcc (pts)`, align: 'right' as const },
-        { key: `${cl}.fgt`, header: `${CL_LABEL[cl] ?? cl} ΔFgt (pts)`, align: 'right' as const },
+        { key: `${cl}.acc`, header: `${clLabel(cl)} ΔAcc (pts)`, align: 'right' as const },
+        { key: `${cl}.fgt`, header: `${clLabel(cl)} ΔFgt (pts)`, align: 'right' as const },
       ]),
     ],
     rows,
@@ -180,12 +169,12 @@ export function pairedTable(cells: readonly FoundCell[], title: string): Table {
 export function perSeedTable(cells: readonly FoundCell[], title: string): Table {
   const acc = bySeed(cells, 'finalAccuracy');
   const fgt = bySeed(cells, 'forgetting');
-  const cls = ordered(acc.keys(), CL_ORDER);
+  const cls = clMethodRegistry.ordered(acc.keys());
   const seeds = [...new Set(cells.map((c) => c.results.seed))].sort((a, b) => a - b);
   const rows = cls.flatMap((cl) =>
-    ordered(acc.get(cl)?.keys() ?? [], [...KD_ORDER, 'teacher']).map((row) => ({
-      cl: CL_LABEL[cl] ?? cl,
-      method: KD_LABEL[row] ?? row,
+    kdMethodRegistry.ordered(acc.get(cl)?.keys() ?? []).map((row) => ({
+      cl: clLabel(cl),
+      method: rowLabel(row),
       ...Object.fromEntries(
         seeds.map((s) => {
           const a = acc.get(cl)?.get(row)?.get(s);
@@ -218,10 +207,10 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
  */
 export function headsTable(cells: readonly FoundCell[], title: string): Table {
   const fmt = (xs: readonly number[]) => (xs.length ? formatMeanStd(xs, { scale: 100, digits: 2 }) : '');
-  const cls = ordered(new Set(cells.map((c) => c.results.clMethod)), CL_ORDER);
+  const cls = clMethodRegistry.ordered(new Set(cells.map((c) => c.results.clMethod)));
   const rows = cls.flatMap((cl) => {
     const inCl = cells.filter((c) => c.results.clMethod === cl);
-    const kds = ordered(new Set(inCl.map((c) => c.results.kdMethod)), KD_ORDER);
+    const kds = kdMethodRegistry.ordered(new Set(inCl.map((c) => c.results.kdMethod)));
     const teacherBySeed = new Map(inCl.flatMap((c) => (c.results.teacher ? [[c.results.seed, c.results.teacher] as const] : [])));
     const pick = (runs: readonly FoundCell[], f: (r: CellResults) => number | undefined) => runs.map((c) => f(c.results)).filter((v): v is number => v !== undefined);
     const finalOf = (m: readonly (readonly number[])[] | undefined) => (m && m.length ? mean(m[m.length - 1] as number[]) : undefined);
@@ -241,8 +230,8 @@ export function headsTable(cells: readonly FoundCell[], title: string): Table {
         return k === undefined || t === undefined ? undefined : k - t;
       });
       return {
-        cl: CL_LABEL[cl] ?? cl,
-        method: KD_LABEL[kd] ?? kd,
+        cl: clLabel(cl),
+        method: rowLabel(kd),
         acc: fmt(pick(runs, (r) => r.student.summary.finalAccuracy)),
         accG: fmt(pick(runs, (r) => finalOf(r.student.heads?.g))),
         accK: fmt(pick(runs, (r) => finalOf(r.student.heads?.k))),
@@ -257,8 +246,8 @@ export function headsTable(cells: readonly FoundCell[], title: string): Table {
     const teachers = [...teacherBySeed.values()];
     if (teachers.length) {
       out.push({
-        cl: CL_LABEL[cl] ?? cl,
-        method: KD_LABEL.teacher as string,
+        cl: clLabel(cl),
+        method: rowLabel('teacher'),
         acc: fmt(teachers.map((t) => t.summary.finalAccuracy)),
         accG: '',
         accK: '',
@@ -325,7 +314,7 @@ export const KDP_CLAIMS: readonly Claim[] = [
  */
 export function claimsTable(cells: readonly FoundCell[], title: string): Table {
   const byMetric = { finalAccuracy: bySeed(cells, 'finalAccuracy'), forgetting: bySeed(cells, 'forgetting') };
-  const cls = ordered(byMetric.finalAccuracy.keys(), CL_ORDER);
+  const cls = clMethodRegistry.ordered(byMetric.finalAccuracy.keys());
   const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
   const rows = cls.flatMap((cl) =>
     KDP_CLAIMS.flatMap((c) => {
@@ -345,10 +334,10 @@ export function claimsTable(cells: readonly FoundCell[], title: string): Table {
       };
       return [
         {
-          cl: CL_LABEL[cl] ?? cl,
+          cl: clLabel(cl),
           id: c.id,
           claim: c.claim,
-          diff: `${KD_LABEL[c.a] ?? c.a} − ${KD_LABEL[c.b] ?? c.b} (${c.metric === 'finalAccuracy' ? 'Acc' : 'Fgt'})`,
+          diff: `${rowLabel(c.a)} − ${rowLabel(c.b)} (${c.metric === 'finalAccuracy' ? 'Acc' : 'Fgt'})`,
           mean: `${pts(d.mean)} ± ${(100 * d.se).toFixed(2)}`,
           ci: `[${pts(ci.lo)}, ${pts(ci.hi)}]`,
           n: d.n,
@@ -418,7 +407,7 @@ export async function writePlots(root: string, cells: readonly FoundCell[], opti
   const written: string[] = [];
   for (const group of groupsOf(cells)) {
     const inGroup = cells.filter((c) => c.group === group);
-    for (const cl of ordered(new Set(inGroup.map((c) => c.results.clMethod)), CL_ORDER)) {
+    for (const cl of clMethodRegistry.ordered(new Set(inGroup.map((c) => c.results.clMethod)))) {
       const runs = inGroup.filter((c) => c.results.clMethod === cl);
       const curves = new Map<string, number[][]>();
       const teacherSeeds = new Set<number>(); // the teacher run is stored in every KD cell of a seed: count it once
@@ -435,12 +424,12 @@ export async function writePlots(root: string, cells: readonly FoundCell[], opti
         add(r.kdMethod, r.seed, r.student.summary.averageAccuracyPerTask);
         if (r.teacher) add('teacher', r.seed, r.teacher.summary.averageAccuracyPerTask);
       }
-      const series = ordered(curves.keys(), [...KD_ORDER, 'teacher']).map((row) => {
+      const series = kdMethodRegistry.ordered(curves.keys()).map((row) => {
         const list = curves.get(row) as number[][];
         const tasks = Math.max(...list.map((c) => c.length));
         const at = (t: number) => meanStd(list.map((c) => c[t] as number).filter((v) => v !== undefined));
         return {
-          name: `${KD_LABEL[row] ?? row} (n=${list.length})`,
+          name: `${rowLabel(row)} (n=${list.length})`,
           points: Array.from({ length: tasks }, (_, t) => [t + 1, 100 * at(t).mean] as const),
           // seed band: mean ± std over seeds (std 0 with one seed)
           band: Array.from({ length: tasks }, (_, t) => {
@@ -454,7 +443,7 @@ export async function writePlots(root: string, cells: readonly FoundCell[], opti
       await writeLineChart(
         root,
         name,
-        { title: `${CL_LABEL[cl] ?? cl}, ${group}: accuracy on seen classes after each task (mean, band ± std over seeds)`, xLabel: 'task', yLabel: 'average accuracy (%)', series, yDomain: [0, 100] },
+        { title: `${clLabel(cl)}, ${group}: accuracy on seen classes after each task (mean, band ± std over seeds)`, xLabel: 'task', yLabel: 'average accuracy (%)', series, yDomain: [0, 100] },
         { png: true },
       );
       written.push(join(root, `${name}.svg`));

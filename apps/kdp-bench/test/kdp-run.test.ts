@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetRegistry } from '@promptkd/datasets/node';
 import { writeIdx } from './idx-fixture.js';
 import { ConfigError } from '@promptkd/core';
-import { KD_ORDER, PRESET_NAMES, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
+import { kdMethodRegistry } from '@promptkd/kdp';
+import { PRESET_NAMES, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
+
+const KD_ORDER = kdMethodRegistry.ordered();
 
 let work: string;
 const oldModels = process.env.PROMPTKD_MODELS;

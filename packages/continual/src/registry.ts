@@ -25,12 +25,14 @@ export type ClMethodFactory = (args: ClMethodArgs) => ClPromptMethod;
 export const clMethodRegistry = createRegistry<ClMethodFactory>('CL method');
 
 clMethodRegistry.register('l2p', {
+  meta: { label: 'L2P', order: 2 },
   description: 'L2P++: prompt pool, top-k cosine key matching, key loss, prefix tuning at layer 0',
   paper: { citation: 'Wang et al., CVPR 2022', title: 'Learning to Prompt for Continual Learning', url: 'https://arxiv.org/abs/2112.08654' },
   create: ({ embedDim, keyDim, rng, config }) => new L2P(embedDim, keyDim, parseWithSchema('l2p config', l2pConfigSchema, { ...L2P_DEFAULTS, ...config }), rng),
 });
 
 clMethodRegistry.register('dualprompt', {
+  meta: { label: 'DualPrompt', order: 1 },
   description: 'DualPrompt: shared G-prompts + task E-prompt pool (task id in training, top-1 key at test)',
   paper: {
     citation: 'Wang et al., ECCV 2022',
@@ -42,6 +44,7 @@ clMethodRegistry.register('dualprompt', {
 });
 
 clMethodRegistry.register('coda', {
+  meta: { label: 'CODA-P', order: 0 },
   description: 'CODA-Prompt: attention-weighted prompt components, per-task Gram–Schmidt init, past components frozen',
   paper: {
     citation: 'Smith et al., CVPR 2023',

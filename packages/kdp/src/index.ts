@@ -15,7 +15,7 @@ export { createFitNets } from './kd-methods/fitnets.js';
 export { createReviewKd } from './kd-methods/review-kd.js';
 export { createKdp, createDeitToken, createKdpAlpha0 } from './kd-methods/kdp.js';
 export { evaluateHeads, headHistory, recordHeads, type HeadScores, type HeadAccuracies, type HeadHistory } from './head-accuracy.js';
-export { kdMethodRegistry, createKdMethod, type KdMethodFactory } from './registry.js';
+export { kdMethodRegistry, createKdMethod, type KdMethodFactory, type KdMethodMeta } from './registry.js';
 export { LiveTeacher, teacherTaskLogits, computeTaskTeacherLogits, type TeacherSource } from './teacher.js';
 export { DistillationStudent } from './distillation-student.js';
 export {
