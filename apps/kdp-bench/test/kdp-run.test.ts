@@ -88,7 +88,7 @@ describe('promptkd kdp run (smoke preset, end to end)', () => {
       ['none', teacherFile, 0],
       ['kdp', teacherFile, 0],
     ]);
-  }, 60_000);
+  }, 300_000); // every KD method, with per-task checkpoints; minutes on a loaded 2-core machine
 
   it('rejects bad presets, splits and overrides with a ConfigError naming the field', () => {
     expect(() => resolvePresetConfig('nope')).toThrow(/Valid: paper/);
