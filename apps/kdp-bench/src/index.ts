@@ -4,5 +4,5 @@ export { cellId, groupName, resolveCell, cellArgs, type KdpCellSpec } from './ce
 export { runOneCell, prepareBackbones, cdlConfig, type CellResults } from './run-cell.js';
 export { rowLabel, collectCells, accFgtTable, pairedTable, perSeedTable, headsTable, claimsTable, KDP_CLAIMS, writeTables, writePlots, type FoundCell } from './report.js';
 export { loadBenchData } from './data.js';
-export { prepareBackbone, backboneCacheFile, modelCacheDir } from './backbones.js';
+export { prepareBackbone, backboneCacheFile } from './backbones.js';
 export { kdpCellKind, runKdpGridOnQueue } from './grid-queue.js';

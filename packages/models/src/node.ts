@@ -5,3 +5,4 @@
 export * from './index.js';
 export { readSafetensors, writeSafetensors, writeBytesAtomic } from './safetensors-files.js';
 export { saveModelWeights, loadModelWeights } from './model-weights-files.js';
+export { loadOrTrainCached, modelCacheDir, cacheKeyOf, type LoadOrTrainCachedOptions, type CachedModel, type CachedTrainingCheckpoint } from './load-or-train-cached.js';
