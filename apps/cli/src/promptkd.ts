@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { PromptKdError } from '@promptkd/core';
+import { reportErrorToParent } from '@promptkd/experiments';
 import { checkCell, demo, gridCells, kiopCommand } from '@promptkd/kiop-bench';
 import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
@@ -66,8 +67,10 @@ program.addCommand(gridCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof PromptKdError) {
+  if (PromptKdError.isInstance(err)) {
     process.stderr.write(`error (${err.code}): ${err.message}\n`);
+    // a grid cell run by runCellInChild: the parent rethrows the error with its code and details
+    await reportErrorToParent(err);
     process.exit(2);
   }
   throw err;

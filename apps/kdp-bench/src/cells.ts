@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@promptkd/core';
 import { clMethodRegistry } from '@promptkd/continual';
 import { kdMethodRegistry } from '@promptkd/kdp';
 import { vitPresets } from '@promptkd/models';
+import { runCellInChild as runChildCell } from '@promptkd/experiments';
 import { resolvePresetConfig, type BenchPreset, type PresetName } from './bench-presets.js';
 
 
@@ -107,10 +107,9 @@ export function cellArgs(c: KdpCellSpec, root: string): string[] {
 }
 
 /**
- * Runs a cell in a child process (one wasm engine per core); resolves when it exits successfully. The child's
- * stderr goes to ours; a failure's message ends with the child's last error line. `env` adds variables (e.g.
- * `PROMPTKD_MODELS` for a shared model cache); `detached`: own process group, so a terminal's Ctrl-C reaches only
- * the parent (a worker finishing its cells); the child still stops when its parent dies (IPC disconnect).
+ * Runs a cell in a child process (one wasm engine per core): experiments' `runCellInChild`, which rethrows the
+ * child's typed error with its code. `env` adds variables (e.g. `PROMPTKD_MODELS` for a shared model cache);
+ * `detached`: own process group (a worker's cells ignore the terminal's Ctrl-C).
  */
 export function runCellInChild(
   c: KdpCellSpec,
@@ -118,23 +117,6 @@ export function runCellInChild(
   options: { cli?: string; env?: Readonly<Record<string, string>>; detached?: boolean } = {},
 ): Promise<void> {
   const cli = options.cli ?? fileURLToPath(new URL('../../cli/src/promptkd.ts', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = fork(cli, cellArgs(c, root), {
-      execArgv: process.execArgv,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      detached: options.detached ?? false,
-    });
-    let tail = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      process.stderr.write(d);
-      tail = (tail + String(d)).slice(-8000);
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code === 0) return resolve();
-      const why = tail.split('\n').map((l) => l.trim()).reverse().find((l) => /^error \(E_[A-Z_]+\)|^[A-Za-z]*Error\b.*:/.test(l));
-      reject(new Error(`cell ${c.cl}/${c.kd.join(',')}/s${c.seed} exited with ${signal ?? `code ${code}`}${why ? `: ${why}` : ''}`));
-    });
-  });
+  const label = `${c.cl}/${c.kd.join(',')}/s${c.seed}`;
+  return runChildCell({ cli, args: cellArgs(c, root), label, ...(options.env ? { env: options.env } : {}), ...(options.detached ? { detached: true } : {}) });
 }

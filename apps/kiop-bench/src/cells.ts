@@ -1,9 +1,8 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { ConfigError, ResourceUnavailableError } from '@promptkd/core';
 import { datasetRegistry } from '@promptkd/datasets/node';
-import { applyOverrides, parseConfig, parseSetOverrides } from '@promptkd/experiments';
+import { applyOverrides, parseConfig, parseSetOverrides, runCellInChild as runChildCell } from '@promptkd/experiments';
 import { KIOP_VARIANTS, kiopConfigSchema, kiopPresets, type KiopConfig, type KiopVariantKey } from '@promptkd/kiop';
 import { benchPresets, type BenchPreset } from './bench-presets.js';
 
@@ -71,17 +70,10 @@ export function cellArgs(c: KiopCellSpec, root: string): string[] {
   ];
 }
 
-/** The last error line a failed cell printed (`error (E_…): …` from the CLI, or a thrown `…Error: …`). */
-export function lastErrorLine(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  return [...lines].reverse().find((l) => /^error \(E_[A-Z_]+\)|^[A-Za-z]*Error\b.*:/.test(l));
-}
-
 /**
- * Runs a cell in a child process (one wasm engine per core); resolves when it exits successfully. The child's
- * stderr goes to ours; a failure's message ends with the child's last error line. `env` adds variables (e.g.
- * `PROMPTKD_MODELS` for a shared model cache). `detached`: own process group, so a terminal's Ctrl-C reaches only
- * the parent (a worker finishing its cells); the child still stops when its parent dies (IPC disconnect).
+ * Runs a cell in a child process (one wasm engine per core): experiments' `runCellInChild`, which rethrows the
+ * child's typed error with its code. `env` adds variables (e.g. `PROMPTKD_MODELS` for a shared model cache);
+ * `detached`: own process group (a worker's cells ignore the terminal's Ctrl-C).
  */
 export function runCellInChild(
   c: KiopCellSpec,
@@ -89,23 +81,5 @@ export function runCellInChild(
   options: { cli?: string; env?: Readonly<Record<string, string>>; detached?: boolean } = {},
 ): Promise<void> {
   const cli = options.cli ?? fileURLToPath(new URL('../../cli/src/promptkd.ts', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = fork(cli, cellArgs(c, root), {
-      execArgv: process.execArgv,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      detached: options.detached ?? false,
-    });
-    let tail = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      process.stderr.write(d);
-      tail = (tail + String(d)).slice(-8000);
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code === 0) return resolve();
-      const why = lastErrorLine(tail);
-      reject(new Error(`cell ${cellId(c)} exited with ${signal ?? `code ${code}`}${why ? `: ${why}` : ''}`));
-    });
-  });
+  return runChildCell({ cli, args: cellArgs(c, root), label: cellId(c), ...(options.env ? { env: options.env } : {}), ...(options.detached ? { detached: true } : {}) });
 }

@@ -78,3 +78,5 @@ export { savePartialTraining, loadPartialTraining } from './partial-training.js'
 export type { PartialTrainingCheckpoint, TrainerState } from './partial-training.js';
 export { runFolderCheckpoints, runFolderStore, partialCheckpointStore } from './run-folder-checkpoints.js';
 export type { PartialCheckpointOptions } from './run-folder-checkpoints.js';
+export { runCellInChild, reportErrorToParent, lastErrorLine } from './child-cell.js';
+export type { ChildCellOptions } from './child-cell.js';
