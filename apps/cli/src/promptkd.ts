@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import { PromptKdError } from '@promptkd/core';
 import { reportErrorToParent } from '@promptkd/experiments';
-import { checkCell, demo, gridCells, kiopCommand } from '@promptkd/kiop-bench';
+import { checkCell, demo, DEMO_VARIANTS, gridCells, kiopCommand } from '@promptkd/kiop-bench';
 import { kdpCommand } from '@promptkd/kdp-bench';
 import { initBackend, type BackendName } from '@promptkd/tfjs-env';
 import { serveCommand } from './serve.js';
@@ -54,7 +54,7 @@ program
   .option('--seed <n>', 'seed', (v) => Number(v), 0)
   .option('--preset <name>', 'preset (smoke: a seconds-long check of the same path)', 'demo')
   .action(async (o) => {
-    for (const cell of gridCells(o.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [o.seed], o.preset)) checkCell(cell);
+    for (const cell of gridCells(o.pairs, [...DEMO_VARIANTS], [o.seed], o.preset)) checkCell(cell);
     await init();
     await demo({ out: o.out, jobs: o.jobs, pairs: o.pairs, seed: o.seed, preset: o.preset });
   });

@@ -5,16 +5,20 @@ import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
 import { serveCommandLine } from './serve-artifacts.js';
 
+/** The demo's cells: the paper's four methods and the real-data reference (not part of KiOP). */
+export const DEMO_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'realDataRef'] as const;
+
 /**
  * The README's main job: host = small BN CNN on MNIST, source = small BN CNN on Fashion-MNIST (offline data);
- * pretrain both (cached), run Vanilla-KD, KiOP-T, KiOP-B and KiOP-BF at demo scale, print the table and where the
- * run folders, curves and prompt images are.
+ * pretrain both (cached), run Vanilla-KD, KiOP-T, KiOP-B and KiOP-BF at demo scale, plus the real-data reference
+ * (the same prompt and budget trained on real source images: what the data-free synthesis costs), print the table
+ * and where the run folders, curves and prompt images are.
  */
 export async function demo(options: { out: string; jobs: number; pairs: string[]; seed: number; preset?: PresetName }): Promise<void> {
   const t0 = performance.now();
   const root = resolve(options.out);
   const preset = options.preset ?? 'demo';
-  const cells = gridCells(options.pairs, ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF'], [options.seed], preset);
+  const cells = gridCells(options.pairs, [...DEMO_VARIANTS], [options.seed], preset);
   // Pretrain (or load) every model once, here, so the parallel cells find them cached.
   const { bench } = resolveCell(cells[0]!);
   const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];

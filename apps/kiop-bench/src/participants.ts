@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { BatchLoader, evalBatches, kiopTransform, loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
+import { BatchLoader, compose, evalBatches, kiopTransform, loadDataset, randomCropTransform, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { combineCallbacks } from '@promptkd/core';
 import { createProgress, partialCheckpointStore, withFileLock } from '@promptkd/experiments';
 import { cacheKeyOf, createModel, evaluate, loadOrTrainCached, trainClassifier, type FunctionalClassifier } from '@promptkd/models/node';
-import type { BenchPreset } from './bench-presets.js';
+import { pretrainRecipe, type BenchPreset } from './bench-presets.js';
 
 /** A model with its data, ready for a KiOP cell. */
 export interface PreparedParticipant {
@@ -61,10 +61,12 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
   const data = fullTrain.source ?? 'unknown source';
   const train = preset.trainPerClass ? takePerClass(fullTrain, preset.trainPerClass) : fullTrain;
   const test = preset.testPerClass ? takePerClass(fullTest, preset.testPerClass) : fullTest;
-  const { epochs, batchSize, lr, weightDecay } = preset.pretrain;
+  const recipe = pretrainRecipe(preset, dataset);
+  const { epochs, batchSize, lr, weightDecay } = recipe;
+  const transform = recipe.augment === 'crop' ? compose(kiopTransform(dataset, 'train'), randomCropTransform({ padding: 2 })) : kiopTransform(dataset, 'train');
   const label = `${dataset} ${preset.arch}`;
   const { model, file } = await loadOrTrainCached({
-    cacheKey: cacheKeyOf(`${dataset}-${preset.arch}`, { v: 1, dataset, arch: preset.arch, archConfig: preset.archConfig, pretrain: preset.pretrain, trainPerClass: preset.trainPerClass ?? null, seed }),
+    cacheKey: cacheKeyOf(`${dataset}-${preset.arch}`, { v: 1, dataset, arch: preset.arch, archConfig: preset.archConfig, pretrain: recipe, trainPerClass: preset.trainPerClass ?? null, seed }),
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     ...(options.weights ? { weights: options.weights } : {}),
     build: () => buildNetwork(preset, train.numClasses, seed),
@@ -72,7 +74,7 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
     log,
     // processes sharing the cache (grid workers) pretrain a model once; the others wait and load it
     lock: (file, fn) => withFileLock(file, fn, { onWait: () => log(`another process is pretraining ${basename(file)}; waiting for it`) }),
-    metadata: { dataset, arch: preset.arch, recipe: JSON.stringify(preset.pretrain) },
+    metadata: { dataset, arch: preset.arch, recipe: JSON.stringify(recipe) },
     checkpoint: {
       store: (at) => partialCheckpointStore({ ...at, log }),
       ...(options.checkpoint?.everySteps !== undefined ? { everySteps: options.checkpoint.everySteps } : {}),
@@ -87,7 +89,7 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
       try {
         await trainClassifier(
           m,
-          (epoch) => new BatchLoader(train, { batchSize, shuffle: true, seed: seed * 1000 + epoch, transform: kiopTransform(dataset, 'train') }),
+          (epoch) => new BatchLoader(train, { batchSize, shuffle: true, seed: seed * 1000 + epoch, transform }),
           {
             optimizer: 'sgd', lr, momentum: 0.9, weightDecay, epochs, cosine: true, seed, stepsPerEpoch,
             callbacks: combineCallbacks(callbacks, {

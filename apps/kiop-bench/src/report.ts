@@ -60,6 +60,7 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
     bestAccA: pct(c.results.best.metrics.accA),
     cleanB: pct(c.results.sources[0]?.cleanAccuracy),
     cleanA: pct(c.results.host.cleanAccuracy),
+    ...finalDiagnostics(c),
     minutes: (c.results.seconds / 60).toFixed(1),
   }));
   const hasC = rows.some((r) => r.accC !== '');
@@ -78,6 +79,10 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
       { key: 'bestEpoch', header: 'best ep.', align: 'right' },
       { key: 'cleanB', header: 'source clean %', align: 'right' },
       { key: 'cleanA', header: 'host clean %', align: 'right' },
+      { key: 'targetAgreement', header: 'synth. target agr. %', align: 'right' },
+      { key: 'keptIteration', header: 'kept it.', align: 'right' },
+      { key: 'bankPerClass', header: 'bank/class', align: 'right' },
+      { key: 'bankAgreement', header: 'bank agr. %', align: 'right' },
       { key: 'minutes', header: 'min', align: 'right' },
     ],
     rows,
@@ -85,8 +90,26 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
       'Acc.B: SMB (host + PC + PP + label mapping) on the source test set; Vanilla-KD: the KD-trained host with a source head.',
       'Acc.A: SMA (host + PC) on the host test set; Vanilla-KD: the trained backbone with the original head restored.',
       'Final epoch, and the epoch with the highest Acc.B (the reference code reports that one).',
+      'Diagnostics of the last epoch, source B\'s bank: synth. target agr. = how often the source\'s argmax equals the ' +
+        'synthesis target on the kept batch; kept it. = the generator iteration kept; bank/class = fewest–most bank images ' +
+        'of one class; bank agr. = how often the prompted host agrees with the source on the bank it trains on.',
+      'real-data ref. (not KiOP): the same prompt and budget trained by KD on real source training images; it measures ' +
+        'what the data-free synthesis costs and is not part of the paper\'s method.',
       ...dataNotes(cells),
     ],
+  };
+}
+
+/** The last epoch's synthesis and bank diagnostics of source B (empty strings when the variant has none). */
+function finalDiagnostics(c: FoundCell): Record<'targetAgreement' | 'keptIteration' | 'bankPerClass' | 'bankAgreement', string> {
+  const last = c.results.epochs[c.results.epochs.length - 1];
+  const syn = last?.synthesis.B;
+  const agreement = last?.diagnostics?.bankAgreementB;
+  return {
+    targetAgreement: pct(syn?.targetAgreement),
+    keptIteration: syn?.iteration === undefined ? '' : String(syn.iteration),
+    bankPerClass: syn?.bankMinPerClass === undefined ? '' : `${syn.bankMinPerClass}–${syn.bankMaxPerClass}`,
+    bankAgreement: pct(agreement),
   };
 }
 

@@ -19,7 +19,7 @@ describe('promptkd demo (smoke preset)', () => {
   it('runs every variant and writes the table, curves and prompt images; a second run reuses the cache', () => {
     const first = run();
     expect(first.status, first.stderr.slice(-3000)).toBe(0);
-    for (const method of ['Vanilla-KD', 'KiOP-T', 'KiOP-B', 'KiOP-BF']) expect(first.stdout).toMatch(new RegExp(`\\| ${method} +\\|`));
+    for (const method of ['Vanilla-KD', 'KiOP-T', 'KiOP-B', 'KiOP-BF', 'real-data ref\\. \\(not KiOP\\)']) expect(first.stdout).toMatch(new RegExp(`\\| ${method} +\\|`));
     expect(first.stdout).toMatch(/wall time: +\d+\.\d min/);
     expect(first.stdout).toMatch(/serve prompts: +promptkd serve --host \S+\.safetensors --prompts \S+/);
     expect(first.stderr).toMatch(/pretraining mnist/);
@@ -28,7 +28,17 @@ describe('promptkd demo (smoke preset)', () => {
     expect(existsSync(join(out, 'curves-mnist__fashionMnist.png'))).toBe(true);
     for (const v of ['kiopT', 'kiopB', 'kiopBF']) expect(existsSync(join(out, 'mnist__fashionMnist', `${v}__s0`, 'figures', 'prompt.png'))).toBe(true);
     const csv = readFileSync(join(out, 'kiop-results.csv'), 'utf8').trim().split('\n');
-    expect(csv).toHaveLength(5);
+    expect(csv).toHaveLength(6);
+    // the diagnostics columns: filled for a data-free variant, empty for the real-data reference (no synthesis)
+    const header = csv[0]!.split(',');
+    const row = (label: string) => csv.find((l) => l.includes(label))!.split(',');
+    const col = (name: string) => header.indexOf(name);
+    expect(col('synth. target agr. %')).toBeGreaterThan(0);
+    const kiopB = row('KiOP-B,');
+    expect(Number(kiopB[col('synth. target agr. %')])).toBeGreaterThanOrEqual(0);
+    expect(kiopB[col('bank agr. %')]).toMatch(/^\d+\.\d\d$/);
+    expect(kiopB[col('bank/class')]).toMatch(/^\d+–\d+$/);
+    expect(row('real-data ref.')[col('synth. target agr. %')]).toBe('');
 
     const second = run();
     expect(second.status, second.stderr.slice(-3000)).toBe(0);

@@ -121,6 +121,16 @@ export function createPromptSession(
           seed: config.seed * 7919 + evaluations,
         });
       }
+      // the real-data reference: agreement on the real training images it trains on (streams restart every epoch)
+      if (sourceData === 'real') {
+        sources.forEach((teacher, i) => {
+          out[`bankAgreement${String.fromCharCode(66 + i)}`] = bankAgreement(ctx.sourceTrain![i]!, teacher, (x) => fused.smk(i + 1, x), undefined, {
+            n: Math.ceil(256 / config.batchSize) * config.batchSize,
+            batchSize: config.batchSize,
+            seed: 0,
+          });
+        });
+      }
       return out;
     },
     reseed(seed) {
