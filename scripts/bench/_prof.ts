@@ -6,9 +6,9 @@ import { MODELS, type BenchModel } from './models.js';
 await initBackend({ backend: 'wasm', native: 'auto' });
 const name = process.argv[2] ?? 'small-cnn';
 const m = (MODELS[name] as () => BenchModel)();
-const opt = m.makeOptimizer();
+const session = m.start();
 const step = (): void => {
-  const l = m.step(opt);
+  const l = session.step();
   l.dataSync();
   l.dispose();
 };

@@ -5,8 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
@@ -23,6 +24,7 @@ import { MODELS, type BenchModel } from './models.js';
 import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
 import { median, timeIt, timePaired } from './timing.js';
 import { TorchServer } from './torch-server.js';
+import { peakRssMiB, resetPeakRss, toMiB, wasmHeapMiB } from './memory.js';
 
 /**
  * Kernel sets of the wasm backend: the native addon on top of promptkd's training kernels (with its default engine,
@@ -57,6 +59,14 @@ interface Row {
   torchMs?: number;
   oursOverTorch?: number;
   leakedTensorsPerStep?: number;
+  /** tf kernels one step runs. */
+  kernelsPerStep?: number;
+  /** Peak bytes of live tensors during a step (tfjs's accounting: on wasm, what the step holds on the heap), MiB. */
+  tensorPeakMiB?: number;
+  /** Size of the wasm heap after the workload (it only grows: the heap's high-water extent in this process), MiB. */
+  wasmHeapMiB?: number;
+  /** Process RSS high-water mark from building the workload to its last step, MiB. */
+  rssPeakMiB?: number;
   loss?: number;
   error?: string;
   /** Why this backend/variant (or PyTorch) did not run at all. */
@@ -67,6 +77,7 @@ interface TorchWorkload {
   batch: number;
   step_ms: number;
   step_runs_ms: number[];
+  rss_peak_mib?: number;
   params_trainable: number;
   params_frozen: number;
   fwd_gflop: number;
@@ -152,10 +163,10 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     stepGflop: flops.step / 1e9,
     flopsRule: m.flopsRule,
   };
-  const opt = m.makeOptimizer();
+  const session = m.start();
   let loss = NaN;
   const step = (): void => {
-    const l = m.step(opt);
+    const l = session.step();
     loss = l.dataSync()[0] as number;
     l.dispose();
   };
@@ -172,6 +183,12 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     row.stepMs = median(times);
     row.gflops = flops.step / row.stepMs / 1e6;
     row.loss = loss;
+    // One more (untimed) step under tf.profile: kernels per step and the live-tensor high-water mark.
+    const prof = await tf.profile(step);
+    row.kernelsPerStep = prof.kernels.length;
+    row.tensorPeakMiB = toMiB(prof.peakBytes);
+    row.wasmHeapMiB = wasmHeapMiB();
+    row.rssPeakMiB = peakRssMiB();
     if (forward) {
       const fwd = (): void => {
         const out = tf.tidy(() => m.forward());
@@ -181,7 +198,7 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
       row.forwardMs = median(timeIt(fwd, Math.min(runs, 3), 0));
     }
   } finally {
-    opt.dispose();
+    session.dispose();
   }
   return row;
 }
@@ -190,6 +207,14 @@ const fmtMs = (ms?: number): string => (ms === undefined ? '–' : ms >= 10_000 
 const fmtG = (g?: number): string => (g === undefined ? '–' : g.toFixed(g < 1 ? 3 : 1));
 const fmtRuns = (r: Row): string =>
   r.stepMs === undefined ? '–' : `${fmtMs(r.stepMs)}${r.stepRunsMs && r.stepRunsMs.length > 1 ? ` (${r.stepRunsMs.map((t) => Math.round(t)).join(', ')})` : ''}`;
+const fmtMiB = (m?: number): string => (m === undefined ? '–' : m >= 1024 ? `${(m / 1024).toFixed(2)} Gi` : m.toFixed(0));
+/** `tensors / heap / RSS` for ours (heap only on wasm), `RSS` for PyTorch. */
+const fmtMemory = (r: Row): string =>
+  r.tensorPeakMiB === undefined && r.rssPeakMiB === undefined
+    ? '–'
+    : r.tensorPeakMiB === undefined
+      ? `RSS ${fmtMiB(r.rssPeakMiB)}`
+      : `${fmtMiB(r.tensorPeakMiB)} / ${fmtMiB(r.wasmHeapMiB)} / ${fmtMiB(r.rssPeakMiB)}`;
 const fmtCount = (n?: number): string => (n === undefined ? '–' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
 
 function positiveInt(raw: string, field: string): number {
@@ -225,6 +250,8 @@ export async function main(argv: string[]): Promise<void> {
       micro: { type: 'boolean', default: false },
       'micro-only': { type: 'boolean', default: false },
       'no-json': { type: 'boolean', default: false },
+      'in-process': { type: 'boolean', default: false },
+      'child-out': { type: 'string' },
     },
   });
   const models = list(values.models as string, Object.keys(MODELS), 'model');
@@ -237,6 +264,12 @@ export async function main(argv: string[]): Promise<void> {
   const peakN = values.peak === '0' ? 0 : positiveInt(values.peak as string, 'peak');
   const threadsArg = values.threads as string;
   const threads = threadsArg === 'auto' ? availableParallelism() : positiveInt(threadsArg, 'threads');
+  const childOut = values['child-out'];
+  const configCount = backends.filter((b) => b !== 'wasm').length + (backends.includes('wasm') ? variants.length : 0);
+  if (!childOut && !values['in-process'] && !values['micro-only'] && models.length * configCount > 1) {
+    await runIsolated(argv, { models, backends, variants, peakN, cpuAll: values['cpu-all'] as boolean, noTorch: values['no-torch'] as boolean, runs, warmup, cpuRuns, threads, batch, noJson: values['no-json'] as boolean });
+    return;
+  }
 
   // One thread count for everything: wasm XNNPACK, the native kernels (OpenBLAS + im2col loops) and torch.
   const choice = await initBackend({ backend: 'wasm', wasmThreads: threads, native: 'auto', nativeThreads: threads });
@@ -342,17 +375,18 @@ export async function main(argv: string[]): Promise<void> {
       for (const name of models) {
         if (backend === 'cpu' && name !== 'small-cnn' && !values['cpu-all']) continue;
         console.log(`${name} on ${label} ...`);
+        resetPeakRss();
         const m = (MODELS[name] as (b?: number) => BenchModel)(batch);
         const row: Row = { ...base, model: name, batch: m.batch };
         try {
           let flops = flopsCache.get(name);
-          if (!flops) flopsCache.set(name, (flops = m.countFlops()));
+          if (!flops) flopsCache.set(name, (flops = await m.countFlops()));
           let partner: Partner | undefined;
           let setup: Awaited<ReturnType<TorchServer['setup']>> | undefined;
           const losses: Array<number | null> = [];
           if (pairing) {
             try {
-              setup = await server.setup(name, { batch });
+              setup = await server.setup(name, { batch, spec: m.torchSpec });
               partner = async () => {
                 const r = await server.step();
                 losses.push(r.loss);
@@ -364,8 +398,9 @@ export async function main(argv: string[]): Promise<void> {
           }
           const { partnerRuns, ...timed } = await benchModel(m, flops, slow ? cpuRuns : runs, slow ? 0 : warmup, values.forward as boolean, partner);
           Object.assign(row, timed);
-          if (paired && setup && partnerRuns) {
-            paired.models[name] = { ...(setup as TorchWorkload), step_ms: median(partnerRuns), step_runs_ms: partnerRuns, loss: losses.at(-1) ?? NaN };
+          if (server && paired && setup && partnerRuns) {
+            const mem = await server.memory();
+            paired.models[name] = { ...(setup as TorchWorkload), step_ms: median(partnerRuns), step_runs_ms: partnerRuns, rss_peak_mib: mem.rss_peak_mib, loss: losses.at(-1) ?? NaN };
           }
           if (peak && row.gflops) row.pctPeak = (100 * row.gflops) / peak;
           console.log(`  step ${fmtRuns(row)}, ${fmtG(row.gflops)} GFLOP/s, loss ${row.loss?.toPrecision(4)}`);
@@ -382,6 +417,10 @@ export async function main(argv: string[]): Promise<void> {
     useVariant(addon ? 'native' : 'patched', addon, defaultEngine);
     server?.close();
     if (paired) torchRes = paired;
+    if (childOut) {
+      writeFileSync(childOut, JSON.stringify({ env, rows, torch: torchRes ?? null, micro }));
+      return;
+    }
 
     if (torchProbe.version && !paired) {
       console.log(`\nPyTorch ${torchProbe.version}, ${threads} threads ...`);
@@ -408,6 +447,92 @@ export async function main(argv: string[]): Promise<void> {
     mkdirSync('bench-results', { recursive: true });
     const file = `bench-results/bench-${env.date.slice(0, 19).replace(/:/g, '-')}.json`;
     writeFileSync(file, JSON.stringify({ env, rows, torch: torchRes ?? { error: torchError ?? torchProbe.reason }, micro }, null, 2));
+    console.log(`wrote ${file}`);
+  }
+}
+
+interface IsolatedOptions {
+  models: string[];
+  backends: string[];
+  variants: Variant[];
+  peakN: number;
+  cpuAll: boolean;
+  noTorch: boolean;
+  runs: number;
+  warmup: number;
+  cpuRuns: number;
+  threads: number;
+  batch: number | undefined;
+  noJson: boolean;
+}
+
+/**
+ * Runs every (workload, backend/variant) in a fresh process of this script (`--child-out`), so each has its own
+ * wasm heap and RSS high-water mark, and PyTorch (paired with the first wasm kernel set) its own process too; then
+ * prints one table from all of them.
+ */
+async function runIsolated(argv: string[], o: IsolatedOptions): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'promptkd-bench-'));
+  const torchProbe = o.noTorch ? { reason: '--no-torch' } : probeTorch();
+  const pairWith = torchProbe.version && o.backends.includes('wasm') ? o.variants[0] : undefined;
+  const configs: { backend: string; variant: Variant | '' }[] = [];
+  for (const backend of o.backends) {
+    if (backend === 'wasm') for (const v of o.variants) configs.push({ backend, variant: v });
+    else configs.push({ backend, variant: '' });
+  }
+  // Flags every child gets as they were given (the selection flags are set per child below).
+  const own = new Set(['--models', '--backends', '--variants', '--peak', '--no-torch', '--no-json', '--child-out', '--in-process']);
+  const passed: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const key = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    const takesValue = !a.includes('=') && ['--threads', '--runs', '--warmup', '--batch', '--cpu-runs', '--models', '--backends', '--variants', '--peak', '--child-out'].includes(a);
+    if (!own.has(key)) passed.push(a, ...(takesValue ? [argv[i + 1] as string] : []));
+    if (takesValue) i++;
+  }
+  let env: unknown;
+  const rows: Row[] = [];
+  const torch: TorchResult | undefined = pairWith ? { torch: torchProbe.version as string, threads: o.threads, models: {} } : undefined;
+  let n = 0;
+  for (const { backend, variant } of configs) {
+    const list = backend === 'cpu' && !o.cpuAll ? o.models.filter((m) => m === 'small-cnn') : o.models;
+    const jobs = list.length ? list : o.peakN ? [o.models[0] as string] : [];
+    for (const [i, model] of jobs.entries()) {
+      const out = join(dir, `child-${n++}.json`);
+      const pair = backend === 'wasm' && variant === pairWith;
+      const args = [...passed, '--models', model, '--backends', backend, '--variants', variant || 'native', '--peak', String(i === 0 ? o.peakN : 0), '--child-out', out];
+      if (!pair) args.push('--no-torch');
+      const res = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string, ...args], { stdio: 'inherit' });
+      let child: { env: unknown; rows: Row[]; torch: TorchResult | null } | undefined;
+      try {
+        child = JSON.parse(readFileSync(out, 'utf8')) as typeof child;
+      } catch {
+        rows.push({ model, batch: 0, backend, variant, threads: o.threads, error: `bench child exited with ${res.status ?? res.signal} and wrote no result` });
+        continue;
+      }
+      env ??= child!.env;
+      // A child that skipped its workload (cpu backend) still reports the peak row.
+      rows.push(...child!.rows.filter((r) => list.includes(r.model) || r.model.startsWith('matmul') || r.model === '*'));
+      if (torch && child!.torch) {
+        Object.assign(torch.models, child!.torch.models);
+        torch.peak ??= child!.torch.peak;
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  for (const r of rows) {
+    const peak = rows.find((p) => p.backend === r.backend && p.variant === r.variant && p.peakGflops)?.peakGflops;
+    if (peak && r.gflops && r.pctPeak === undefined) r.pctPeak = (100 * r.gflops) / peak;
+  }
+  if (torch) mergeTorch(rows, torch, o.models);
+  else rows.push({ model: '*', batch: 0, backend: 'pytorch', variant: '', threads: o.threads, unavailable: torchProbe.reason ?? 'not paired (no wasm backend)' });
+  printTable(rows, o.models, o.runs, o.warmup, o.cpuRuns);
+  if (torch) printCheck(rows, torch);
+  if (!o.noJson) {
+    mkdirSync('bench-results', { recursive: true });
+    const date = ((env as { date?: string } | undefined)?.date ?? new Date().toISOString()).slice(0, 19).replace(/:/g, '-');
+    const file = `bench-results/bench-${date}.json`;
+    writeFileSync(file, JSON.stringify({ env: { ...(env as object), isolated: true }, rows, torch: torch ?? { error: torchProbe.reason } }, null, 2));
     console.log(`wrote ${file}`);
   }
 }
@@ -454,6 +579,7 @@ function mergeTorch(rows: Row[], t: TorchResult, models: readonly string[]): voi
       flopsRule: tw.flops_rule,
       stepMs: tw.step_ms,
       stepRunsMs: tw.step_runs_ms.map((x) => Math.round(x)),
+      ...(tw.rss_peak_mib !== undefined ? { rssPeakMiB: tw.rss_peak_mib } : {}),
       gflops,
       ...(t.peak ? { pctPeak: (100 * gflops) / t.peak.gflops } : {}),
       loss: tw.loss,
@@ -467,13 +593,13 @@ function printTable(rows: Row[], models: readonly string[], runs: number, warmup
   const backendOrder = (r: Row): number => ['wasm', 'cpu', 'tensorflow', 'pytorch'].indexOf(r.backend) * 10 + VARIANTS.indexOf(r.variant as Variant);
   const sorted = [...rows].sort((a, b) => order(a) - order(b) || (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || backendOrder(a) - backendOrder(b));
   const t = new Table({
-    head: ['model', 'batch', 'backend/variant', 'threads', 'step (median, runs)', 'step GFLOP', 'GFLOP/s', '% of matmul peak', 'PyTorch', 'ours/PyTorch', 'leak/step'],
+    head: ['model', 'batch', 'backend/variant', 'threads', 'step (median, runs)', 'step GFLOP', 'GFLOP/s', '% of matmul peak', 'PyTorch', 'ours/PyTorch', 'kernels/step', 'peak MiB: tensors / heap / RSS', 'leak/step'],
     style: { head: [], border: [] },
   });
   for (const r of sorted) {
     const bv = `${r.backend}${r.variant ? `/${r.variant}` : ''}`;
     if (r.unavailable) {
-      t.push([r.model, '–', bv, r.threads, { colSpan: 7, content: `not available: ${r.unavailable}` }]);
+      t.push([r.model, '–', bv, r.threads, { colSpan: 9, content: `not available: ${r.unavailable}` }]);
       continue;
     }
     t.push([
@@ -487,6 +613,8 @@ function printTable(rows: Row[], models: readonly string[], runs: number, warmup
       r.pctPeak === undefined ? '–' : `${r.pctPeak.toFixed(0)}%`,
       fmtMs(r.torchMs),
       r.oursOverTorch === undefined ? '–' : `${r.oursOverTorch.toFixed(2)}×`,
+      r.kernelsPerStep ?? '–',
+      fmtMemory(r),
       r.leakedTensorsPerStep ?? '–',
     ]);
   }

@@ -14,24 +14,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { adam, batchNormTraining, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
+import { STUDY_MODELS } from './study-workloads.js';
+
+/** One training run of a workload: its optimizer state and a step. */
+export interface BenchSession {
+  /** One training step: forward, backward, optimizer update. Returns the loss; the caller reads and disposes it. */
+  step(): tf.Scalar;
+  dispose(): void;
+}
 
 export interface BenchModel {
   readonly name: string;
   readonly batch: number;
-  /** Trainable variables (what the step's optimizer updates). */
-  readonly vars: tf.Variable[];
-  /** Parameter counts: trainable (= `vars`) and frozen (weights that get no update; BN running stats excluded). */
+  /** Parameter counts: trainable (what the step's optimizer updates) and frozen (weights that get no update; BN running stats excluded). */
   readonly params: { readonly trainable: number; readonly frozen: number };
-  /** How the step's FLOPs follow from the forward FLOPs, e.g. `3 × fwd`. */
+  /** How the step's FLOPs follow from the forward FLOPs, e.g. `3 × fwd`, or `counted (executed kernels)`. */
   readonly flopsRule: string;
   /** Forward FLOPs of everything a step evaluates, and the FLOPs of the whole step; runs the forward passes once. */
-  countFlops(): { forward: number; step: number };
+  countFlops(): { forward: number; step: number } | Promise<{ forward: number; step: number }>;
   /** Every forward pass of one step, without gradients (call inside tf.tidy); returns a tensor to read. */
   forward(): tf.Tensor;
-  /** A fresh optimizer for {@link step}. */
-  makeOptimizer(): tf.Optimizer;
-  /** One training step: forward, backward, optimizer update. Returns the loss; the caller reads and disposes it. */
-  step(opt: tf.Optimizer): tf.Scalar;
+  /** A fresh optimizer state and its step. */
+  start(): BenchSession;
+  /** What torch_bench.py builds for this workload (sent with `setup`); absent: the workload of the same name. */
+  readonly torchSpec?: Record<string, unknown>;
   dispose(): void;
 }
 
@@ -83,6 +89,11 @@ function data(batch: number, hw: number, classes: number, dataSeed = 7): { x: tf
   return { x, y };
 }
 
+/** A session that runs `step` with one tf optimizer. */
+function optimizerSession(opt: tf.Optimizer, step: (opt: tf.Optimizer) => tf.Scalar): BenchSession {
+  return { step: () => step(opt), dispose: () => opt.dispose() };
+}
+
 /** A supervised classifier step: softmax cross-entropy on `forward(x)`, gradients for every variable. */
 function classifier(
   name: string,
@@ -96,7 +107,6 @@ function classifier(
   return {
     name,
     batch,
-    vars,
     params: { trainable: numel(vars), frozen: 0 },
     flopsRule: '3 × fwd',
     countFlops() {
@@ -104,8 +114,7 @@ function classifier(
       return { forward: f, step: 3 * f };
     },
     forward: () => forward(x),
-    makeOptimizer,
-    step: (opt) => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(x)) as tf.Scalar, true, vars) as tf.Scalar,
+    start: () => optimizerSession(makeOptimizer(), (opt) => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(x)) as tf.Scalar, true, vars) as tf.Scalar),
     dispose: () => tf.dispose([...vars, x, y]),
   };
 }
@@ -409,7 +418,6 @@ export function kiopPromptStep(batch = 32): BenchModel {
   return {
     name: 'kiop-prompt-step',
     batch,
-    vars,
     params: { trainable: numel(vars), frozen: host.frozen.params + source.frozen.params },
     flopsRule: '2 × (host@128 + host@36) + host@32 + source',
     countFlops() {
@@ -420,15 +428,15 @@ export function kiopPromptStep(batch = 32): BenchModel {
       return { forward: f1 + f2 + f3 + f4, step: 2 * (f1 + f2) + f3 + f4 };
     },
     forward: () => tf.add(klDiv(source.forward(xb), smb(xb), KIOP_TAU), klDiv(sma(xa), host.forward(xa), KIOP_TAU)),
-    makeOptimizer: () => momentum(0.8, 0.9),
-    step(opt) {
-      const [t, a] = tf.tidy(() => [source.forward(xb), host.forward(xa)]) as [tf.Tensor2D, tf.Tensor2D];
-      try {
-        return opt.minimize(() => tf.add(klDiv(t, smb(xb), KIOP_TAU), klDiv(sma(xa), a, KIOP_TAU)) as tf.Scalar, true, vars) as tf.Scalar;
-      } finally {
-        tf.dispose([t, a]);
-      }
-    },
+    start: () =>
+      optimizerSession(momentum(0.8, 0.9), (opt) => {
+        const [t, a] = tf.tidy(() => [source.forward(xb), host.forward(xa)]) as [tf.Tensor2D, tf.Tensor2D];
+        try {
+          return opt.minimize(() => tf.add(klDiv(t, smb(xb), KIOP_TAU), klDiv(sma(xa), a, KIOP_TAU)) as tf.Scalar, true, vars) as tf.Scalar;
+        } finally {
+          tf.dispose([t, a]);
+        }
+      }),
     dispose: () => tf.dispose([...vars, pc.mask, pp.mask, pi, xB, xA, ...host.frozen.tensors, ...source.frozen.tensors]),
   };
 }
@@ -506,7 +514,6 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
   return {
     name: 'cmi-synthesis-step',
     batch,
-    vars,
     params: { trainable: numel(vars), frozen: teacher.frozen.params + student.frozen.params },
     flopsRule: '3 × generator + 2 × (teacher + student)',
     countFlops() {
@@ -518,8 +525,7 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
       return { forward: g + t + s, step: 3 * g + 2 * (t + s) };
     },
     forward: loss,
-    makeOptimizer: () => adam(0.01, 0.5, 0.999, 1e-8),
-    step: (opt) => opt.minimize(loss, true, vars) as tf.Scalar,
+    start: () => optimizerSession(adam(0.01, 0.5, 0.999, 1e-8), (opt) => opt.minimize(loss, true, vars) as tf.Scalar),
     dispose: () => tf.dispose([...vars, mean, std, y, ...teacher.frozen.tensors, ...student.frozen.tensors]),
   };
 }
@@ -530,4 +536,5 @@ export const MODELS: Record<string, (batch?: number) => BenchModel> = {
   'vit-tiny-p4': vitTiny,
   'kiop-prompt-step': kiopPromptStep,
   'cmi-synthesis-step': cmiSynthesisStep,
+  ...STUDY_MODELS,
 };

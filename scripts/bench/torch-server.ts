@@ -44,14 +44,22 @@ export class TorchServer {
     return res;
   }
 
-  /** Builds workload `model` (or an n×n matmul when `model` is 'matmul'); PyTorch's FLOPs and parameter counts. */
-  setup(model: string, opts: { batch?: number; n?: number } = {}): Promise<TorchSetup> {
-    return this.request<TorchSetup>({ op: 'setup', model, batch: opts.batch ?? null, n: opts.n });
+  /**
+   * Builds workload `model` (or an n×n matmul when `model` is 'matmul'), from `spec` when given (the study workloads
+   * send their preset-derived shapes); PyTorch's FLOPs and parameter counts.
+   */
+  setup(model: string, opts: { batch?: number; n?: number; spec?: Record<string, unknown> } = {}): Promise<TorchSetup> {
+    return this.request<TorchSetup>({ op: 'setup', model, batch: opts.batch ?? null, n: opts.n, spec: opts.spec ?? null });
   }
 
   /** Runs one step of the current workload; its milliseconds (timed in Python) and loss. */
   step(): Promise<{ ms: number; loss: number | null }> {
     return this.request({ op: 'step' });
+  }
+
+  /** PyTorch's RSS high-water mark (MiB) since the last `setup` (which resets it on Linux). */
+  memory(): Promise<{ rss_peak_mib: number }> {
+    return this.request({ op: 'memory' });
   }
 
   close(): void {

@@ -1,0 +1,47 @@
+/**
+ * FLOPs of the kernels a profiled run executed (`tf.profile(...).kernels`): 2 per multiply-add of convolutions,
+ * their two gradients and matrix products — what `torch.utils.flop_counter` counts on the PyTorch side. Fused
+ * kernels that contain products declare theirs in {@link FUSED_FLOPS}.
+ */
+type Shape = readonly number[];
+interface KernelRecord {
+  readonly name: string;
+  readonly inputShapes: ReadonlyArray<Shape | null>;
+  readonly outputShapes: ReadonlyArray<Shape | null>;
+}
+
+const prod = (s: Shape | null | undefined): number => (s ? s.reduce((a, b) => a * b, 1) : 0);
+
+/** 2·|out|·K of a (batched) product `out [..., M, N]` with left operand `a [..., M, K]` or `[..., K, M]`. */
+function matmulFlops(a: Shape, out: Shape): number {
+  const m = out[out.length - 2] as number;
+  const a1 = a[a.length - 2] as number;
+  const a2 = a[a.length - 1] as number;
+  const k = a1 === m ? a2 : a1;
+  return 2 * prod(out) * k;
+}
+
+/** FLOPs of promptkd's fused kernels that do products (name → rule on input/output shapes). */
+export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {};
+
+const RULES: Record<string, (k: KernelRecord) => number> = {
+  // x [N,H,W,Ci], filter [kh,kw,Ci,Co] → y [N,Ho,Wo,Co]
+  Conv2D: (k) => { const f = k.inputShapes[1] as Shape; return 2 * prod(k.outputShapes[0]) * (f[0] as number) * (f[1] as number) * (f[2] as number); },
+  FusedConv2D: (k) => RULES.Conv2D!(k),
+  // dy [N,Ho,Wo,Co], filter [kh,kw,Ci,Co] → dx
+  Conv2DBackpropInput: (k) => { const f = k.inputShapes[1] as Shape; return 2 * prod(k.inputShapes[0]) * (f[0] as number) * (f[1] as number) * (f[2] as number); },
+  // x, dy [N,Ho,Wo,Co] → dW [kh,kw,Ci,Co]
+  Conv2DBackpropFilter: (k) => { const f = k.outputShapes[0] as Shape; return 2 * prod(k.inputShapes[1]) * (f[0] as number) * (f[1] as number) * (f[2] as number); },
+  BatchMatMul: (k) => matmulFlops(k.inputShapes[0] as Shape, k.outputShapes[0] as Shape),
+  _FusedMatMul: (k) => matmulFlops(k.inputShapes[0] as Shape, k.outputShapes[0] as Shape),
+};
+
+/** Sum of the FLOPs of the product kernels in `kernels`. */
+export function countFlopsOfKernels(kernels: readonly KernelRecord[]): number {
+  let total = 0;
+  for (const k of kernels) {
+    const rule = RULES[k.name] ?? FUSED_FLOPS[k.name];
+    if (rule) total += rule(k);
+  }
+  return total;
+}
