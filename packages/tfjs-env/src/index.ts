@@ -6,3 +6,5 @@ export type { WasmThreadsResult, EnableWasmThreadsOptions } from './threads/inde
 export { registerNativeKernels, unregisterNativeKernels, nativeKernelsActive } from './kernels/native/index.js';
 export type { NativeKernelsAddon } from './kernels/native/index.js';
 export { registerTrainingKernelsFor } from './kernels/other-backends.js';
+export { installLeanGradients, uninstallLeanGradients, leanGradientsInstalled } from './lean-gradients.js';
+export { registerGradientOverrides, unregisterGradientOverrides } from './gradients/index.js';

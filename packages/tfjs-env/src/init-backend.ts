@@ -6,6 +6,8 @@ import { registerWasmTrainingKernels } from './kernels/index.js';
 import { registerTrainingKernelsFor } from './kernels/other-backends.js';
 import { registerNativeKernels, type NativeKernelsAddon } from './kernels/native/index.js';
 import { enableWasmThreads } from './threads/index.js';
+import { installLeanGradients } from './lean-gradients.js';
+import { registerGradientOverrides } from './gradients/index.js';
 
 /** Backend names accepted by {@link initBackend}. `tensorflow` is tfjs-node(-gpu). */
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -30,6 +32,11 @@ export interface InitBackendOptions {
   readonly native?: boolean | 'auto';
   /** Threads of the native kernels. Default: `PROMPTKD_NATIVE_THREADS`, else all cores. */
   readonly nativeThreads?: number;
+  /**
+   * Memory-lean backpropagation ({@link installLeanGradients}: same gradients, activations and intermediate
+   * gradients released as the backward pass goes). Default true; `PROMPTKD_LEAN_GRADIENTS=0` turns it off.
+   */
+  readonly leanGradients?: boolean;
   /**
    * Called once with the one-line summary: backend, threads, kernel set and, when a faster engine is possible on
    * this machine, the command that gets it. Default: silent.
@@ -156,6 +163,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
       await tf.ready();
       const patches = tf.getBackend() === 'wasm' ? registerWasmTrainingKernels() : registerTrainingKernelsFor(tf.getBackend());
+      if ((options.leanGradients ?? process.env.PROMPTKD_LEAN_GRADIENTS !== '0') && installLeanGradients()) patches.push('gradients (lean)');
+      patches.push(...registerGradientOverrides().map((n) => `${n} gradient`));
       const native = tf.getBackend() === 'wasm' ? await setUpNative(options, load) : { active: false, threads: 0, reason: 'not on wasm' };
       if (native.active) patches.push(...NATIVE_PATCH_NAMES.map((n) => `${n} (native)`));
       for (const s of skipped) debug(`promptkd: skipped ${s.package}: ${s.reason}`);
