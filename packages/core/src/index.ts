@@ -16,3 +16,4 @@ export * from './train-callbacks.js';
 export * from './resumable-optimizer.js';
 export * from './checkpoint-callbacks.js';
 export * from './fetch-bytes.js';
+export * from './micro-batch-gradients.js';

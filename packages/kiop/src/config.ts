@@ -56,6 +56,12 @@ export const kiopConfigSchema = z.object({
   kdSteps: z.number().int().positive(),
   /** Batch N: synthesis batch and KD batch from each bank. */
   batchSize: z.number().int().positive(),
+  /**
+   * Rows per micro-batch of a knowledge-storing step (gradient accumulation: the memory of `microBatch` rows, the
+   * gradient of the whole batch N). Absent: the batch whole. Paper-size batches on CPU (N = 128 with a 128 px
+   * ResNet-18 host) need it on the wasm backend, whose heap stops at 4 GiB.
+   */
+  microBatch: z.number().int().positive().optional(),
   /** Nested prompt sizes: [image n, PC, PP, (PP2 ...)] — paper 32 → 36 → 128 (→ 224 for multi-model). */
   promptSizes: z.array(z.number().int().positive()).min(2),
   /** Prompt SGD: lr 0.8, momentum 0.9, weight decay 1e-4, cosine over epochs (stepped per epoch). */

@@ -77,28 +77,44 @@ export function createPromptSession(
   }
 
   let evaluations = 0;
+
+  /** The step's images: N rows from each source bank (B, C, ...) and from the host bank (A) when there is one. */
+  const drawBatch = (): Record<string, tf.Tensor4D> => {
+    const batch: Record<string, tf.Tensor4D> = {};
+    sources.forEach((_, i) => (batch[String.fromCharCode(66 + i)] = sourceStreams[i]!.next(config.batchSize)));
+    if (hostStream) batch.A = hostStream.next(config.batchSize);
+    return batch;
+  };
+  /** L_k = β·KL_τ(f_k(x_k) ‖ SM_k(x_k)) per source and L_A = α·KL_τ(f_A(x_A) ‖ SMA(x_A)), each a mean over the rows. */
+  const batchLossTerms = (batch: Readonly<Record<string, tf.Tensor4D>>): Record<string, tf.Scalar> => {
+    const terms: Record<string, tf.Scalar> = {};
+    sources.forEach((teacher, i) => {
+      const x = batch[String.fromCharCode(66 + i)]!;
+      const t = teacher.apply(x, { training: false }).logits;
+      terms[`L_${String.fromCharCode(66 + i)}`] = tf.mul(config.beta, sourceTerm(fused.smk(i + 1, x), t, T));
+    });
+    const xA = batch.A;
+    if (xA) {
+      const plain = fused.plainHostLogits(xA);
+      terms.L_A = tf.mul(config.alpha, preservationTerm(fused.sma(xA), plain, { temperature: T, order: config.fidelity.preservationKl }));
+    }
+    return terms;
+  };
+
   return {
     synthesizers,
     baseLr: config.lr,
     trainableVariables: () => prompt.trainableVariables(),
     lossTerms() {
-      const terms: Record<string, tf.Scalar> = {};
-      sources.forEach((teacher, i) => {
-        const x = sourceStreams[i]!.next(config.batchSize);
-        const t = teacher.apply(x, { training: false }).logits;
-        const name = `L_${String.fromCharCode(66 + i)}`;
-        terms[name] = tf.mul(config.beta, sourceTerm(fused.smk(i + 1, x), t, T));
-      });
-      if (hostStream) {
-        const xA = hostStream.next(config.batchSize);
-        const plain = fused.plainHostLogits(xA);
-        terms.L_A = tf.mul(
-          config.alpha,
-          preservationTerm(fused.sma(xA), plain, { temperature: T, order: config.fidelity.preservationKl }),
-        );
+      const batch = drawBatch();
+      try {
+        return batchLossTerms(batch);
+      } finally {
+        tf.dispose(Object.values(batch));
       }
-      return terms;
     },
+    drawBatch,
+    batchLossTerms,
     async evaluate() {
       const out: Record<string, number> = { accA: await top1Accuracy((x) => fused.sma(x), ctx.hostTest) };
       for (let k = 1; k <= sources.length; k++) {

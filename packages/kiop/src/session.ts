@@ -44,6 +44,13 @@ export interface VariantSession {
   readonly baseLr: number;
   /** Weighted loss terms of one knowledge-storing step; called inside `tf.variableGrads`. */
   lossTerms(): Record<string, tf.Scalar>;
+  /**
+   * The same step split in two, for gradient accumulation over micro-batches (`config.microBatch`): `drawBatch`
+   * draws the step's images (N rows per bank, the caller disposes them), `batchLossTerms` computes the weighted
+   * terms — each a mean over the rows — on any rows of them. Sessions without them cannot be micro-batched.
+   */
+  drawBatch?(): Record<string, tf.Tensor4D>;
+  batchLossTerms?(batch: Readonly<Record<string, tf.Tensor4D>>): Record<string, tf.Scalar>;
   /** Acc.A, Acc.B (and Acc.C), in [0, 1]. */
   evaluate(): Promise<Record<string, number>>;
   /**

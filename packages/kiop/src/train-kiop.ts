@@ -5,7 +5,9 @@ import {
   combineCallbacks,
   cosineAnnealingLr,
   disposeOptimizer,
+  microBatchGradients,
   momentum,
+  sliceRows,
   type EpochEnd,
   type StepEnd,
   type TrainCallbacks,
@@ -157,19 +159,52 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
 /**
  * One knowledge-storing step: gradients of the summed loss terms w.r.t. the session's trainable variables,
  * PyTorch-style weight decay (g + λθ), momentum SGD update. Returns the term values.
+ *
+ * With `microBatch` below the batch, the step's batch is drawn once and its gradient accumulated over micro-batches
+ * of that many rows (`microBatchGradients` of `@promptkd/core`): the activations of one micro-batch at a time, the
+ * whole batch's gradient — exactly, up to float rounding, when the host runs in eval mode (the default). With
+ * `fidelity.hostBnTrainMode` the host's BN normalises each micro-batch with its own statistics, so the gradient is
+ * the micro-batches' average, not the whole batch's.
  */
 export function knowledgeStoringStep(
   session: VariantSession,
   optimizer: tf.Optimizer,
-  config: Pick<KiopConfig, 'weightDecay'>,
+  config: Pick<KiopConfig, 'weightDecay'> & { readonly microBatch?: number },
 ): Record<string, number> {
   const vars = session.trainableVariables();
-  const kept: Record<string, tf.Scalar> = {};
-  const { value, grads } = tf.variableGrads(() => {
-    const terms = session.lossTerms();
-    for (const [k, t] of Object.entries(terms)) kept[k] = tf.keep(t);
-    return tf.addN(Object.values(terms)) as tf.Scalar;
-  }, vars);
+  let kept: Record<string, tf.Scalar> = {};
+  let value: tf.Scalar;
+  let grads: tf.NamedTensorMap;
+  const micro = config.microBatch;
+  const batch = micro !== undefined ? session.drawBatch?.() : undefined;
+  const rows = batch ? (Object.values(batch)[0]?.shape[0] ?? 0) : 0;
+  if (micro !== undefined && !batch) {
+    throw new ConfigError(`This KiOP variant cannot split its knowledge-storing step into micro-batches (microBatch ${micro}); leave microBatch unset.`, {
+      field: 'microBatch',
+    });
+  }
+  if (batch && micro !== undefined && micro < rows) {
+    try {
+      ({ terms: kept, value, grads } = microBatchGradients((r) => session.batchLossTerms!(sliceRows(batch, r)), vars, { batchSize: rows, microBatch: micro }));
+    } finally {
+      tf.dispose(Object.values(batch));
+    }
+  } else {
+    ({ value, grads } = tf.variableGrads(() => {
+      let terms: Record<string, tf.Scalar>;
+      if (batch) {
+        try {
+          terms = session.batchLossTerms!(batch);
+        } finally {
+          tf.dispose(Object.values(batch));
+        }
+      } else {
+        terms = session.lossTerms();
+      }
+      for (const [k, t] of Object.entries(terms)) kept[k] = tf.keep(t);
+      return tf.addN(Object.values(terms)) as tf.Scalar;
+    }, vars));
+  }
   tf.tidy(() => {
     const decayed: Record<string, tf.Tensor> = {};
     for (const v of vars) {
