@@ -6,6 +6,7 @@ import { MODELS, type BenchModel } from './models.js';
 await initBackend({ backend: 'wasm', native: 'auto' });
 const name = process.argv[2] ?? 'small-cnn';
 const m = (MODELS[name] as () => BenchModel)();
+console.log(`${name}: batch ${m.batch}`);
 const session = m.start();
 const step = (): void => {
   const l = session.step();

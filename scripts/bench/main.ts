@@ -20,11 +20,14 @@ import {
   unregisterWasmTrainingKernels,
   type NativeKernelsAddon,
 } from '@promptkd/tfjs-env';
-import { MODELS, type BenchModel } from './models.js';
+import { DEFAULT_MODELS, MODELS, type BenchModel } from './models.js';
 import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type MicroResult } from './micro.js';
 import { median, timeIt, timePaired } from './timing.js';
 import { TorchServer } from './torch-server.js';
-import { peakRssMiB, resetPeakRss, toMiB, wasmHeapMiB } from './memory.js';
+import { WasmAllocations, peakRssMiB, resetPeakRss, wasmHeapMiB } from './memory.js';
+
+/** The wasm backend's allocations (set up on the first wasm row). */
+let heapMeter: WasmAllocations | undefined;
 
 /**
  * Kernel sets of the wasm backend: the native addon on top of promptkd's training kernels (with its default engine,
@@ -61,7 +64,7 @@ interface Row {
   leakedTensorsPerStep?: number;
   /** tf kernels one step runs. */
   kernelsPerStep?: number;
-  /** Peak bytes of live tensors during a step (tfjs's accounting: on wasm, what the step holds on the heap), MiB. */
+  /** High-water mark of the tensor data the wasm backend holds on its heap during the timed steps, MiB. */
   tensorPeakMiB?: number;
   /** Size of the wasm heap after the workload (it only grows: the heap's high-water extent in this process), MiB. */
   wasmHeapMiB?: number;
@@ -164,6 +167,7 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     flopsRule: m.flopsRule,
   };
   const session = m.start();
+  const meter = tf.getBackend() === 'wasm' ? heapMeter : undefined;
   let loss = NaN;
   const step = (): void => {
     const l = session.step();
@@ -174,6 +178,7 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     for (let i = 0; i < warmup; i++) step();
     if (partner) for (let i = 0; i < warmup; i++) await partner();
     const before = tf.memory().numTensors;
+    meter?.reset();
     let times: number[];
     if (partner) ({ ours: times, partner: row.partnerRuns } = await timePaired(step, partner, runs, 0));
     else times = timeIt(step, runs, 0);
@@ -184,9 +189,9 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     row.gflops = flops.step / row.stepMs / 1e6;
     row.loss = loss;
     // One more (untimed) step under tf.profile: kernels per step and the live-tensor high-water mark.
+    row.tensorPeakMiB = meter?.peakMiB();
     const prof = await tf.profile(step);
     row.kernelsPerStep = prof.kernels.length;
-    row.tensorPeakMiB = toMiB(prof.peakBytes);
     row.wasmHeapMiB = wasmHeapMiB();
     row.rssPeakMiB = peakRssMiB();
     if (forward) {
@@ -235,7 +240,8 @@ export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      models: { type: 'string', default: Object.keys(MODELS).join(',') },
+      models: { type: 'string', default: DEFAULT_MODELS.join(',') },
+      'micro-batch': { type: 'string' },
       backends: { type: 'string', default: 'wasm,cpu,tensorflow' },
       variants: { type: 'string', default: 'native,patched' },
       threads: { type: 'string', default: 'auto' },
@@ -261,6 +267,7 @@ export async function main(argv: string[]): Promise<void> {
   const cpuRuns = positiveInt(values['cpu-runs'] as string, 'cpu-runs');
   const warmup = values.warmup === '0' ? 0 : positiveInt(values.warmup as string, 'warmup');
   const batch = values.batch === undefined ? undefined : positiveInt(values.batch, 'batch');
+  const microBatch = values['micro-batch'] === undefined ? undefined : positiveInt(values['micro-batch'], 'micro-batch');
   const peakN = values.peak === '0' ? 0 : positiveInt(values.peak as string, 'peak');
   const threadsArg = values.threads as string;
   const threads = threadsArg === 'auto' ? availableParallelism() : positiveInt(threadsArg, 'threads');
@@ -351,6 +358,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       await tf.setBackend(backend);
       if (backend === 'wasm') useVariant(variant as Variant, addon, defaultEngine);
+      if (backend === 'wasm') heapMeter ??= WasmAllocations.install();
       const label = `${backend}${variant ? ` (${variant})` : ''}`;
       const slow = backend !== 'wasm';
       if (peakN) {
@@ -376,7 +384,7 @@ export async function main(argv: string[]): Promise<void> {
         if (backend === 'cpu' && name !== 'small-cnn' && !values['cpu-all']) continue;
         console.log(`${name} on ${label} ...`);
         resetPeakRss();
-        const m = (MODELS[name] as (b?: number) => BenchModel)(batch);
+        const m = (MODELS[name] as NonNullable<(typeof MODELS)[string]>)({ ...(batch ? { batch } : {}), ...(microBatch ? { microBatch } : {}) });
         const row: Row = { ...base, model: name, batch: m.batch };
         try {
           let flops = flopsCache.get(name);
@@ -486,7 +494,7 @@ async function runIsolated(argv: string[], o: IsolatedOptions): Promise<void> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const key = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    const takesValue = !a.includes('=') && ['--threads', '--runs', '--warmup', '--batch', '--cpu-runs', '--models', '--backends', '--variants', '--peak', '--child-out'].includes(a);
+    const takesValue = !a.includes('=') && ['--threads', '--runs', '--warmup', '--batch', '--micro-batch', '--cpu-runs', '--models', '--backends', '--variants', '--peak', '--child-out'].includes(a);
     if (!own.has(key)) passed.push(a, ...(takesValue ? [argv[i + 1] as string] : []));
     if (takesValue) i++;
   }

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { adam, batchNormTraining, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
-import { STUDY_MODELS } from './study-workloads.js';
+import { ON_REQUEST, STUDY_MODELS, type WorkloadOptions } from './study-workloads.js';
 
 /** One training run of a workload: its optimizer state and a step. */
 export interface BenchSession {
@@ -530,11 +530,14 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
   };
 }
 
-export const MODELS: Record<string, (batch?: number) => BenchModel> = {
-  'small-cnn': smallCnn,
-  'resnet18-cifar': resnet18,
-  'vit-tiny-p4': vitTiny,
-  'kiop-prompt-step': kiopPromptStep,
-  'cmi-synthesis-step': cmiSynthesisStep,
+export const MODELS: Record<string, (o?: WorkloadOptions) => BenchModel> = {
+  'small-cnn': (o = {}) => smallCnn(o.batch),
+  'resnet18-cifar': (o = {}) => resnet18(o.batch),
+  'vit-tiny-p4': (o = {}) => vitTiny(o.batch),
+  'kiop-prompt-step': (o = {}) => kiopPromptStep(o.batch),
+  'cmi-synthesis-step': (o = {}) => cmiSynthesisStep(o.batch),
   ...STUDY_MODELS,
 };
+
+/** What `npm run bench` runs without `--models`. */
+export const DEFAULT_MODELS = Object.keys(MODELS).filter((m) => !ON_REQUEST.has(m));

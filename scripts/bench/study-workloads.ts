@@ -185,7 +185,7 @@ export function kdpStudentStep(presetName: KdpPresetName, batchOverride?: number
 // ---------------------------------------------------------------------------------------------------------------
 // KiOP
 
-type KiopPresetName = keyof typeof kiopPresets & keyof typeof benchPresets;
+export type KiopPresetName = keyof typeof kiopPresets & keyof typeof benchPresets;
 
 /** Host and source datasets of the KiOP studies per preset (the README demo: MNIST host, Fashion-MNIST source; paper: GTSRB host, CIFAR-10 source). */
 const KIOP_PAIR: Record<KiopPresetName, { host: { dataset: string; classes: number }; source: { dataset: string; classes: number } }> = {
@@ -228,18 +228,8 @@ function kiopParts(presetName: KiopPresetName, batchOverride?: number) {
   return { config, bench, pair, host, source, prompt, mappings, imageSize: n0 };
 }
 
-/**
- * One KiOP-B knowledge-storing step of a KiOP preset: `knowledgeStoringStep` of `@promptkd/kiop` on the prompt
- * session of KiOP-B (bank B: synthetic source images through the source's bank augmentation; bank A: real host
- * images), i.e.
- * ```
- * L = β·τ²·KL(f_B(x_B) ‖ LM(f_A(PP(PC(x_B))))) + α·τ²·KL(f_A(x_A) ‖ f_A(PC(x_A)))      (τ 20, α = β = 1)
- * SGD(lr 0.8, momentum 0.9, weight decay 1e-4) on the nested prompt [PC, PP]
- * ```
- * with host and source from the preset's architecture (`benchPresets` of the KiOP app), eval-mode BN.
- * `microBatch` runs the step as gradient accumulation over micro-batches of that many rows.
- */
-export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: number, microBatch?: number): BenchModel {
+/** The KiOP-B prompt session of a preset on fixed bank images and its host and source (see {@link kiopPromptStep}). */
+export function kiopPromptSession(presetName: KiopPresetName, batchOverride?: number) {
   const p = kiopParts(presetName, batchOverride);
   const { config } = p;
   const batch = config.batchSize;
@@ -262,6 +252,36 @@ export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: numbe
     rng: Rng.fromSeed(0),
   };
   const session = createPromptSession(ctx, 'real');
+  return {
+    p,
+    config,
+    session,
+    dispose() {
+      session.dispose();
+      p.prompt.dispose();
+      (p.host as unknown as { dispose(): void }).dispose();
+      (p.source as unknown as { dispose(): void }).dispose();
+      tf.dispose([bankImages, hostImages]);
+    },
+  };
+}
+
+/**
+ * One KiOP-B knowledge-storing step of a KiOP preset: `knowledgeStoringStep` of `@promptkd/kiop` on the prompt
+ * session of KiOP-B (bank B: synthetic source images through the source's bank augmentation; bank A: real host
+ * images), i.e.
+ * ```
+ * L = β·τ²·KL(f_B(x_B) ‖ LM(f_A(PP(PC(x_B))))) + α·τ²·KL(f_A(x_A) ‖ f_A(PC(x_A)))      (τ 20, α = β = 1)
+ * SGD(lr 0.8, momentum 0.9, weight decay 1e-4) on the nested prompt [PC, PP]
+ * ```
+ * with host and source from the preset's architecture (`benchPresets` of the KiOP app), eval-mode BN.
+ * `microBatch` runs the step as gradient accumulation over micro-batches of that many rows.
+ */
+export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: number, microBatch?: number): BenchModel {
+  const ks = kiopPromptSession(presetName, batchOverride);
+  const { p, config, session } = ks;
+  const batch = config.batchSize;
+  const c = p.host.inputChannels;
   const vars = session.trainableVariables();
   const stepConfig = { weightDecay: config.weightDecay, ...(microBatch ? { microBatch } : {}) };
   const start = (): BenchSession => {
@@ -272,7 +292,6 @@ export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: numbe
     };
   };
   const forward = (): tf.Tensor => tf.tidy(() => tf.addN(Object.values(session.lossTerms())));
-  const [pc, pp] = config.promptSizes.slice(1);
   return {
     name: `kiop-${presetName}-prompt`,
     batch,
@@ -298,15 +317,8 @@ export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: numbe
       momentum: config.momentum,
       weightDecay: config.weightDecay,
       ...(microBatch ? { note: `ours: micro-batches of ${microBatch}` } : {}),
-      pcpp: [pc, pp],
     },
-    dispose: () => {
-      session.dispose();
-      p.prompt.dispose();
-      (p.host as unknown as { dispose(): void }).dispose();
-      (p.source as unknown as { dispose(): void }).dispose();
-      tf.dispose([bankImages, hostImages]);
-    },
+    dispose: () => ks.dispose(),
   };
 }
 
@@ -430,10 +442,20 @@ export function kiopSynthesisStep(presetName: KiopPresetName, batchOverride?: nu
   };
 }
 
-export const STUDY_MODELS: Record<string, (batch?: number) => BenchModel> = {
-  'kdp-cpu-student': (b) => kdpStudentStep('cpu', b),
-  'kiop-demo-prompt': (b) => kiopPromptStep('demo', b),
-  'kiop-demo-synthesis': (b) => kiopSynthesisStep('demo', b),
-  'kiop-cpu-prompt': (b) => kiopPromptStep('cpu', b),
-  'kiop-cpu-synthesis': (b) => kiopSynthesisStep('cpu', b),
+/** Options every workload factory takes: a batch override, and micro-batches for the KiOP prompt steps. */
+export interface WorkloadOptions {
+  readonly batch?: number;
+  readonly microBatch?: number;
+}
+
+export const STUDY_MODELS: Record<string, (o?: WorkloadOptions) => BenchModel> = {
+  'kdp-cpu-student': (o = {}) => kdpStudentStep('cpu', o.batch),
+  'kiop-demo-prompt': (o = {}) => kiopPromptStep('demo', o.batch, o.microBatch),
+  'kiop-demo-synthesis': (o = {}) => kiopSynthesisStep('demo', o.batch),
+  'kiop-cpu-prompt': (o = {}) => kiopPromptStep('cpu', o.batch, o.microBatch),
+  'kiop-cpu-synthesis': (o = {}) => kiopSynthesisStep('cpu', o.batch),
+  'kiop-paper-prompt': (o = {}) => kiopPromptStep('paper', o.batch, o.microBatch),
 };
+
+/** Workloads left out of the default list (minutes per step pair): run them by name. */
+export const ON_REQUEST = new Set(['kiop-paper-prompt']);
