@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, adam, momentum, type ClassifierModel, type Synthesizer } from '@promptkd/core';
-import { Adam, PromptedClassifier, createClMethod, fromVisionTransformer, trainStep } from '@promptkd/continual';
+import { PromptedClassifier, createClMethod, fromVisionTransformer, taskOptimizer, trainStep } from '@promptkd/continual';
 import {
   ContrastiveHead,
   adversarialLoss,
@@ -143,7 +143,7 @@ export function kdpStudentStep(presetName: KdpPresetName, batchOverride?: number
   const indices = Int32Array.from({ length: batch }, (_, i) => i);
   const data = { x, y, query, indices };
   const start = (): BenchSession => {
-    const opt = new Adam({ lr: preset.training.lr });
+    const opt = taskOptimizer(preset.training.lr);
     return {
       step: () => tf.scalar(trainStep(student, vars, opt, data, ctx).loss),
       dispose: () => opt.dispose(),
