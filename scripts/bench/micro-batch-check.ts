@@ -6,6 +6,9 @@
  *   node --conditions=@promptkd/source --import tsx scripts/bench/micro-batch-check.ts --preset paper --micro-batch 32
  *
  * The gradient is read as the update of one plain SGD step (lr 1, no momentum, no weight decay): θ − θ' = ∇L.
+ * `--host-bn eval` (default) runs the host's BatchNorm on its running statistics, where micro-batches give the whole
+ * batch's gradient; `--host-bn batch` (the presets' default, the reference's behaviour) normalises each micro-batch
+ * with its own statistics (ghost batch norm), and the check shows how far that moves the gradient.
  */
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
@@ -21,12 +24,14 @@ const { values } = parseArgs({
     batch: { type: 'string' },
     'micro-batch': { type: 'string', default: '32' },
     threads: { type: 'string' },
+    'host-bn': { type: 'string', default: 'eval' },
   },
 });
 const threads = values.threads ? Number(values.threads) : cpus().length;
 const choice = await initBackend({ backend: 'wasm', wasmThreads: threads, native: 'auto', nativeThreads: threads });
 const meter = WasmAllocations.install();
-const ks = kiopPromptSession(values.preset as KiopPresetName, values.batch ? Number(values.batch) : undefined);
+if (values['host-bn'] !== 'eval' && values['host-bn'] !== 'batch') throw new Error(`--host-bn must be eval or batch, got '${values['host-bn']}'.`);
+const ks = kiopPromptSession(values.preset as KiopPresetName, values.batch ? Number(values.batch) : undefined, values['host-bn'] === 'batch');
 const micro = Number(values['micro-batch']);
 const vars = ks.session.trainableVariables();
 const start = vars.map((v) => tf.clone(v));
@@ -52,7 +57,7 @@ console.log(
   `${cpus()[0]?.model}, ${threads} threads, native kernels ${choice.native.active ? 'on' : `off (${choice.native.reason})`}, ` +
     `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
 );
-console.log(`KiOP-B step, preset '${values.preset}': batch ${ks.config.batchSize}, prompt ${ks.config.promptSizes.join(' → ')}, host ${ks.p.bench.arch}`);
+console.log(`KiOP-B step, preset '${values.preset}': batch ${ks.config.batchSize}, prompt ${ks.config.promptSizes.join(' → ')}, host ${ks.p.bench.arch}, host BN ${values['host-bn'] === 'batch' ? 'on batch statistics' : 'in eval mode'}`);
 const parts = run(micro);
 console.log(`micro-batches of ${micro}: ${(parts.ms / 1000).toFixed(1)} s, tensor data peak ${parts.peakMiB?.toFixed(0)} MiB, losses ${JSON.stringify(parts.losses)}`);
 const whole = run();

@@ -216,8 +216,10 @@ function fixedBank(images: tf.Tensor4D): Synthesizer {
   };
 }
 
-function kiopParts(presetName: KiopPresetName, batchOverride?: number) {
-  const config: KiopConfig = { ...kiopPresets[presetName], variant: 'kiopB', seed: 0, batchSize: batchOverride ?? kiopPresets[presetName].batchSize };
+function kiopParts(presetName: KiopPresetName, batchOverride?: number, hostBnTrainMode?: boolean) {
+  const preset = kiopPresets[presetName];
+  const fidelity = { ...preset.fidelity, hostBnTrainMode: hostBnTrainMode ?? preset.fidelity.hostBnTrainMode };
+  const config: KiopConfig = { ...preset, variant: 'kiopB', seed: 0, batchSize: batchOverride ?? preset.batchSize, fidelity };
   const bench = benchPresets[presetName];
   const pair = KIOP_PAIR[presetName];
   const host = network(bench, pair.host.classes, 1);
@@ -228,9 +230,12 @@ function kiopParts(presetName: KiopPresetName, batchOverride?: number) {
   return { config, bench, pair, host, source, prompt, mappings, imageSize: n0 };
 }
 
-/** The KiOP-B prompt session of a preset on fixed bank images and its host and source (see {@link kiopPromptStep}). */
-export function kiopPromptSession(presetName: KiopPresetName, batchOverride?: number) {
-  const p = kiopParts(presetName, batchOverride);
+/**
+ * The KiOP-B prompt session of a preset on fixed bank images and its host and source (see {@link kiopPromptStep});
+ * `hostBnTrainMode` overrides the preset's host BatchNorm mode.
+ */
+export function kiopPromptSession(presetName: KiopPresetName, batchOverride?: number, hostBnTrainMode?: boolean) {
+  const p = kiopParts(presetName, batchOverride, hostBnTrainMode);
   const { config } = p;
   const batch = config.batchSize;
   const n = p.imageSize;

@@ -162,9 +162,9 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
  *
  * With `microBatch` below the batch, the step's batch is drawn once and its gradient accumulated over micro-batches
  * of that many rows (`microBatchGradients` of `@promptkd/core`): the activations of one micro-batch at a time, the
- * whole batch's gradient — exactly, up to float rounding, when the host runs in eval mode (the default). With
- * `fidelity.hostBnTrainMode` the host's BN normalises each micro-batch with its own statistics, so the gradient is
- * the micro-batches' average, not the whole batch's.
+ * whole batch's gradient — exactly, up to float rounding, when the host runs in eval mode
+ * (`fidelity.hostBnTrainMode: false`). With the host on batch statistics (the presets' default) its BN normalises
+ * each micro-batch with its own statistics, so the gradient is the micro-batches' average, not the whole batch's.
  */
 export function knowledgeStoringStep(
   session: VariantSession,
