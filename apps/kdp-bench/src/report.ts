@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  collectResults,
   formatMeanStd,
   formatPairedDifference,
   meanStd,
@@ -30,19 +30,9 @@ export interface FoundCell {
 
 /** Every `<group>/<cl>/<kd>__s<seed>/results.json` under `root`. */
 export function collectCells(root: string): FoundCell[] {
-  const out: FoundCell[] = [];
-  if (!existsSync(root)) return out;
-  const dirs = (d: string) => readdirSync(d).filter((n) => statSync(join(d, n)).isDirectory());
-  for (const group of dirs(root)) {
-    for (const cl of dirs(join(root, group))) {
-      for (const cell of dirs(join(root, group, cl))) {
-        const file = join(root, group, cl, cell, 'results.json');
-        if (!/^[\w-]+__s-?\d+$/.test(cell) || !existsSync(file)) continue;
-        const stored = JSON.parse(readFileSync(file, 'utf8')) as { results: CellResults };
-        out.push({ dir: join(root, group, cl, cell), group, results: stored.results });
-      }
-    }
-  }
+  const out = collectResults<CellResults>(root, { depth: 3, match: ([, , cell]) => /^[\w-]+__s-?\d+$/.test(cell ?? '') }).map(
+    (r): FoundCell => ({ dir: r.dir, group: r.segments[0] ?? '', results: r.results }),
+  );
   const order = kdMethodRegistry.ordered();
   const rank = (kd: string) => order.indexOf(kd);
   return out.sort(

@@ -1,17 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/experiments';
+import { collectResults, renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/experiments';
+import { kiopVariantRegistry } from '@promptkd/kiop';
 import type { CellResults } from './run-cell.js';
-
-const VARIANT_LABEL: Record<string, string> = {
-  vanillaKd: 'Vanilla-KD',
-  kiopT: 'KiOP-T',
-  kiopB: 'KiOP-B',
-  kiopBF: 'KiOP-BF',
-  multiModel: 'Multi-model',
-  realDataRef: 'real-data ref. (not KiOP)',
-};
-const ORDER = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'multiModel', 'realDataRef'];
 
 /** A finished cell found under a grid root. */
 export interface FoundCell {
@@ -22,22 +11,16 @@ export interface FoundCell {
   readonly results: CellResults;
 }
 
-/** Every `<pair>/<variant>__s<seed>/results.json` under `root`. */
+const CELL = /^(\w+)__s(-?\d+)$/;
+
+/** Every `<pair>/<variant>__s<seed>/results.json` under `root`, by pair, then the variants' table order, then seed. */
 export function collectCells(root: string): FoundCell[] {
-  const out: FoundCell[] = [];
-  if (!existsSync(root)) return out;
-  for (const pair of readdirSync(root)) {
-    const pairDir = join(root, pair);
-    if (!statSync(pairDir).isDirectory()) continue;
-    for (const cell of readdirSync(pairDir)) {
-      const file = join(pairDir, cell, 'results.json');
-      const m = /^(\w+)__s(-?\d+)$/.exec(cell);
-      if (!m || !existsSync(file)) continue;
-      const stored = JSON.parse(readFileSync(file, 'utf8')) as { results: CellResults };
-      out.push({ dir: join(pairDir, cell), pair, variant: m[1]!, seed: Number(m[2]), results: stored.results });
-    }
-  }
-  return out.sort((a, b) => a.pair.localeCompare(b.pair) || ORDER.indexOf(a.variant) - ORDER.indexOf(b.variant) || a.seed - b.seed);
+  const found = collectResults<CellResults>(root, { depth: 2, match: ([, cell]) => CELL.test(cell ?? '') }).map((r) => {
+    const [, variant, seed] = CELL.exec(r.segments[1] ?? '') as RegExpExecArray;
+    return { dir: r.dir, pair: r.segments[0] ?? '', variant: variant ?? '', seed: Number(seed), results: r.results };
+  });
+  const order = kiopVariantRegistry.ordered(new Set(found.map((c) => c.variant)));
+  return found.sort((a, b) => a.pair.localeCompare(b.pair) || order.indexOf(a.variant) - order.indexOf(b.variant) || a.seed - b.seed);
 }
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : (100 * v).toFixed(2));
@@ -50,7 +33,7 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
   const rows = cells.map((c) => ({
     source: c.results.sources.map((s) => s.dataset).join('+'),
     host: c.results.host.dataset,
-    method: VARIANT_LABEL[c.variant] ?? c.variant,
+    method: kiopVariantRegistry.label(c.variant),
     seed: c.seed,
     accB: pct(c.results.final.accB),
     accA: pct(c.results.final.accA),
@@ -130,7 +113,7 @@ export async function writeReport(root: string, cells: readonly FoundCell[], tit
     const inPair = cells.filter((c) => c.pair === pair);
     const series = inPair.flatMap((c) =>
       ['accA', 'accB'].map((m) => ({
-        name: `${VARIANT_LABEL[c.variant] ?? c.variant} ${m === 'accA' ? 'Acc.A' : 'Acc.B'}${inPair.some((o) => o.seed !== c.seed) ? ` s${c.seed}` : ''}`,
+        name: `${kiopVariantRegistry.label(c.variant)} ${m === 'accA' ? 'Acc.A' : 'Acc.B'}${inPair.some((o) => o.seed !== c.seed) ? ` s${c.seed}` : ''}`,
         points: c.results.epochs.map((e) => [e.epoch + 1, 100 * (e.metrics[m] ?? Number.NaN)] as const),
       })),
     );

@@ -80,3 +80,5 @@ export { runFolderCheckpoints, runFolderStore, partialCheckpointStore } from './
 export type { PartialCheckpointOptions } from './run-folder-checkpoints.js';
 export { runCellInChild, reportErrorToParent, lastErrorLine } from './child-cell.js';
 export type { ChildCellOptions } from './child-cell.js';
+export { collectResults } from './collect-results.js';
+export type { CollectResultsOptions, FoundRun } from './collect-results.js';
