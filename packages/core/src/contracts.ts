@@ -36,10 +36,23 @@ export interface ApplyOptions {
    * kiop-spec §6.1), without the side effect on the buffers. Ignored when `training` is true.
    */
   readonly bnStatistics?: 'running' | 'batch';
+  /**
+   * Eval-mode BatchNorm statistics to use INSTEAD of the model's running statistics, by BN layer name (the names of
+   * {@link BatchNormTap}; e.g. prompt-specific population statistics, `bnPopulationStatistics` of @promptkd/models).
+   * Every BN layer must have an entry; the model's own buffers are neither read nor written. Only with
+   * `bnStatistics: 'running'` and `training` false (a ConfigError otherwise).
+   */
+  readonly bnOverride?: Readonly<Record<string, BatchNormStatistics>>;
   /** Collect per-BN-layer statistics (CMI). Default false. */
   readonly bnTaps?: boolean;
   /** Names of intermediate outputs to return (model-specific, e.g. `layer3`, `blocks.5`, `features`). */
   readonly taps?: readonly string[];
+}
+
+/** Per-channel statistics a BatchNorm layer normalises with: mean and biased variance, `[C]` each. */
+export interface BatchNormStatistics {
+  readonly mean: tf.Tensor1D;
+  readonly variance: tf.Tensor1D;
 }
 
 /** Result of a forward pass. */

@@ -11,3 +11,4 @@ export * from './cmi-generator.js';
 export * from './registry.js';
 export * from './layers-model-adapter.js';
 export * from './train-classifier.js';
+export * from './bn-population-statistics.js';

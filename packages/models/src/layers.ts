@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -7,6 +7,8 @@ export interface ForwardContext {
   readonly training: boolean;
   /** BatchNorm normalises with batch statistics (always when `training`; also in `bnStatistics: 'batch'` mode). */
   readonly batchStatistics: boolean;
+  /** Eval-mode statistics that replace the running statistics, by BN layer name (`ApplyOptions.bnOverride`). */
+  readonly bnOverride: Readonly<Record<string, BatchNormStatistics>> | undefined;
   /** Present when BN taps were requested; layers push one entry each, in forward order. */
   readonly bn: BatchNormTap[] | undefined;
   /** Tap names requested by the caller. */
@@ -17,7 +19,15 @@ export interface ForwardContext {
 
 /** Creates a context; throws a ConfigError for tap names the model does not offer. */
 export function createContext(
-  options: { training?: boolean; bnStatistics?: 'running' | 'batch'; bnTaps?: boolean; taps?: readonly string[] } | undefined,
+  options:
+    | {
+        training?: boolean;
+        bnStatistics?: 'running' | 'batch';
+        bnOverride?: Readonly<Record<string, BatchNormStatistics>>;
+        bnTaps?: boolean;
+        taps?: readonly string[];
+      }
+    | undefined,
   available: readonly string[],
   modelName: string,
 ): ForwardContext {
@@ -31,9 +41,18 @@ export function createContext(
     }
   }
   const training = options?.training ?? false;
+  const batchStatistics = training || options?.bnStatistics === 'batch';
+  if (options?.bnOverride && batchStatistics) {
+    throw new ConfigError(
+      `Model '${modelName}': bnOverride replaces the running statistics of eval mode; it cannot be combined with ` +
+        `${training ? 'training: true' : "bnStatistics: 'batch'"}. Drop one of them.`,
+      { field: 'bnOverride' },
+    );
+  }
   return {
     training,
-    batchStatistics: training || options?.bnStatistics === 'batch',
+    batchStatistics,
+    bnOverride: options?.bnOverride,
     bn: options?.bnTaps ? [] : undefined,
     wanted,
     taps: {},
@@ -172,13 +191,33 @@ export class BatchNorm2d {
         if (this.bias) y = tf.add(y, this.bias);
       }
     } else {
-      let scale: tf.Tensor = tf.rsqrt(tf.add(this.runningVar, eps));
+      const { mean: usedMean, variance: usedVar } = ctx.bnOverride ? this.override(ctx.bnOverride) : { mean: this.runningMean, variance: this.runningVar };
+      let scale: tf.Tensor = tf.rsqrt(tf.add(usedVar, eps));
       if (this.weight) scale = tf.mul(scale, this.weight);
-      let shift: tf.Tensor = tf.neg(tf.mul(this.runningMean, scale));
+      let shift: tf.Tensor = tf.neg(tf.mul(usedMean, scale));
       if (this.bias) shift = tf.add(shift, this.bias);
       y = tf.add(tf.mul(x, scale), shift);
     }
     return y;
+  }
+
+  /** This layer's entry of `ApplyOptions.bnOverride`, checked. */
+  private override(stats: Readonly<Record<string, BatchNormStatistics>>): BatchNormStatistics {
+    const s = stats[this.name];
+    if (!s) {
+      throw new ConfigError(
+        `bnOverride has no statistics for BatchNorm layer '${this.name}' (given: ${Object.keys(stats).join(', ') || 'none'}). ` +
+          'Give every BN layer of the model, e.g. from bnPopulationStatistics of the same model.',
+        { field: 'bnOverride', layer: this.name },
+      );
+    }
+    if (s.mean.size !== this.channels || s.variance.size !== this.channels) {
+      throw new ShapeError(
+        `bnOverride '${this.name}': mean and variance need ${this.channels} channels, got ${s.mean.size} and ${s.variance.size}.`,
+        { field: 'bnOverride', layer: this.name, expected: this.channels },
+      );
+    }
+    return s;
   }
 }
 
