@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ClassifierModel, LabelMapping } from '@promptkd/core';
+import type { BatchNormStatistics, ClassifierModel, LabelMapping } from '@promptkd/core';
 import type { FidelityConfig } from './config.js';
 import type { NestedPrompt } from './ports.js';
 
@@ -53,6 +53,16 @@ export class FusedModels {
     const mapping = this.mappings[k - 1];
     if (!mapping) throw new RangeError(`No source ${k}: this fusion has ${this.mappings.length} source(s).`);
     return tf.tidy(() => mapping.apply(this.hostLogits(this.prompt.apply(x, { upTo: k + 1 }))));
+  }
+
+  /**
+   * SM_k with the host in eval mode on the given BN statistics instead of its running statistics (prompt-specific
+   * statistics of a batch-statistics prompt: how it is served).
+   */
+  smkWithStatistics(k: number, x: tf.Tensor4D, bnOverride: Readonly<Record<string, BatchNormStatistics>>): tf.Tensor2D {
+    const mapping = this.mappings[k - 1];
+    if (!mapping) throw new RangeError(`No source ${k}: this fusion has ${this.mappings.length} source(s).`);
+    return tf.tidy(() => mapping.apply(this.host.apply(this.prompt.apply(x, { upTo: k + 1 }), { training: false, bnOverride }).logits));
   }
 
   /** SMB = LM ∘ f_A ∘ PP ∘ PC. */

@@ -5,7 +5,8 @@ export { FusedModels } from './fusion.js';
 export { top1Accuracy } from './evaluate.js';
 export { bankStream } from './bank-stream.js';
 export { sourceTerm, preservationTerm } from './kl-terms.js';
-export { createPromptSession, type PreservationData } from './prompt-session.js';
+export { createPromptSession, PROMPT_BN_IMAGES, type PreservationData } from './prompt-session.js';
+export { promptBnStatistics, type PromptBnStatistics } from './prompt-bn-statistics.js';
 export { KIOP_PAPER, type KiopContext, type KiopVariant, type VariantSession } from './session.js';
 export { kiopVariantRegistry, synthesizedBanks, type KiopVariantMeta } from './registry.js';
 export {

@@ -3,7 +3,8 @@ import { ConfigError, type Synthesizer } from '@promptkd/core';
 import { bankAgreement } from './bank-agreement.js';
 import { bankStream } from './bank-stream.js';
 import { top1Accuracy } from './evaluate.js';
-import { reseedAll } from './reseed.js';
+import { promptBnStatistics } from './prompt-bn-statistics.js';
+import { epochSeed, reseedAll } from './reseed.js';
 import { FusedModels } from './fusion.js';
 import { preservationTerm, sourceTerm } from './kl-terms.js';
 import type { ImageStream } from './ports.js';
@@ -16,6 +17,9 @@ export type PreservationData = 'none' | 'real' | 'synthetic';
 export type SourceData = 'synthetic' | 'real';
 
 const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
+
+/** Images the prompt-specific BN statistics are measured on (rounded up to whole training batches). */
+export const PROMPT_BN_IMAGES = 512;
 
 /**
  * The session shared by the prompt variants (KiOP-T, KiOP-B, KiOP-BF, multi-model): host and sources frozen,
@@ -151,6 +155,22 @@ export function createPromptSession(
     },
     reseed(seed) {
       reseedAll(seed, [...sourceStreams, hostStream], synthesizers.map((s) => s.synthesizer));
+    },
+    async promptBnStatistics() {
+      if (!config.fidelity.hostBnTrainMode) return undefined;
+      const out = [];
+      for (let k = 1; k <= sources.length; k++) {
+        // the images the prompt trained on: the synthetic bank (data-free) or the real training images (reference row)
+        out.push(
+          await promptBnStatistics(fused, k, sourceStreams[k - 1]!, ctx.sourceTests[k - 1]!, {
+            images: PROMPT_BN_IMAGES,
+            batchSize: config.batchSize,
+            seed: epochSeed(config.seed, config.epochs, 100 + k),
+            data: sourceData === 'real' ? 'real training images' : `synthetic bank ${String.fromCharCode(65 + k)}`,
+          }),
+        );
+      }
+      return out;
     },
     stateVariables() {
       const vars: Record<string, tf.Variable> = {};

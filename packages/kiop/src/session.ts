@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ClassifierModel, LabelMapping, PaperRef, Rng, Synthesizer } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
+import type { PromptBnStatistics } from './prompt-bn-statistics.js';
 import type { Augment, EvalSet, ImageStream, NestedPrompt, SynthesizerFactory } from './ports.js';
 
 /** Inputs shared by every KiOP variant. */
@@ -64,6 +65,12 @@ export interface VariantSession {
    * at an epoch boundary replays exactly what an uninterrupted run does.
    */
   reseed(seed: number): void;
+  /**
+   * After training, for a prompt trained with the host's BN on batch statistics (`fidelity.hostBnTrainMode`): the
+   * prompted host's BN statistics per source over the images the prompt trained on, and the accuracy the host reaches in
+   * eval mode with them (see {@link PromptBnStatistics}). Undefined when the host ran in eval mode or there is no prompt.
+   */
+  promptBnStatistics?(): Promise<readonly PromptBnStatistics[] | undefined>;
   /** Named tensors that make up the trained result and must be checkpointed. */
   stateVariables(): Record<string, tf.Variable>;
   dispose(): void;

@@ -13,6 +13,7 @@ import {
   type TrainCallbacks,
 } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
+import type { PromptBnStatistics } from './prompt-bn-statistics.js';
 import { kiopVariantRegistry } from './registry.js';
 import { epochSeed } from './reseed.js';
 import type { KiopContext, VariantSession } from './session.js';
@@ -41,6 +42,12 @@ export interface KiopResult {
   readonly final: Readonly<Record<string, number>>;
   /** The epoch with the highest Acc.B and all its metrics. */
   readonly best: { readonly epoch: number; readonly metrics: Readonly<Record<string, number>> };
+  /**
+   * When the prompted host ran with BN on batch statistics (`fidelity.hostBnTrainMode`): per source, the host's BN
+   * statistics over the prompted images the prompt trained on and the accuracy in eval mode with them — what a
+   * server needs to run the prompt one image at a time ({@link PromptBnStatistics}). Absent otherwise.
+   */
+  readonly promptBnStatistics?: readonly PromptBnStatistics[];
 }
 
 /** What {@link trainKiop} reports after every epoch: the epoch's record and its numbers flattened for logs. */
@@ -142,6 +149,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       await cb.onEpochEnd?.({ epoch, step: (epoch + 1) * config.kdSteps, metrics: flatEpochMetrics(record), record, training });
     }
     await cb.onTrainEnd?.({ epochs: config.epochs, step: config.epochs * config.kdSteps });
+    const promptBn = await session.promptBnStatistics?.();
     const last = epochs[epochs.length - 1];
     const best = epochs.reduce((b, e) => ((e.metrics.accB ?? -1) > (b.metrics.accB ?? -1) ? e : b), epochs[0]!);
     return {
@@ -149,6 +157,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       epochs,
       final: last ? last.metrics : {},
       best: { epoch: best.epoch, metrics: best.metrics },
+      ...(promptBn ? { promptBnStatistics: promptBn } : {}),
     };
   } finally {
     disposeOptimizer(optimizer);

@@ -1,8 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
-import { CmiGenerator, createModel, type FunctionalClassifier } from '@promptkd/models';
-import { createKiopContext, kiopConfigSchema, kiopPresets, trainKiop, KIOP_VARIANTS, type KiopConfig } from '@promptkd/kiop';
+import { CmiGenerator, bnOverrideTensors, createModel, type FunctionalClassifier } from '@promptkd/models';
+import {
+  FusedModels,
+  PROMPT_BN_IMAGES,
+  createKiopContext,
+  kiopConfigSchema,
+  kiopPresets,
+  top1Accuracy,
+  trainKiop,
+  KIOP_VARIANTS,
+  type KiopConfig,
+} from '@promptkd/kiop';
+import { evalBatches, kiopTransform } from '@promptkd/datasets';
 
 // End-to-end smoke of every variant through the real pipeline: BN CNNs, real (tiny) MNIST / Fashion-MNIST
 // subsets, CMI synthesis with the CMI generator, nested prompt, random label mapping. Seconds, not accuracy.
@@ -73,6 +84,7 @@ describe('host BatchNorm modes', () => {
         const source = net(10, 2);
         for (const m of [host, source]) m.setTrainable(false);
         const before = [...host.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())] as const);
+        const tensorsBefore = tf.memory().numTensors;
         const { ctx, dispose } = createKiopContext({
           config,
           host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
@@ -80,7 +92,27 @@ describe('host BatchNorm modes', () => {
           createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
         });
         const result = await trainKiop(ctx);
+        // prompt-specific BN statistics: only for a batch-statistics host, measured on the synthetic bank B (the
+        // source's training split is not even given), and the reported accuracy is the eval-mode one with them
+        if (hostBnTrainMode) {
+          const [stats] = result.promptBnStatistics ?? [];
+          expect(result.promptBnStatistics).toHaveLength(1);
+          expect(stats!.data).toBe('synthetic bank B');
+          expect(stats!.statistics.images).toBe(PROMPT_BN_IMAGES);
+          expect(Object.keys(stats!.statistics.layers)).toEqual([...host.namedVariables().keys()].filter((n) => n.endsWith('.running_mean')).map((n) => n.split('.')[0]));
+          const override = bnOverrideTensors(stats!.statistics);
+          const fused = new FusedModels(host, ctx.prompt, ctx.mappings, config.fidelity);
+          const direct = await top1Accuracy(
+            (x) => fused.smkWithStatistics(1, x, override),
+            () => evalBatches(data.fashionMnist!.test, { batchSize: 3, transform: kiopTransform('fashionMnist', 'test') }),
+          );
+          expect(stats!.accuracy).toBe(direct);
+          tf.dispose(Object.values(override).flatMap((o) => [o.mean, o.variance]));
+        } else {
+          expect(result.promptBnStatistics).toBeUndefined();
+        }
         dispose();
+        expect(tf.memory().numTensors).toBe(tensorsBefore);
         const after = new Map([...host.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())]));
         for (const [k, v] of before) expect(after.get(k), k).toEqual(v);
         // the diagnostics of every bank it trains on are reported (the real-data reference: its real images)
@@ -92,5 +124,42 @@ describe('host BatchNorm modes', () => {
         for (const m of [host, source]) m.dispose();
       });
     }
+  }
+});
+
+describe('prompt-specific BN statistics', () => {
+  for (const variant of ['realDataRef', 'vanillaKd'] as const) {
+    it(`${variant}, hostBnTrainMode true: ${variant === 'vanillaKd' ? 'no prompt, no statistics' : 'measured on the real source training images'}`, async () => {
+      const config: KiopConfig = kiopConfigSchema.parse({
+        ...kiopPresets.smoke,
+        variant,
+        seed: 4,
+        epochs: 1,
+        kdSteps: 2,
+        batchSize: 4,
+        promptSizes: [32, 36, 40],
+        synthesis: { ...kiopPresets.smoke.synthesis, gSteps: 2, bankCapacity: 16, nNeg: 8 },
+        fidelity: { ...kiopPresets.smoke.fidelity, hostBnTrainMode: true },
+      });
+      const host = net(10, 1);
+      const source = net(10, 2);
+      for (const m of [host, source]) m.setTrainable(false);
+      const { ctx, dispose } = createKiopContext({
+        config,
+        host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
+        sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test, train: data.fashionMnist!.train }],
+        createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+        buildHostLike: (k) => net(k, 1),
+      });
+      const result = await trainKiop(ctx);
+      dispose();
+      if (variant === 'vanillaKd') {
+        expect(result.promptBnStatistics).toBeUndefined();
+      } else {
+        expect(result.promptBnStatistics?.map((s) => s.data)).toEqual(['real training images']);
+        expect(result.promptBnStatistics![0]!.accuracy).toBeGreaterThanOrEqual(0);
+      }
+      for (const m of [host, source]) m.dispose();
+    });
   }
 });
