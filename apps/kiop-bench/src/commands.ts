@@ -8,7 +8,7 @@ import { cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type Kiop
 import { prepareParticipant } from './participants.js';
 import { collectCells, writeReport } from './report.js';
 import { runCell } from './run-cell.js';
-import { serveCommandLine } from './serve-artifacts.js';
+import { serveCommandLine, servedLine } from './serve-artifacts.js';
 import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
 import { runKiopGridOnQueue } from './grid-queue.js';
 
@@ -77,7 +77,9 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
       await init();
       const { folder, results } = await runOneCell(spec, resolve(o.out), { host: o.hostWeights, sources: o.sourceWeights });
       const serve = results.promptArtifacts?.length ? serveCommandLine(results.host.weights, `${folder.dir}/prompts`) : undefined;
-      process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best, ...(serve ? { serve } : {}) }, null, 2)}\n`);
+      const served = results.served ? { served: results.served } : {};
+      process.stdout.write(`${JSON.stringify({ run: folder.dir, final: results.final, best: results.best, ...served, ...(serve ? { serve } : {}) }, null, 2)}\n`);
+      if (results.served) process.stderr.write(`${servedLine(results)}\n`);
       if (serve) process.stderr.write(`serve this prompt: ${serve}\n`);
     });
   const grid = kiop

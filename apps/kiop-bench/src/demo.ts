@@ -3,7 +3,7 @@ import { collectCells, writeReport } from './report.js';
 import { checkDataAvailable, gridCells, runCells } from './commands.js';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { prepareParticipant } from './participants.js';
-import { serveCommandLine } from './serve-artifacts.js';
+import { serveCommandLine, servedLine } from './serve-artifacts.js';
 
 /** The demo's cells: the paper's four methods and the real-data reference (not part of KiOP). */
 export const DEMO_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'realDataRef'] as const;
@@ -36,6 +36,11 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   const { markdown } = await writeReport(root, found, `KiOP demo (${options.pairs.join(', ')}; ${preset} preset)`);
   const minutes = (performance.now() - t0) / 60000;
   process.stdout.write(`\n${markdown}\n`);
+  const served = found.filter((c) => c.results.served);
+  if (served.length) {
+    process.stdout.write('\nhost BN on batch statistics: accuracy as the server runs each prompt (host BN in eval mode on the prompt\'s own statistics)\n');
+    for (const c of served) process.stdout.write(`  ${c.pair} ${c.variant} s${c.seed}: ${servedLine(c.results)}\n`);
+  }
   process.stdout.write(`\nrun folders:    ${root}/<host>__<source>/<variant>__s<seed>/ (metrics.jsonl, results.json, checkpoints/)\n`);
   process.stdout.write(`table:          ${root}/kiop-results.md (+ .csv)\n`);
   process.stdout.write(`curves:         ${root}/curves-<pair>.svg|png\n`);

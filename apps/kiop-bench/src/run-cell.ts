@@ -20,8 +20,10 @@ import { buildNetwork, type PreparedParticipant } from './participants.js';
 import type { BenchPreset } from './bench-presets.js';
 import { writeServablePrompts } from './serve-artifacts.js';
 
+const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
+
 /** What a finished cell writes to `results.json`. */
-export interface CellResults extends KiopResult {
+export interface CellResults extends Omit<KiopResult, 'promptBnStatistics'> {
   /** `data`: where the images came from and the split rule (absent in results written before it was recorded). */
   readonly host: { dataset: string; cleanAccuracy: number; weights: string; data?: string };
   readonly sources: { dataset: string; cleanAccuracy: number; weights: string; data?: string }[];
@@ -29,6 +31,11 @@ export interface CellResults extends KiopResult {
   readonly seconds: number;
   /** Servable prompt artifacts (one per source), for `promptkd serve`. */
   readonly promptArtifacts?: readonly string[];
+  /**
+   * With a batch-statistics host (`fidelity.hostBnTrainMode`): the final accuracies as a server gets them, the host in
+   * eval mode on the prompt's own BN statistics (`accB`, …), next to `final`'s batch-statistics numbers.
+   */
+  readonly served?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -67,7 +74,7 @@ export async function runCell(options: {
   const perEpoch = config.kdSteps + synthesizedBanks(config.variant, sources.length) * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
   const progress = createProgress({ total: config.epochs * perEpoch, label: `${options.name}`, silent: options.quiet });
   try {
-    const result = await trainKiop(ctx, combineCallbacks<KiopEpochEnd, KiopStepEnd>(runFolderCheckpoints(folder), {
+    const { promptBnStatistics, ...result } = await trainKiop(ctx, combineCallbacks<KiopEpochEnd, KiopStepEnd>(runFolderCheckpoints(folder), {
       onTrainBegin: ({ training }) => void progress.tick((training as KiopEpochEnd['training']).history.length * perEpoch),
       onStepEnd: ({ loss }) => void progress.tick(1, { phase: 'storing', loss: loss.toFixed(4) }),
     }));
@@ -75,7 +82,13 @@ export async function runCell(options: {
     const prompt = ctx.prompt as unknown as SegmentedPrompt;
     const usesPrompt = kiopVariantRegistry.get(config.variant).meta?.usesPrompt ?? true;
     const promptArtifacts = usesPrompt
-      ? await writeServablePrompts({ runDir: folder.dir, config, cell: options.name, host, sources, prompt, mappings: ctx.mappings, final: result.final })
+      ? await writeServablePrompts({
+          runDir: folder.dir, config, cell: options.name, host, sources, prompt, mappings: ctx.mappings, final: result.final,
+          ...(promptBnStatistics ? { promptBnStatistics } : {}),
+        })
+      : undefined;
+    const served = promptBnStatistics
+      ? Object.fromEntries(promptBnStatistics.map((b) => [ACC_NAMES[b.source - 1] ?? `acc${b.source + 1}`, b.accuracy]))
       : undefined;
     const results: CellResults = {
       ...result,
@@ -84,6 +97,7 @@ export async function runCell(options: {
       promptParameters: usesPrompt ? prompt.parameterCount() : undefined,
       seconds: (performance.now() - started) / 1000,
       ...(promptArtifacts ? { promptArtifacts } : {}),
+      ...(served ? { served } : {}),
     };
     if (usesPrompt) {
       const first = evalBatches(host.test, { batchSize: 1, transform: kiopTransform(host.dataset, 'test') })[Symbol.iterator]().next();

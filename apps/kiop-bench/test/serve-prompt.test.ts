@@ -92,4 +92,48 @@ describe('kiop run → serve', () => {
       await app.close();
     }
   }, 300_000);
+
+  it('host BN on batch statistics: the artifact carries the prompt BN statistics, and the server reproduces the recorded served Acc.B', async () => {
+    const args = ['kiop', 'run', '--host', 'mnist', '--source', 'fashionMnist', '--variant', 'kiopT', '--preset', 'smoke', '--out', join(work, 'runs-bn')];
+    const run = spawnSync(process.execPath, [bin, ...args, '--set', 'fidelity.hostBnTrainMode=true'], { env, encoding: 'utf8' });
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    const out = JSON.parse(run.stdout) as { run: string; final: { accB: number }; served: { accB: number }; serve: string };
+    expect(out.served.accB).toBeGreaterThanOrEqual(0);
+    expect(run.stderr).toContain('as served (prompt BN statistics)');
+    const [, hostFile, promptsDir] = /^promptkd serve --host (\S+) --prompts (\S+)$/.exec(out.serve)!;
+    const { metadata, extraTensors, prompt } = await loadPromptArtifact(join(promptsDir!, 'fashionMnist-kiopT-s0.safetensors'));
+    prompt.dispose();
+    const serveMeta = metadata.extra!.serve as { host: { bnMode: string }; bnStatistics: { layers: string[]; images: number; data: string } };
+    expect(serveMeta.host.bnMode).toBe('promptStatistics');
+    expect(serveMeta.bnStatistics.data).toBe('synthetic bank B');
+    expect(Object.keys(extraTensors).sort()).toEqual(serveMeta.bnStatistics.layers.flatMap((l) => [`bn.${l}.mean`, `bn.${l}.variance`]).sort());
+
+    const app = await createPromptServer({ host: hostFile!, prompts: promptsDir!, logger: false, processMetrics: false, watch: false });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const test = takePerClass(await loadDataset('fashionMnist', { split: 'test' }), benchPresets.smoke.testPerClass!);
+      const list = (await (await fetch(`${url}/v1/prompts`)).json()) as { prompts: Record<string, unknown>[] };
+      expect(list.prompts[0]).toMatchObject({
+        bnMode: 'promptStatistics',
+        accuracy: { name: 'accB', value: out.final.accB, images: test.count },
+        servedAccuracy: { name: 'accB', value: out.served.accB, images: test.count },
+      });
+      const per = test.height * test.width * test.channels;
+      let correct = 0;
+      for (let start = 0; start < test.count; start += 16) {
+        const form = new FormData();
+        for (let i = start; i < Math.min(start + 16, test.count); i++) {
+          const img = encode({ width: 28, height: 28, channels: 1, depth: 8, data: test.images.subarray(i * per, (i + 1) * per) });
+          form.append('image', new Blob([new Uint8Array(img)], { type: 'image/png' }), `${i}.png`);
+        }
+        const res = await fetch(`${url}/v1/prompts/fashionMnist-kiopT-s0/predict?k=1`, { method: 'POST', body: form });
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { predictions: { top: { index: number }[] }[] };
+        body.predictions.forEach((p, j) => (correct += p.top[0]!.index === test.labels[start + j] ? 1 : 0));
+      }
+      expect(correct / test.count).toBe(out.served.accB);
+    } finally {
+      await app.close();
+    }
+  }, 300_000);
 });

@@ -26,7 +26,8 @@ async function loadPrompts() {
 
 function showAbout() {
   const p = prompts.find((x) => x.id === $('prompt').value);
-  const acc = p && p.accuracy ? `, recorded ${p.accuracy.name} ${(100 * p.accuracy.value).toFixed(1)}%` : '';
+  const served = p && p.servedAccuracy ? ` (${(100 * p.servedAccuracy.value).toFixed(1)}% as served, on the prompt's BN statistics)` : '';
+  const acc = p && p.accuracy ? `, recorded ${p.accuracy.name} ${(100 * p.accuracy.value).toFixed(1)}%${served}` : '';
   $('about').textContent = p ? `${p.classNames.length} classes, canvas ${p.canvasSizes.join(' → ')} px, ${p.parameterCount.effective} parameters${acc}` : 'no prompts';
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, NonFiniteError, PromptKdError, type ClassifierModel } from '@promptkd/core';
+import { ConfigError, NonFiniteError, PromptKdError, type ApplyOptions, type ClassifierModel } from '@promptkd/core';
 import type { ServedPrompt } from './served-prompt.js';
 
 /** Dynamic batching settings of {@link MixedBatcher}. */
@@ -35,7 +35,7 @@ export interface BatchInfo {
   readonly requests: number;
   /** Distinct prompts in the batch. */
   readonly prompts: number;
-  /** Host forwards run (one per distinct canvas size). */
+  /** Host forwards run (one per distinct canvas size and BN statistics). */
   readonly forwards: number;
   readonly seconds: number;
 }
@@ -67,7 +67,9 @@ interface Job extends PredictJobInput {
  * size), then reads each prompt's label mapping π off its rows. Prompts whose canvas is the zero-padded image plus
  * a fixed pattern (KiOP's nested pads; checked at load) share their preprocessing and canvas ops across the batch:
  * one pad, one gather of the patterns by row, one add. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
- * only and the result equals the one-request-at-a-time path exactly (tested bit for bit).
+ * only and the result equals the one-request-at-a-time path exactly (tested bit for bit). Prompts trained with the
+ * host's batch norm on batch statistics carry their own BN statistics (`bnMode: 'promptStatistics'`): their rows go
+ * through a separate eval-mode host forward on those statistics, one per distinct set, and stay as exact.
  *
  * A batch closes when it holds `maxBatchSize` images or its oldest request has waited `maxWaitMs`. A request
  * whose client aborted is dropped before it runs; a request whose row is not finite fails alone
@@ -224,14 +226,14 @@ export class MixedBatcher {
 
   /**
    * Groups rows that can share their canvas computation (additive prompts with the same preprocessing and canvas
-   * geometry: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other prompt: its own
-   * group), then runs one host forward per canvas size and reads the rows through each π.
+   * geometry and BN statistics: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other
+   * prompt: its own group), then runs one host forward per canvas size and BN statistics and reads the rows through each π.
    */
   private forward(jobs: readonly Job[]): { results: (RowResult[] | Error)[]; forwards: number } {
     const groups = new Map<unknown, Job[]>();
     for (const job of jobs) {
       const p = job.prompt;
-      const key = p.additive ? `${p.preprocessKey}|${p.canvasShape.join('x')}|${p.additive.top},${p.additive.left}` : p;
+      const key = p.additive ? `${p.preprocessKey}|${p.canvasShape.join('x')}|${p.additive.top},${p.additive.left}|${p.bnKey}` : p;
       const list = groups.get(key);
       if (list) list.push(job);
       else groups.set(key, [job]);
@@ -241,14 +243,17 @@ export class MixedBatcher {
     const canvasData = new Map<Job[], Float32Array>();
     const logitsByForward = new Map<string, { data: Float32Array; k: number }>();
     tf.tidy(() => {
+      // one host forward per canvas size and BN statistics (the host's running ones, or a prompt's own)
       const forwards = new Map<string, tf.Tensor4D[]>();
+      const hostOptions = new Map<string, ApplyOptions>();
       const rowsIn = new Map<string, number>();
       for (const list of groups.values()) {
         const first = list[0]!.prompt;
         const [h, w, c] = first.imageShape;
         const n = list.reduce((a, j) => a + j.count, 0);
         const pixels = new Float32Array(n * h * w * c);
-        const fkey = first.canvasShape.join('x');
+        const fkey = `${first.canvasShape.join('x')}|${first.bnKey}`;
+        hostOptions.set(fkey, first.hostOptions());
         const base = rowsIn.get(fkey) ?? 0;
         let groupRow = 0;
         for (const job of list) {
@@ -277,7 +282,7 @@ export class MixedBatcher {
       }
       for (const [key, canvases] of forwards) {
         const stacked = canvases.length === 1 ? (canvases[0] as tf.Tensor4D) : tf.concat(canvases, 0);
-        const logits = this.host.apply(stacked, { training: false }).logits;
+        const logits = this.host.apply(stacked, hostOptions.get(key)).logits;
         logitsByForward.set(key, { data: logits.dataSync() as Float32Array, k: logits.shape[1] });
       }
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Normalization } from '@promptkd/core';
-import type { PromptArtifactInput } from '@promptkd/visual-prompt';
+import type { PromptArtifactInput, StoredTensor } from '@promptkd/visual-prompt';
 
 /**
  * What a prompt artifact needs so that a server can run it for users: which frozen host it was trained on (by the
@@ -21,11 +21,25 @@ export const servingMetadataSchema = z.object({
     numClasses: z.number().int().positive(),
     inputChannels: z.number().int().positive(),
     /**
-     * How the host's batch norm ran while the prompt trained. `train` (reference-code fidelity) means the
-     * prompt's accuracy depends on the batch and on BN statistics the run changed: such a prompt cannot be served.
+     * How the host's batch norm runs for this prompt. `eval`: on the host's running statistics (the prompt trained so).
+     * `promptStatistics`: the prompt trained with the host's BN on batch statistics (reference-code fidelity,
+     * `fidelity.hostBnTrainMode`), and the artifact carries the host's BN statistics over the prompted images the prompt
+     * trained on (`bn.<layer>.mean` / `bn.<layer>.variance` tensors): the server runs the host in eval mode with them.
+     * `train`: batch statistics and no prompt statistics: the prediction would depend on the batch, so it is not served.
      */
-    bnMode: z.enum(['eval', 'train']),
+    bnMode: z.enum(['eval', 'train', 'promptStatistics']),
   }),
+  /** With `bnMode: 'promptStatistics'`: how the statistics were measured (the tensors are in the safetensors file). */
+  bnStatistics: z
+    .object({
+      /** BN layer names of the host, in forward order. */
+      layers: z.array(z.string().min(1)).min(1),
+      /** Prompted images the statistics are over. */
+      images: z.number().int().positive(),
+      /** Where the images came from (`synthetic bank B`, `real training images`). */
+      data: z.string(),
+    })
+    .optional(),
   source: z.object({
     /** The source task's dataset key (`fashionMnist`, ...): names the test-time preprocessing. */
     dataset: z.string().min(1),
@@ -41,6 +55,13 @@ export const servingMetadataSchema = z.object({
     segments: z.number().int().positive(),
     /** The accuracy the run recorded for this task (Acc.B), on `images` test images. */
     accuracy: z
+      .object({ name: z.string(), value: z.number().min(0).max(1), images: z.number().int().nonnegative() })
+      .optional(),
+    /**
+     * With `bnMode: 'promptStatistics'`: the same accuracy measured as the server runs the prompt (host in eval mode
+     * on the prompt's statistics); `accuracy` is the run's batch-statistics number.
+     */
+    servedAccuracy: z
       .object({ name: z.string(), value: z.number().min(0).max(1), images: z.number().int().nonnegative() })
       .optional(),
   }),
@@ -65,6 +86,16 @@ export interface ServablePromptOptions {
     /** Whether the host's BN ran on batch statistics during training (KiOP `fidelity.hostBnTrainMode`). */
     readonly bnTrainMode: boolean;
   };
+  /**
+   * Prompt-specific BN statistics of the host (`bnPopulationStatistics` of @promptkd/models over the prompted
+   * training images; KiOP's `trainKiop` result `promptBnStatistics`). With `bnTrainMode`, they make the prompt servable
+   * (`bnMode: 'promptStatistics'`); without them a batch-statistics prompt is written as `bnMode: 'train'` and refused.
+   */
+  readonly bnStatistics?: {
+    readonly layers: Readonly<Record<string, { readonly mean: Float32Array; readonly variance: Float32Array }>>;
+    readonly images: number;
+    readonly data: string;
+  };
   readonly source: {
     readonly dataset: string;
     readonly imageShape: readonly [number, number, number];
@@ -75,6 +106,8 @@ export interface ServablePromptOptions {
     /** Preprocessing key (default `kiop`: the KiOP test transform of `dataset`). */
     readonly preprocess?: string;
     readonly accuracy?: { readonly name: string; readonly value: number; readonly images: number };
+    /** The accuracy with the host in eval mode on `bnStatistics` (what the server delivers). */
+    readonly servedAccuracy?: { readonly name: string; readonly value: number; readonly images: number };
   };
   readonly description?: string;
   readonly run?: Readonly<Record<string, unknown>>;
@@ -86,6 +119,7 @@ export interface ServablePromptOptions {
  */
 export function servablePromptInput(options: ServablePromptOptions): PromptArtifactInput {
   const { host, source } = options;
+  const stats = host.bnTrainMode ? options.bnStatistics : undefined;
   const serve: ServingMetadata = servingMetadataSchema.parse({
     version: 1,
     host: {
@@ -94,8 +128,9 @@ export function servablePromptInput(options: ServablePromptOptions): PromptArtif
       weightsSha256: host.weightsSha256,
       numClasses: host.numClasses,
       inputChannels: host.inputChannels,
-      bnMode: host.bnTrainMode ? 'train' : 'eval',
+      bnMode: !host.bnTrainMode ? 'eval' : stats ? 'promptStatistics' : 'train',
     },
+    ...(stats ? { bnStatistics: { layers: Object.keys(stats.layers), images: stats.images, data: stats.data } } : {}),
     source: {
       dataset: source.dataset,
       preprocess: source.preprocess ?? 'kiop',
@@ -104,6 +139,7 @@ export function servablePromptInput(options: ServablePromptOptions): PromptArtif
       labelMapping: source.dataset,
       segments: source.segments,
       ...(source.accuracy ? { accuracy: source.accuracy } : {}),
+      ...(stats && source.servedAccuracy ? { servedAccuracy: source.servedAccuracy } : {}),
     },
     ...(options.run ? { run: options.run } : {}),
   });
@@ -116,7 +152,22 @@ export function servablePromptInput(options: ServablePromptOptions): PromptArtif
     labelMappings: { [source.dataset]: [...source.labelMapping] },
     description: options.description ?? `prompt for ${source.dataset} on a ${host.dataset ?? ''} ${host.arch} host`.replace(/ +/g, ' '),
     extra: { serve },
+    ...(stats ? { extraTensors: bnStatisticsTensors(stats.layers) } : {}),
   };
+}
+
+/** Name of a BN statistics tensor in a servable artifact: `bn.<layer>.mean` / `bn.<layer>.variance`. */
+export function bnTensorName(layer: string, which: 'mean' | 'variance'): string {
+  return `bn.${layer}.${which}`;
+}
+
+function bnStatisticsTensors(layers: NonNullable<ServablePromptOptions['bnStatistics']>['layers']): Record<string, StoredTensor> {
+  const out: Record<string, StoredTensor> = {};
+  for (const [layer, s] of Object.entries(layers)) {
+    out[bnTensorName(layer, 'mean')] = { shape: [s.mean.length], data: s.mean };
+    out[bnTensorName(layer, 'variance')] = { shape: [s.variance.length], data: s.variance };
+  }
+  return out;
 }
 
 /** SHA-256 (hex) of a file's bytes: the host identity recorded in servable prompts. */

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from '@promptkd/core';
+import { createHash } from 'node:crypto';
+import { CheckpointError, type ApplyOptions, type BatchNormStatistics } from '@promptkd/core';
 import type { Transform } from '@promptkd/datasets';
 import { SegmentedPrompt, type LoadedPromptArtifact, type ParameterCount, type VisualPrompt } from '@promptkd/visual-prompt';
 import type { LoadedHost } from './host.js';
 import { PREPROCESS_RNG, preprocessRegistry } from './preprocess.js';
-import { servingMetadataSchema, type ServingMetadata } from './servable.js';
+import { bnTensorName, servingMetadataSchema, type ServingMetadata } from './servable.js';
 
 /** What `GET /v1/prompts` tells about a prompt. */
 export interface PromptSummary {
@@ -18,6 +19,10 @@ export interface PromptSummary {
   readonly parameterCount: ParameterCount;
   /** Accuracy recorded by the run that trained the prompt (Acc.B), when known. */
   readonly accuracy?: { readonly name: string; readonly value: number; readonly images: number };
+  /** How the host's BN runs for this prompt: `eval` (running statistics) or `promptStatistics` (its own). */
+  readonly bnMode: 'eval' | 'promptStatistics';
+  /** For `promptStatistics`: the accuracy the run measured the way the server runs it (the host in eval mode on them). */
+  readonly servedAccuracy?: { readonly name: string; readonly value: number; readonly images: number };
   readonly host: { readonly arch: string; readonly dataset?: string };
   readonly description?: string;
   readonly createdAt: string;
@@ -55,6 +60,13 @@ export class ServedPrompt {
   additive: AdditiveCanvas | undefined;
   /** Prompts with the same key share one preprocessing call in a batch: preprocessing, dataset, image shape. */
   readonly preprocessKey: string;
+  /**
+   * The host's BN statistics for this prompt (bnMode `promptStatistics`), by layer; undefined: the running statistics.
+   * Rows of prompts with different statistics go through separate host forwards.
+   */
+  bnOverride: Readonly<Record<string, BatchNormStatistics>> | undefined;
+  /** Equal for prompts whose host forward can be shared: `running`, or a hash of the prompt's BN statistics. */
+  bnKey = 'running';
 
   private constructor(
     readonly id: string,
@@ -89,7 +101,7 @@ export class ServedPrompt {
   /**
    * Checks a loaded artifact against the host and builds the served prompt. Refusals are
    * {@link CheckpointError}s whose `details.reason` is one of `not-servable | bad-serving-metadata | host-mismatch |
-   * host-bn-train-mode | bad-label-mapping | bad-segments | input-size`; the message says what differs.
+   * host-bn-train-mode | bad-bn-statistics | bad-label-mapping | bad-segments | input-size`; the message says what differs.
    * The caller disposes `artifact.prompt` when this throws.
    */
   static create(id: string, file: string, artifact: LoadedPromptArtifact, host: LoadedHost): ServedPrompt {
@@ -117,11 +129,13 @@ export class ServedPrompt {
         { file, expected: serve.host.weightsSha256, actual: host.sha256 },
       );
     }
-    if (serve.host.bnMode !== 'eval') {
+    if (serve.host.bnMode === 'train') {
       throw refuse(
         'host-bn-train-mode',
-        `${file}: the prompt was trained with the host's batch norm on batch statistics (fidelity.hostBnTrainMode); ` +
-          'its predictions depend on the batch, so it cannot be served. Train with the default (host in eval mode).',
+        `${file}: the prompt was trained with the host's batch norm on batch statistics (fidelity.hostBnTrainMode) and ` +
+          'the artifact carries no prompt-specific BN statistics, so its predictions would depend on the batch: it cannot be served as is. Re-run it ' +
+          'with `promptkd kiop run` (which measures the statistics and writes bnMode promptStatistics), or save it with ' +
+          "servablePromptInput({bnStatistics}) from bnPopulationStatistics of @promptkd/models, or train with the host's BN in eval mode.",
         { file },
       );
     }
@@ -156,9 +170,57 @@ export class ServedPrompt {
       throw refuse('input-size', `${file}: no '${serve.source.preprocess}' preprocessing for dataset '${serve.source.dataset}': ${(e as Error).message}`, { file });
     }
     const served = new ServedPrompt(id, file, artifact, serve, transform);
-    served.dryRun(host);
-    served.additive = served.detectAdditive();
+    if (serve.host.bnMode === 'promptStatistics') served.loadBnStatistics(host);
+    try {
+      served.dryRun(host);
+      served.additive = served.detectAdditive();
+    } catch (e) {
+      served.disposeBnStatistics();
+      throw e;
+    }
     return served;
+  }
+
+  /**
+   * Reads the prompt's BN statistics (`bn.<layer>.mean|variance`) for every BN layer of the host: present, one value
+   * per channel, variances ≥ 0; refuses with reason `bad-bn-statistics` otherwise.
+   */
+  private loadBnStatistics(host: LoadedHost): void {
+    const bad = (why: string) =>
+      refuse('bad-bn-statistics', `${this.file}: bnMode promptStatistics, but ${why}. Re-export the prompt from its run.`, { file: this.file });
+    const layers = [...host.model.namedVariables()]
+      .filter(([n]) => n.endsWith('.running_mean'))
+      .map(([n, v]) => ({ layer: n.slice(0, -'.running_mean'.length), channels: v.size }));
+    const listed = this.serving.bnStatistics?.layers ?? [];
+    if (listed.length !== layers.length || layers.some((l) => !listed.includes(l.layer))) {
+      throw bad(`its statistics are for BN layers [${listed.join(', ')}] and the host has [${layers.map((l) => l.layer).join(', ')}]`);
+    }
+    const hash = createHash('sha1');
+    const arrays: { layer: string; mean: Float32Array; variance: Float32Array }[] = [];
+    for (const { layer, channels } of layers) {
+      const mean = this.artifact.extraTensors[bnTensorName(layer, 'mean')];
+      const variance = this.artifact.extraTensors[bnTensorName(layer, 'variance')];
+      if (!mean || !variance) throw bad(`tensor ${bnTensorName(layer, mean ? 'variance' : 'mean')} is missing`);
+      if (mean.data.length !== channels || variance.data.length !== channels) {
+        throw bad(`layer '${layer}' has ${channels} channels and its statistics have ${mean.data.length} / ${variance.data.length} values`);
+      }
+      if (variance.data.some((v) => v < 0)) throw bad(`layer '${layer}' has a negative variance`);
+      hash.update(layer).update(new Uint8Array(mean.data.buffer, mean.data.byteOffset, mean.data.byteLength));
+      hash.update(new Uint8Array(variance.data.buffer, variance.data.byteOffset, variance.data.byteLength));
+      arrays.push({ layer, mean: mean.data, variance: variance.data });
+    }
+    this.bnOverride = Object.fromEntries(arrays.map((a) => [a.layer, { mean: tf.tensor1d(a.mean), variance: tf.tensor1d(a.variance) }]));
+    this.bnKey = `stats:${hash.digest('hex')}`;
+  }
+
+  private disposeBnStatistics(): void {
+    if (this.bnOverride) tf.dispose(Object.values(this.bnOverride).flatMap((s) => [s.mean, s.variance]));
+    this.bnOverride = undefined;
+  }
+
+  /** How the host runs for this prompt: eval mode, on the prompt's BN statistics when it has them. */
+  hostOptions(): ApplyOptions {
+    return this.bnOverride ? { training: false, bnOverride: this.bnOverride } : { training: false };
   }
 
   /** One zero image through preprocessing, prompt and host: refuses sizes that do not chain. */
@@ -167,7 +229,7 @@ export class ServedPrompt {
     try {
       tf.tidy(() => {
         const x = this.preprocess(tf.zeros([1, h, w, c]) as tf.Tensor4D);
-        const logits = host.model.apply(this.canvas(x), { training: false }).logits;
+        const logits = host.model.apply(this.canvas(x), this.hostOptions()).logits;
         if (logits.shape[1] !== host.model.numClasses) throw new Error(`host returned ${logits.shape[1]} logits`);
       });
     } catch (e) {
@@ -244,6 +306,8 @@ export class ServedPrompt {
       imageShape: s.imageShape,
       parameterCount: meta.parameterCount,
       ...(s.accuracy ? { accuracy: s.accuracy } : {}),
+      bnMode: this.bnOverride ? 'promptStatistics' : 'eval',
+      ...(this.bnOverride && s.servedAccuracy ? { servedAccuracy: s.servedAccuracy } : {}),
       host: { arch: this.serving.host.arch, ...(this.serving.host.dataset ? { dataset: this.serving.host.dataset } : {}) },
       ...(meta.description !== undefined ? { description: meta.description } : {}),
       createdAt: meta.createdAt,
@@ -273,5 +337,6 @@ export class ServedPrompt {
   private free(): void {
     this.prompt.dispose();
     this.additive?.pattern.dispose();
+    this.disposeBnStatistics();
   }
 }

@@ -8,7 +8,7 @@ import { Rng } from '@promptkd/core';
 import { FASHION_MNIST_CLASSES, CIFAR10_CLASSES, kiopTransform } from '@promptkd/datasets';
 import { FusedModels } from '@promptkd/kiop';
 import { FixedLabelMapping } from '@promptkd/label-mapping';
-import { createModel, saveModelWeights, type FunctionalClassifier } from '@promptkd/models/node';
+import { bnOverrideTensors, bnPopulationStatistics, createModel, saveModelWeights, type BnPopulation, type FunctionalClassifier } from '@promptkd/models/node';
 import { encodePromptArtifact, SegmentedPrompt } from '@promptkd/visual-prompt';
 import { createPromptServer, servablePromptInput, sha256File, type PromptServerOptions } from '../src/index.js';
 
@@ -44,19 +44,41 @@ export interface PromptFixture {
   readonly mapping: number[];
   readonly task: (typeof TASKS)[keyof typeof TASKS];
   readonly bytes: Uint8Array;
+  /** Prompt-specific BN statistics (a batch-statistics prompt), when made with `bnStatistics`. */
+  readonly stats?: BnPopulation;
 }
 
 /** A random nested prompt 32 → 36 → `canvas` with a random label mapping, as servable artifact bytes. */
 export function makePrompt(
   id: string,
   host: HostFixture,
-  options: { task?: keyof typeof TASKS; canvas?: number; seed?: number; sha256?: string; bnTrainMode?: boolean } = {},
+  options: {
+    task?: keyof typeof TASKS;
+    canvas?: number;
+    seed?: number;
+    sha256?: string;
+    bnTrainMode?: boolean;
+    /** A batch-statistics prompt with its BN statistics, measured over 48 random prompted images (batches of 16). */
+    bnStatistics?: boolean;
+    /** Edits the statistics before they are saved (to make bad artifacts). */
+    editStats?: (s: BnPopulation) => BnPopulation;
+  } = {},
 ): PromptFixture {
   const task = TASKS[options.task ?? 'fashion'];
   const seed = options.seed ?? 0;
   const prompt = new SegmentedPrompt({ sizes: [32, 36, options.canvas ?? 40], channels: 3 });
   tf.tidy(() => prompt.trainableVariables().forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 2, 'float32', seed * 10 + i))));
   const mapping = Rng.fromSeed(seed + 100).permutation(10).slice(0, task.classNames.length);
+  let stats: BnPopulation | undefined;
+  if (options.bnStatistics) {
+    const [h, w, c] = task.imageShape;
+    const canvases = [0, 1, 2].map((b) =>
+      tf.tidy(() => prompt.apply(kiopTransform(task.dataset, 'test')(tf.randomUniform([16, h, w, c], 0, 1, 'float32', seed * 7 + b) as tf.Tensor4D, Rng.fromSeed(0)), { upTo: 2 })),
+    );
+    stats = bnPopulationStatistics(host.model, canvases);
+    tf.dispose(canvases);
+  }
+  const saved = stats && options.editStats ? options.editStats(stats) : stats;
   const { safetensors } = encodePromptArtifact(
     prompt,
     servablePromptInput({
@@ -66,13 +88,22 @@ export function makePrompt(
         weightsSha256: options.sha256 ?? host.sha256,
         numClasses: 10,
         inputChannels: 3,
-        bnTrainMode: options.bnTrainMode ?? false,
+        bnTrainMode: options.bnTrainMode ?? options.bnStatistics ?? false,
       },
-      source: { dataset: task.dataset, imageShape: task.imageShape, classNames: task.classNames, labelMapping: mapping, segments: 2, accuracy: { name: 'accB', value: 0.5, images: 30 } },
+      source: {
+        dataset: task.dataset,
+        imageShape: task.imageShape,
+        classNames: task.classNames,
+        labelMapping: mapping,
+        segments: 2,
+        accuracy: { name: 'accB', value: 0.5, images: 30 },
+        ...(stats ? { servedAccuracy: { name: 'accB', value: 0.4, images: 30 } } : {}),
+      },
+      ...(saved ? { bnStatistics: { ...saved, data: 'random prompted images' } } : {}),
       run: { seed },
     }),
   );
-  return { id, prompt, mapping, task, bytes: safetensors };
+  return { id, prompt, mapping, task, bytes: safetensors, ...(stats ? { stats } : {}) };
 }
 
 export function writePrompt(dir: string, p: PromptFixture): string {
@@ -84,7 +115,8 @@ export function writePrompt(dir: string, p: PromptFixture): string {
 
 /**
  * What a KiOP run's own evaluation gives for these images: SMB(x) = LM(f_A(PP(PC(x)))) with the host in eval mode
- * (`FusedModels` of @promptkd/kiop), x = the KiOP test transform of the source images.
+ * (`FusedModels` of @promptkd/kiop), x = the KiOP test transform of the source images; for a prompt with BN
+ * statistics, the host in eval mode on them (`smkWithStatistics`).
  */
 export function referenceLogits(host: HostFixture, p: PromptFixture, images: Float32Array, count: number): Float32Array[] {
   const [h, w, c] = p.task.imageShape;
@@ -92,7 +124,9 @@ export function referenceLogits(host: HostFixture, p: PromptFixture, images: Flo
   const out = tf.tidy(() => {
     const raw = tf.tensor4d(images, [count, h, w, c]);
     const x = kiopTransform(p.task.dataset, 'test')(raw, Rng.fromSeed(0));
-    return fused.smb(x).dataSync() as Float32Array;
+    if (!p.stats) return fused.smb(x).dataSync() as Float32Array;
+    const override = bnOverrideTensors(p.stats);
+    return fused.smkWithStatistics(1, x, override).dataSync() as Float32Array;
   });
   const k = p.mapping.length;
   return Array.from({ length: count }, (_, i) => out.slice(i * k, (i + 1) * k));

@@ -32,10 +32,15 @@ export interface PromptArtifactInput {
   readonly description?: string;
   /** Free-form JSON (training recipe, metrics, ...). */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /**
+   * Float32 tensors stored next to the prompt's own (e.g. prompt-specific BatchNorm statistics of the host), by name;
+   * names must differ from the prompt's tensors. Their shapes are listed in the metadata's `extraTensors`.
+   */
+  readonly extraTensors?: Readonly<Record<string, StoredTensor>>;
 }
 
 /** The full metadata stored with a prompt (safetensors `__metadata__.promptkd` and the JSON sidecar). */
-export interface PromptArtifactMetadata extends PromptArtifactInput {
+export interface PromptArtifactMetadata extends Omit<PromptArtifactInput, 'extraTensors'> {
   readonly format: 'promptkd-prompt';
   readonly formatVersion: 1;
   /** Prompt registry key. */
@@ -46,6 +51,8 @@ export interface PromptArtifactMetadata extends PromptArtifactInput {
   readonly inputShape: ImageShape;
   readonly outputShape: ImageShape;
   readonly tensors: Readonly<Record<string, readonly number[]>>;
+  /** Shapes of the extra tensors (see {@link PromptArtifactInput.extraTensors}); absent when there are none. */
+  readonly extraTensorShapes?: Readonly<Record<string, readonly number[]>>;
   readonly segments: readonly SegmentInfo[];
   readonly parameterCount: ParameterCount;
   readonly state?: Record<string, unknown>;
@@ -57,6 +64,8 @@ export interface PromptArtifactMetadata extends PromptArtifactInput {
 export interface LoadedPromptArtifact {
   readonly prompt: VisualPrompt;
   readonly metadata: PromptArtifactMetadata;
+  /** The extra tensors listed in `metadata.extraTensorShapes` (checked: present, that shape, finite). */
+  readonly extraTensors: Readonly<Record<string, StoredTensor>>;
 }
 
 /** Where {@link savePromptArtifact} wrote the files. */
@@ -83,6 +92,17 @@ export function encodePromptArtifact(
     tensors.set(name, { shape: v.shape, data: Float32Array.from(data) });
     shapes[name] = [...v.shape];
   }
+  const extraShapes: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(input.extraTensors ?? {})) {
+    if (tensors.has(name)) {
+      throw artifactError('bad-config', `Extra tensor '${name}' has the name of one of the prompt's tensors; rename it.`, { name });
+    }
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) {
+      throw artifactError('wrong-shape', `Extra tensor '${name}' has ${t.data.length} values for shape [${t.shape.join(', ')}].`, { name });
+    }
+    tensors.set(name, { shape: [...t.shape], data: Float32Array.from(t.data) });
+    extraShapes[name] = [...t.shape];
+  }
   const state = prompt.getState();
   const metadata: PromptArtifactMetadata = {
     format: 'promptkd-prompt',
@@ -93,6 +113,7 @@ export function encodePromptArtifact(
     inputShape: prompt.inputShape,
     outputShape: prompt.outputShape,
     tensors: shapes,
+    ...(Object.keys(extraShapes).length ? { extraTensorShapes: extraShapes } : {}),
     segments: prompt.segments(),
     parameterCount: prompt.parameterCount(),
     ...(state !== undefined ? { state } : {}),
@@ -237,8 +258,31 @@ export function decodePromptArtifact(
         throw new NonFiniteError(`${file}: tensor '${name}' contains NaN or infinite values.`, { file, name });
       }
     }
+    const extraShapes = meta.extraTensorShapes ?? {};
+    if (typeof extraShapes !== 'object' || extraShapes === null) {
+      throw artifactError('bad-config', `${file}: metadata 'extraTensorShapes' must be an object of tensor shapes.`, { file });
+    }
+    for (const [name, shape] of Object.entries(extraShapes)) {
+      const t = tensors.get(name);
+      if (expected.has(name) || !t) {
+        throw artifactError(
+          t ? 'bad-config' : 'missing-tensor',
+          `${file}: extra tensor '${name}' ${t ? "has the name of one of the prompt's tensors" : 'is listed in the metadata but missing'}.`,
+          { file, name },
+        );
+      }
+      if (!Array.isArray(shape) || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw artifactError('wrong-shape', `${file}: extra tensor '${name}' has shape [${t.shape.join(', ')}], the metadata says ${JSON.stringify(shape)}.`, {
+          file,
+          name,
+        });
+      }
+      if (!t.data.every(Number.isFinite)) {
+        throw new NonFiniteError(`${file}: extra tensor '${name}' contains NaN or infinite values.`, { file, name });
+      }
+    }
     for (const name of tensors.keys()) {
-      if (!expected.has(name)) {
+      if (!expected.has(name) && !Object.hasOwn(extraShapes, name)) {
         throw artifactError(
           'unexpected-tensor',
           `${file}: unexpected tensor '${name}' for prompt type '${meta.type}' (expected: ${[...expected.keys()].join(', ')}).`,
@@ -255,7 +299,9 @@ export function decodePromptArtifact(
     prompt.dispose();
     throw e;
   }
-  return { prompt, metadata: meta };
+  const extraTensors: Record<string, StoredTensor> = {};
+  for (const name of Object.keys(meta.extraTensorShapes ?? {})) extraTensors[name] = tensors.get(name) as StoredTensor;
+  return { prompt, metadata: meta, extraTensors };
 }
 
 /**

@@ -150,6 +150,35 @@ describe('prompt artifacts', () => {
     p.dispose();
   });
 
+  it('extra tensors: stored with their shapes, checked and returned on load; the prompt stays strict', () => {
+    const p = trainedSegmented();
+    const bn = { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) };
+    const { safetensors, metadata } = encodePromptArtifact(p, { extraTensors: { 'bn.1.mean': bn } });
+    expect(metadata.extraTensorShapes).toEqual({ 'bn.1.mean': [2, 3] });
+    const loaded = decodePromptArtifact(safetensors);
+    expect(loaded.extraTensors['bn.1.mean']!.shape).toEqual([2, 3]);
+    expect(Array.from(loaded.extraTensors['bn.1.mean']!.data)).toEqual(Array.from(bn.data));
+    loaded.prompt.dispose();
+    expect(decodePromptArtifact(encodePromptArtifact(p).safetensors).extraTensors).toEqual({});
+    const reasonOf = (bytes: Uint8Array): unknown => {
+      try {
+        decodePromptArtifact(bytes).prompt.dispose();
+      } catch (e) {
+        return e instanceof CheckpointError ? e.details.reason : e;
+      }
+      return 'no error';
+    };
+    const { tensors, metadata: raw } = decodeSafetensors(safetensors);
+    const without = new Map(tensors);
+    without.delete('bn.1.mean');
+    expect(reasonOf(encodeSafetensors(without, raw))).toBe('missing-tensor');
+    expect(reasonOf(withMetadata(safetensors, (m) => ({ ...m, extraTensorShapes: { 'bn.1.mean': [6] } })))).toBe('wrong-shape');
+    // a tensor the metadata does not list is still refused
+    expect(reasonOf(withMetadata(safetensors, (m) => ({ ...m, extraTensorShapes: undefined })))).toBe('unexpected-tensor');
+    expect(() => encodePromptArtifact(p, { extraTensors: { 'segment1.theta': bn } })).toThrow(/name of one of the prompt's tensors/);
+    p.dispose();
+  });
+
   it('package version constant matches package.json', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(VERSION).toBe(pkg.version);
