@@ -65,6 +65,15 @@ describe('KiOP pipeline smoke (every variant, end to end)', () => {
   }
 });
 
+/** A dataset whose every read throws: proves a code path never touches it. */
+function untouchable(ds: ImageDataset): ImageDataset {
+  return new Proxy(ds, {
+    get(_target, key) {
+      throw new Error(`the source's training split was read (${String(key)}) by a data-free variant`);
+    },
+  });
+}
+
 describe('host BatchNorm modes', () => {
   for (const hostBnTrainMode of [false, true]) {
     for (const variant of ['kiopB', 'kiopBF', 'realDataRef'] as const) {
@@ -88,16 +97,17 @@ describe('host BatchNorm modes', () => {
         const { ctx, dispose } = createKiopContext({
           config,
           host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
-          sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test, train: data.fashionMnist!.train }],
+          // the data-free variants must never read the source's training images (not even for the BN statistics)
+          sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test, train: variant === 'realDataRef' ? data.fashionMnist!.train : untouchable(data.fashionMnist!.train) }],
           createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
         });
         const result = await trainKiop(ctx);
-        // prompt-specific BN statistics: only for a batch-statistics host, measured on the synthetic bank B (the
-        // source's training split is not even given), and the reported accuracy is the eval-mode one with them
+        // prompt-specific BN statistics: only for a batch-statistics host, measured on the synthetic bank B or, for the
+        // real-data reference, on the source's real training images; the reported accuracy is the eval-mode one with them
         if (hostBnTrainMode) {
           const [stats] = result.promptBnStatistics ?? [];
           expect(result.promptBnStatistics).toHaveLength(1);
-          expect(stats!.data).toBe('synthetic bank B');
+          expect(stats!.data).toBe(variant === 'realDataRef' ? 'real training images' : 'synthetic bank B');
           expect(stats!.statistics.images).toBe(PROMPT_BN_IMAGES);
           expect(Object.keys(stats!.statistics.layers)).toEqual([...host.namedVariables().keys()].filter((n) => n.endsWith('.running_mean')).map((n) => n.split('.')[0]));
           const override = bnOverrideTensors(stats!.statistics);
@@ -128,8 +138,8 @@ describe('host BatchNorm modes', () => {
 });
 
 describe('prompt-specific BN statistics', () => {
-  for (const variant of ['realDataRef', 'vanillaKd'] as const) {
-    it(`${variant}, hostBnTrainMode true: ${variant === 'vanillaKd' ? 'no prompt, no statistics' : 'measured on the real source training images'}`, async () => {
+  for (const variant of ['vanillaKd'] as const) {
+    it(`${variant}, hostBnTrainMode true: no prompt, no statistics`, async () => {
       const config: KiopConfig = kiopConfigSchema.parse({
         ...kiopPresets.smoke,
         variant,
@@ -153,12 +163,7 @@ describe('prompt-specific BN statistics', () => {
       });
       const result = await trainKiop(ctx);
       dispose();
-      if (variant === 'vanillaKd') {
-        expect(result.promptBnStatistics).toBeUndefined();
-      } else {
-        expect(result.promptBnStatistics?.map((s) => s.data)).toEqual(['real training images']);
-        expect(result.promptBnStatistics![0]!.accuracy).toBeGreaterThanOrEqual(0);
-      }
+      expect(result.promptBnStatistics).toBeUndefined();
       for (const m of [host, source]) m.dispose();
     });
   }
