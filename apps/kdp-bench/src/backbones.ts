@@ -113,19 +113,14 @@ export async function prepareBackbone(options: {
       log(`${role}: pretraining D=${shape.dim} depth ${shape.depth} on ${pool.count} held-out images for ${epochs} epoch(s) (Adam ${lr}, cosine)`);
       const stepsPerEpoch = Math.ceil(pool.count / batchSize);
       const progress = createProgress({ total: stepsPerEpoch * epochs, label: `pretrain ${role} D=${shape.dim}`, silent: options.quiet });
-      let done = 0;
       try {
         await trainClassifier(
           full,
           (epoch) => new BatchLoader(pool, { batchSize, shuffle: true, seed: 1000 * INIT_SEED[role] + epoch, ...(transform ? { transform } : {}) }),
           {
             optimizer: 'adam', lr, weightDecay, epochs, cosine: true, stepsPerEpoch,
-            callbacks: combineCallbacks(callbacks, {
-              onStepEnd: ({ step, loss }) => {
-                progress.tick(step - done, { loss: loss.toFixed(3) });
-                done = step;
-              },
-            }),
+            // absolute step: a resumed pretraining's bar starts where it left off
+            callbacks: combineCallbacks(callbacks, { onStepEnd: ({ step, loss }) => progress.update(step, { loss: loss.toFixed(3) }) }),
           },
         );
       } finally {

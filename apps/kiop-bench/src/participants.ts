@@ -85,19 +85,14 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
       log(`pretraining ${label} on ${train.count} images for ${epochs} epoch(s)`);
       const stepsPerEpoch = Math.ceil(train.count / batchSize);
       const progress = createProgress({ total: stepsPerEpoch * epochs, label: `pretrain ${label}` });
-      let done = 0;
       try {
         await trainClassifier(
           m,
           (epoch) => new BatchLoader(train, { batchSize, shuffle: true, seed: seed * 1000 + epoch, transform }),
           {
             optimizer: 'sgd', lr, momentum: 0.9, weightDecay, epochs, cosine: true, seed, stepsPerEpoch,
-            callbacks: combineCallbacks(callbacks, {
-              onStepEnd: ({ step, loss }) => {
-                progress.tick(step - done, { loss: loss.toFixed(3) });
-                done = step;
-              },
-            }),
+            // absolute step: a resumed pretraining's bar starts where it left off
+            callbacks: combineCallbacks(callbacks, { onStepEnd: ({ step, loss }) => progress.update(step, { loss: loss.toFixed(3) }) }),
           },
         );
       } finally {
