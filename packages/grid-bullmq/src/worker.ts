@@ -37,7 +37,8 @@ export interface GridCellKind<C = never, R = unknown> {
 export interface GridWorkerOptions extends QueueLocation {
   /** promptkd version of this worker: jobs of another version are refused and left for another worker. */
   readonly version: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  /** The cell kinds this worker runs (e.g. KiOP and KDP cells); a job's config is checked by its kind before `run`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kinds have different config types and `run` takes its own (contravariant), so no common type fits
   readonly kinds: readonly GridCellKind<any, unknown>[];
   /** Cells at a time (default 1). */
   readonly concurrency?: number;
