@@ -33,12 +33,13 @@ describe('withFileLock', () => {
 
   it('takes over the lock of a process that died holding it once the lock is stale', async () => {
     const file = join(work, 'dead.safetensors');
-    // a child takes the lock and is killed without releasing it
+    // a child takes the lock and is killed without releasing it; the interval keeps it alive (a bare pending promise
+    // would let it exit on its own, and proper-lockfile removes the lock of a process that exits)
     const script = join(work, 'holder.mts');
     writeFileSync(
       script,
       `import { withFileLock } from ${JSON.stringify(new URL('../src/file-lock.ts', import.meta.url).pathname)};\n` +
-        `await withFileLock(${JSON.stringify(file)}, async () => { process.send!('locked'); await new Promise(() => {}); }, { staleMs: 2000 });\n`,
+        `await withFileLock(${JSON.stringify(file)}, async () => { process.send!('locked'); await new Promise(() => setInterval(() => {}, 60_000)); }, { staleMs: 2000 });\n`,
     );
     const child = fork(script, [], { execArgv: ['--conditions=@promptkd/source', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     await new Promise<void>((resolve) => child.on('message', () => resolve()));
