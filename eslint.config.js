@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const libraryPackages = [
-  'core', 'models', 'datasets', 'visual-prompt', 'label-mapping', 'kd-losses', 'data-free', 'kiop', 'continual', 'kdp',
+  'core', 'models', 'datasets', 'visual-prompt', 'label-mapping', 'kd-losses', 'data-free', 'kiop', 'continual', 'kdp', 'reporting',
 ];
 
 export default tseslint.config(

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
+import { collectResults } from '@promptkd/experiments';
 import {
-  collectResults,
   formatMeanStd,
   formatPairedDifference,
   meanStd,
@@ -11,7 +11,7 @@ import {
   writeLineChart,
   writeTable,
   type Table,
-} from '@promptkd/experiments';
+} from '@promptkd/reporting';
 import { clMethodRegistry } from '@promptkd/continual';
 import { kdMethodRegistry } from '@promptkd/kdp';
 import type { CellResults } from './run-cell.js';

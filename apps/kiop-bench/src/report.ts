@@ -1,4 +1,5 @@
-import { collectResults, renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/experiments';
+import { collectResults } from '@promptkd/experiments';
+import { renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/reporting';
 import { kiopVariantRegistry } from '@promptkd/kiop';
 import type { CellResults } from './run-cell.js';
 

@@ -1,7 +1,7 @@
 /**
  * @promptkd/experiments — the experiment infrastructure shared by the KiOP and KDP apps: run folders,
- * atomic checkpoints with resume, NaN guards, progress, config schemas and presets, tables, plots and the
- * grid runner.
+ * atomic checkpoints with resume, NaN guards, progress, config schemas and presets, the grid runner and the
+ * results collector. Tables, seed statistics and plots are in `@promptkd/reporting`.
  */
 export { StorageError } from './errors.js';
 export {
@@ -9,6 +9,7 @@ export {
   writeFileAtomicSync,
   writeFileDurable,
   removeStaleTempFiles,
+  toStorageError,
   TEMP_MARKER,
 } from './atomic-file.js';
 export type { AtomicWriteOptions, WriteFileFn } from './atomic-file.js';
@@ -54,21 +55,6 @@ export {
   resolvePreset,
 } from './config.js';
 export type { ConfigIssue, Presets, StandardPresetName } from './config.js';
-export {
-  writeTable,
-  renderMarkdown,
-  renderCsv,
-  slugify,
-  meanStd,
-  formatMeanStd,
-  pairedDifference,
-  formatPairedDifference,
-} from './tables.js';
-export type { Cell, Table, TableColumn, MeanStd, BySeed, PairedDifference } from './tables.js';
-export { tCritical95, pairedInterval, pairedSeedsNeeded } from './paired-statistics.js';
-export type { PairedInterval } from './paired-statistics.js';
-export { lineChartSvg, lineChartVegaLite, vegaLiteToSvg, svgToPng, encodePng, writeFigure, writeLineChart } from './plots.js';
-export type { Series, LineChartSpec } from './plots.js';
 export { runGrid, createInProcessQueue } from './grid.js';
 export type { GridCell, GridCellContext, GridOutcome, GridQueue, RunCell, RunGridOptions, InProcessQueueOptions } from './grid.js';
 export { shareCoresAmongJobs } from './share-cores.js';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@promptkd/core';
-import { toStorageError, writeFileAtomicSync } from './atomic-file.js';
+import { toStorageError, writeFileAtomicSync } from '@promptkd/experiments';
 
 /** A table cell. Numbers are formatted with the column's `digits`; null/undefined print empty; NaN prints `n/a`. */
 export type Cell = string | number | null | undefined;

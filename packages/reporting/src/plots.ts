@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@promptkd/core';
-import { toStorageError, writeFileAtomic } from './atomic-file.js';
+import { toStorageError, writeFileAtomic } from '@promptkd/experiments';
 
 /** One line of a chart: `points` as `[x, y]` pairs or `{x, y}` objects. Non-finite y values are dropped. */
 export interface Series {

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { decode } from 'fast-png';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@promptkd/core';
-import { createRunFolder, encodePng, lineChartSvg, lineChartVegaLite, svgToPng, writeLineChart } from '@promptkd/experiments';
+import { createRunFolder } from '@promptkd/experiments';
+import { encodePng, lineChartSvg, lineChartVegaLite, svgToPng, writeLineChart } from '@promptkd/reporting';
 
 let root: string;
 beforeEach(() => {

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@promptkd/core';
+import { createRunFolder } from '@promptkd/experiments';
 import {
-  createRunFolder,
   formatMeanStd,
   formatPairedDifference,
   meanStd,
@@ -12,7 +12,7 @@ import {
   renderCsv,
   renderMarkdown,
   writeTable,
-} from '@promptkd/experiments';
+} from '@promptkd/reporting';
 
 let root: string;
 beforeEach(() => {
