@@ -1,26 +1,16 @@
 /**
- * The benchmark's presets as validated data: a `@promptkd/kdp` preset extended with the app's backbone-pretraining
- * recipe. `paper` = the v3 main setting (Split CIFAR-100, ViT-B → ViT-S from timm checkpoints); `cpu` = the
+ * The benchmark's presets as validated data: `@promptkd/kdp` presets with the in-app backbone-pretraining recipe of
+ * the CPU ones. `paper` = the v3 main setting (Split CIFAR-100, ViT-B → ViT-S from timm checkpoints); `cpu` = the
  * kdp-spec §8.2 miniature on Fashion-MNIST; `demo` = a few-minute pipeline check (undertrained, not for comparing
  * methods); `smoke` = the test-suite cell.
  */
-import { z } from 'zod';
 import { ConfigError } from '@promptkd/core';
 import { applyOverrides, parseConfig, parseSetOverrides } from '@promptkd/experiments';
-import { kdpPresetSchema, kdpPresets, validateKdpPreset } from '@promptkd/kdp';
+import { kdpPresets, kdpRunPresetSchema, validateKdpPreset, type KdpRunPreset } from '@promptkd/kdp';
 
-const pos = z.number().int().positive();
-
-/** Schema of a bench preset (a `KdpPreset` + the app's pretraining recipe). `--set a.b=v` paths follow it. */
-export const benchPresetSchema = kdpPresetSchema.extend({
-  /**
-   * In-app backbone pretraining, a CPU stand-in for timm's ImageNet pretraining (kdp-spec §8.2): supervised
-   * on a held-out pool of `images` train images (`images / #classes` per class, the first ones of each class),
-   * Adam (PyTorch, coupled L2 `weightDecay`), cosine. Absent = timm checkpoints are required.
-   */
-  pretraining: z.object({ images: pos, epochs: pos, lr: z.number().positive(), weightDecay: z.number().nonnegative(), batchSize: pos }).strict().optional(),
-});
-export type BenchPreset = z.infer<typeof benchPresetSchema>;
+/** Schema of a bench preset (`@promptkd/kdp`'s run preset: a `KdpPreset` + pretraining recipe). `--set a.b=v` paths follow it. */
+export const benchPresetSchema = kdpRunPresetSchema;
+export type BenchPreset = KdpRunPreset;
 
 export const PRESET_NAMES = ['paper', 'paper-imagenet-r', 'cpu', 'demo', 'smoke'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];

@@ -1,20 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@promptkd/core';
 import { clMethodRegistry } from '@promptkd/continual';
-import { kdMethodRegistry } from '@promptkd/kdp';
-import { vitPresets } from '@promptkd/models';
 import { runCellInChild as runChildCell } from '@promptkd/experiments';
+import { kdMethodRegistry, prepareCdlBackbones, runCdlCell, VIT_SHAPE_NAMES, vitShapeOf, type CdlCellResults } from '@promptkd/kdp/node';
 import { resolvePresetConfig, type BenchPreset, type PresetName } from './bench-presets.js';
 
+export { cdlGroupName as groupName, cdlRunName as cellId } from '@promptkd/kdp';
 
 /** Backbone names accepted by `--teacher` / `--student` (`@promptkd/models` ViT presets), `preset` = the preset's shape. */
-export const BACKBONE_NAMES = ['preset', 'vitTiny', 'vitSmall', 'vitBase', 'vitLarge', 'vitCdlTeacher', 'vitCdlStudent'] as const;
-const TIMM: Record<string, string> = {
-  vitTiny: 'vit_tiny_patch16_224',
-  vitSmall: 'vit_small_patch16_224',
-  vitBase: 'vit_base_patch16_224',
-  vitLarge: 'vit_large_patch16_224',
-};
+export const BACKBONE_NAMES = ['preset', ...VIT_SHAPE_NAMES] as const;
 
 /**
  * One group of cells run in one process: a dataset split, a CL method and a seed, with one or more KD methods
@@ -39,30 +32,13 @@ export interface KdpCellSpec {
   readonly dataRoot?: string;
 }
 
-function backboneShape(name: string): BenchPreset['teacher'] {
-  if (!(BACKBONE_NAMES as readonly string[]).includes(name) || name === 'preset') {
-    throw new ConfigError(`Unknown backbone '${name}'. Valid: ${BACKBONE_NAMES.join(', ')}.`, { field: 'backbone', valid: BACKBONE_NAMES });
-  }
-  const v = vitPresets[name as keyof typeof vitPresets] as { imageSize: number; patchSize: number; dim: number; depth: number; heads: number; mlpRatio: number; inputChannels?: number };
-  return {
-    ...(TIMM[name] ? { timm: TIMM[name] } : {}),
-    imageSize: v.imageSize,
-    patchSize: v.patchSize,
-    channels: v.inputChannels ?? 3,
-    dim: v.dim,
-    depth: v.depth,
-    heads: v.heads,
-    mlpRatio: v.mlpRatio,
-  };
-}
-
 /** The cell's resolved, validated preset (split, dataset, backbones and `--set` applied). */
 export function resolveCell(c: KdpCellSpec): BenchPreset {
   for (const kd of c.kd) if (!kdMethodRegistry.has(kd)) kdMethodRegistry.get(kd);
   if (!clMethodRegistry.has(c.cl)) clMethodRegistry.get(c.cl);
   const shapes: Record<string, unknown> = {};
-  if (c.teacher && c.teacher !== 'preset') shapes.teacher = backboneShape(c.teacher);
-  if (c.student && c.student !== 'preset') shapes.student = backboneShape(c.student);
+  if (c.teacher && c.teacher !== 'preset') shapes.teacher = vitShapeOf(c.teacher);
+  if (c.student && c.student !== 'preset') shapes.student = vitShapeOf(c.student);
   return resolvePresetConfig(c.preset, {
     ...(c.split ? { split: c.split } : {}),
     ...(c.dataset ? { dataset: c.dataset } : {}),
@@ -71,37 +47,36 @@ export function resolveCell(c: KdpCellSpec): BenchPreset {
   });
 }
 
-/** `<dataset>-<N>x<K>-t<D_T>-s<D_S>`: the folder of one dataset split and backbone pair. */
-export function groupName(p: BenchPreset): string {
-  return `${p.data.dataset}-${p.data.numTasks}x${p.data.classesPerTask}-t${p.teacher.dim}-s${p.student.dim}`;
+const sources = (c: KdpCellSpec) => ({
+  ...(c.dataRoot ? { dataRoot: c.dataRoot } : {}),
+  ...(c.teacherWeights ? { teacherWeights: c.teacherWeights } : {}),
+  ...(c.studentWeights ? { studentWeights: c.studentWeights } : {}),
+});
+
+/** Runs a cell in this process (`@promptkd/kdp`'s `runCdlCell`): `<root>/<group>/<cl>/<kd>__s<seed>/` per KD method, finished ones skipped. */
+export function runOneCell(c: KdpCellSpec, root: string, options: { quiet?: boolean; log?: (line: string) => void } = {}): Promise<Map<string, CdlCellResults>> {
+  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  return runCdlCell({ preset: resolveCell(c), clMethod: c.cl, kdMethods: c.kd, seed: c.seed, root, ...sources(c), log, ...(options.quiet ? { quiet: true } : {}) });
 }
 
-/** Run-folder name of one KD method of a cell: `<group>/<cl>/<kd>__s<seed>`. */
-export function cellId(p: BenchPreset, cl: string, kd: string, seed: number): string {
-  return `${groupName(p)}/${cl}/${kd}__s${seed}`;
+/** Loads (or pretrains and caches) both backbones of a cell's preset: call once before a grid so parallel cells find them cached. */
+export async function prepareBackbones(c: KdpCellSpec, log: (line: string) => void = () => {}): Promise<void> {
+  const { teacher, student } = await prepareCdlBackbones(resolveCell(c), { ...sources(c), log });
+  teacher.vit.dispose();
+  student.vit.dispose();
 }
 
-/** Run-folder name of the teacher stream a cell's KD methods share (its per-task checkpoints): `<group>/<cl>/teacher__s<seed>`. */
-export function teacherRunId(p: BenchPreset, cl: string, seed: number): string {
-  return `${groupName(p)}/${cl}/teacher__s${seed}`;
-}
+/** The optional spec fields and their `promptkd kdp run` flags. */
+const FLAGS = [
+  ['split', '--split'], ['dataset', '--dataset'], ['teacher', '--teacher'], ['student', '--student'],
+  ['teacherWeights', '--teacher-weights'], ['studentWeights', '--student-weights'], ['dataRoot', '--data-root'],
+] as const;
 
 /** CLI arguments that re-create a cell in another process (`promptkd kdp run ...`). */
 export function cellArgs(c: KdpCellSpec, root: string): string[] {
   return [
-    'kdp', 'run',
-    '--preset', c.preset,
-    ...(c.split ? ['--split', c.split] : []),
-    ...(c.dataset ? ['--dataset', c.dataset] : []),
-    '--cl', c.cl,
-    '--kd', c.kd.join(','),
-    '--seed', String(c.seed),
-    ...(c.teacher ? ['--teacher', c.teacher] : []),
-    ...(c.student ? ['--student', c.student] : []),
-    ...(c.teacherWeights ? ['--teacher-weights', c.teacherWeights] : []),
-    ...(c.studentWeights ? ['--student-weights', c.studentWeights] : []),
-    ...(c.dataRoot ? ['--data-root', c.dataRoot] : []),
-    '--out', root,
+    'kdp', 'run', '--preset', c.preset, '--cl', c.cl, '--kd', c.kd.join(','), '--seed', String(c.seed), '--out', root,
+    ...FLAGS.flatMap(([field, flag]) => (c[field] ? [flag, c[field]] : [])),
     ...(c.set ?? []).flatMap((s) => ['--set', s]),
   ];
 }

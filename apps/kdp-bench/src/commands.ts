@@ -1,15 +1,13 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
-import { PRESET_NAMES, type PresetName } from './bench-presets.js';
-import { kdMethodRegistry } from '@promptkd/kdp';
-import { BACKBONE_NAMES, cellId, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
-import { collectCells, writePlots, writeTables } from './report.js';
-import { prepareBackbones, runOneCell } from './run-cell.js';
-import { existsSync } from 'node:fs';
 import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
+import { collectCdlRuns, kdMethodRegistry } from '@promptkd/kdp/node';
+import { PRESET_NAMES, type PresetName } from './bench-presets.js';
+import { BACKBONE_NAMES, cellId, prepareBackbones, resolveCell, runCellInChild, runOneCell, type KdpCellSpec } from './cells.js';
 import { runKdpGridOnQueue } from './grid-queue.js';
-import { join } from 'node:path';
+import { writePlots, writeTables } from './report.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (v: string) => {
@@ -52,7 +50,7 @@ function specOf(o: Record<string, unknown>, extra: { split?: string; cl: string;
 
 /** Writes tables and figures of a grid root; returns the tables as markdown. */
 export async function report(root: string): Promise<string> {
-  const cells = collectCells(root);
+  const cells = collectCdlRuns(root);
   const { markdown } = writeTables(root, cells);
   await writePlots(root, cells);
   return markdown;
@@ -74,9 +72,7 @@ export async function runKdpGrid(options: {
   const { base, splits, cls, kds, seeds, root, jobs } = options;
   for (const split of splits) {
     // Pretrain (or load) the backbones once here, so the parallel cells find them cached.
-    const b = await prepareBackbones(specOf(base, { split, cl: cls[0] as string, kd: [...kds], seed: 0 }), log);
-    b.teacher.vit.dispose();
-    b.student.vit.dispose();
+    await prepareBackbones(specOf(base, { split, cl: cls[0] as string, kd: [...kds], seed: 0 }), log);
   }
   const groups: KdpCellSpec[] = [];
   for (const seed of seeds) {
@@ -165,7 +161,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .description('write the Acc/Fgt table (mean ± std over seeds), paired differences and per-seed numbers of a grid folder')
     .argument('<dir>', 'grid root')
     .action(async (dir: string) => {
-      const { markdown } = writeTables(resolve(dir), collectCells(resolve(dir)));
+      const { markdown } = writeTables(resolve(dir), collectCdlRuns(resolve(dir)));
       process.stdout.write(`${markdown}\n`);
     });
   kdp
@@ -174,7 +170,7 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .argument('<dir>', 'grid root')
     .option('--kd <list>', 'KD methods to draw (default: all in the folder)', list)
     .action(async (dir: string, o: { kd?: string[] }) => {
-      const files = await writePlots(resolve(dir), collectCells(resolve(dir)), o.kd ? { methods: o.kd } : {});
+      const files = await writePlots(resolve(dir), collectCdlRuns(resolve(dir)), o.kd ? { methods: o.kd } : {});
       process.stdout.write(`${files.map((f) => `${f} (+ .png)`).join('\n')}\n`);
     });
   return kdp;

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetRegistry } from '@promptkd/datasets/node';
 import { writeIdx } from './idx-fixture.js';
 import { ConfigError } from '@promptkd/core';
-import { kdMethodRegistry } from '@promptkd/kdp';
-import { PRESET_NAMES, collectCells, kdpCommand, resolvePresetConfig, type CellResults } from '../src/index.js';
+import { collectCdlRuns as collectCells, kdMethodRegistry, type CdlCellResults as CellResults } from '@promptkd/kdp/node';
+import { PRESET_NAMES, kdpCommand, resolvePresetConfig } from '../src/index.js';
 
 const KD_ORDER = kdMethodRegistry.ordered();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '@promptkd/continual';
-import { accFgtTable, claimsTable, headsTable, pairedTable, perSeedTable, type CellResults, type FoundCell } from '../src/index.js';
+import type { CdlCellResults as CellResults, FoundCdlRun as FoundCell } from '@promptkd/kdp';
+import { accFgtTable, claimsTable, headsTable, pairedTable, perSeedTable } from '../src/index.js';
 
 /** A hand-made 2-task result: final row [a0, a1], just-learned a00 → forgetting (a00 − a0)/2. */
 function stream(a00: number, a0: number, a1: number) {
@@ -92,7 +93,7 @@ describe('paired-by-seed differences', () => {
 describe('per-seed table', () => {
   it('lists Acc / Fgt per seed for each method', () => {
     const rows = perSeedTable(cells, 'test').rows as Row[];
-    expect(rows[0]).toMatchObject({ cl: 'CODA-P', method: 'student alone', s0: '65.0 / 20.0', s4: '69.0 / 16.0', mean: '67.00 ± 1.58' });
+    expect(rows[0]).toMatchObject({ group: 'CODA-P', method: 'student alone', s0: '65.0 / 20.0', s4: '69.0 / 16.0', mean: '67.00 ± 1.58' });
   });
 });
 

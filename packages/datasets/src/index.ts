@@ -70,7 +70,11 @@ export { kiopTransform, kdpTransform } from './transforms/presets.js';
 
 // Loaders
 export { toTensors } from './loaders/to-tensor.js';
+export { toTensorsAt } from './loaders/to-tensors-at.js';
+export type { TensorImages } from './loaders/to-tensors-at.js';
 export { BatchLoader, batches, evalBatches } from './loaders/batch-loader.js';
 export type { BatchOptions, Batch, LoaderState } from './loaders/batch-loader.js';
 export { classIncrementalSplit } from './loaders/class-incremental.js';
 export type { ClassIncrementalSplit, ClassIncrementalOptions, IncrementalTask } from './loaders/class-incremental.js';
+export { classIncrementalStream, disposeTensorTasks } from './loaders/class-incremental-stream.js';
+export type { ClassIncrementalStream, ClassIncrementalStreamOptions, TensorIncrementalTask } from './loaders/class-incremental-stream.js';

@@ -38,6 +38,8 @@ export { cdlSeed, CDL_SEED_ROLES, type CdlSeedRole } from './cdl-seed.js';
 export {
   kdpPresets,
   kdpPresetSchema,
+  kdpRunPresetSchema,
+  backbonePretrainingSchema,
   vitShapeSchema,
   clPresetParamsSchema,
   kdHyperParamsSchema,
@@ -46,7 +48,16 @@ export {
   resolveClConfig,
   validateKdpPreset,
   type KdpPreset,
+  type KdpRunPreset,
+  type BackbonePretraining,
   type KdpPresetName,
   type VitShape,
   type ClPresetParams,
 } from './presets.js';
+export { vitShapeOf, VIT_SHAPE_NAMES } from './vit-shapes.js';
+export { cdlConfigOf } from './cdl-config-of.js';
+export { cdlGroupName, cdlRunName, cdlTeacherRunName } from './cdl-run-names.js';
+export { cdlRowLabel, CDL_TEACHER_ROW, type CdlCellResults, type CdlBackboneInfo, type FoundCdlRun } from './cdl-results.js';
+export { cdlSeedValues, type CdlMetric } from './cdl-seed-values.js';
+export { cdlAccuracyCurves } from './cdl-accuracy-curves.js';
+export { cdlHeadSummary, type CdlHeadSummary } from './cdl-head-summary.js';

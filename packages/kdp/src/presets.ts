@@ -108,6 +108,26 @@ export const kdpPresetSchema = z
 /** Hyper-parameters of a continual-distillation experiment, as plain data. */
 export type KdpPreset = z.infer<typeof kdpPresetSchema>;
 
+/**
+ * In-app backbone pretraining, a CPU stand-in for timm's ImageNet pretraining (kdp-spec §8.2): supervised on a
+ * held-out pool of `images` train images (`images / #classes` per class, the first ones of each class), Adam
+ * (PyTorch, coupled L2 `weightDecay`), cosine schedule. Used by `prepareCdlBackbone` (`@promptkd/kdp/node`) when no
+ * checkpoint is given.
+ */
+export const backbonePretrainingSchema = z
+  .object({ images: positiveInt, epochs: positiveInt, lr: z.number().positive(), weightDecay: z.number().nonnegative(), batchSize: positiveInt })
+  .strict();
+/** An in-app backbone-pretraining recipe. */
+export type BackbonePretraining = z.infer<typeof backbonePretrainingSchema>;
+
+/**
+ * A preset as a run uses it: {@link kdpPresetSchema} plus how the frozen backbones are obtained when no checkpoint
+ * is given (`pretraining`; absent = timm checkpoints are required). `--set a.b=v` paths follow it.
+ */
+export const kdpRunPresetSchema = kdpPresetSchema.extend({ pretraining: backbonePretrainingSchema.optional() });
+/** A {@link KdpPreset} with an optional {@link BackbonePretraining} recipe. */
+export type KdpRunPreset = z.infer<typeof kdpRunPresetSchema>;
+
 const PAPER_KD: z.infer<typeof kdHyperParamsSchema> = {
   alpha: 0.5,
   temperature: 2,

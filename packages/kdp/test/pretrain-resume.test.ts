@@ -4,15 +4,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
-import { applyOverrides } from '@promptkd/experiments';
-import { benchPresets, type BenchPreset } from '../src/bench-presets.js';
-import { prepareBackbone } from '../src/backbones.js';
+import { kdpPresets, prepareCdlBackbone, type KdpRunPreset } from '@promptkd/kdp/node';
 
 // Issue "Reliability: resumable runs": a backbone pretraining killed after a partial checkpoint resumes and caches
 // weights bit-identical to an uninterrupted pretraining (smoke student ViT, 40 Fashion-MNIST images, 2 × 2 steps).
 
 const work = mkdtempSync(join(tmpdir(), 'kdp-pretrain-resume-'));
-const preset: BenchPreset = applyOverrides(benchPresets.smoke, { pretraining: { epochs: 2 } });
+const preset: KdpRunPreset = { ...kdpPresets.smoke, pretraining: { images: 40, epochs: 2, lr: 1e-3, weightDecay: 0, batchSize: 20 } };
 const kill = new Error('simulated kill');
 let pool: ImageDataset;
 let test: ImageDataset;
@@ -32,7 +30,7 @@ afterAll(() => {
 async function prepare(cacheDir: string, killAt?: number): Promise<string[]> {
   const lines: string[] = [];
   let saves = 0;
-  const b = await prepareBackbone({
+  const b = await prepareCdlBackbone({
     role: 'student', preset, pool, test, cacheDir, quiet: true, log: (l) => lines.push(l),
     checkpoint: { everySteps: 1, afterSave: () => { if (++saves === killAt) throw kill; } },
   });
@@ -42,7 +40,7 @@ async function prepare(cacheDir: string, killAt?: number): Promise<string[]> {
 
 const weights = (dir: string) => readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.safetensors')) as string));
 
-describe('kdp-bench backbone pretraining: kill and resume', () => {
+describe('CDL backbone pretraining: kill and resume', () => {
   it('resumes a pretraining killed mid-epoch to bit-identical cached weights', async () => {
     const n0 = tf.memory().numTensors;
     await prepare(join(work, 'straight'));
