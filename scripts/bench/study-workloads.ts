@@ -25,8 +25,17 @@ import {
   sortedRandomTargets,
 } from '@promptkd/data-free';
 import { DistillationStudent, LiveTeacher, createKdMethod, kdpPresets, resolveClConfig, type KdpPresetName, type VitShape } from '@promptkd/kdp';
-import { FusedModels, bankAugment, createPromptSession, kiopPresets, knowledgeStoringStep, type KiopConfig, type KiopContext } from '@promptkd/kiop';
-import { benchPresets, type BenchPreset } from '@promptkd/kiop-bench';
+import {
+  FusedModels,
+  bankAugment,
+  createPromptSession,
+  kiopPresets,
+  knowledgeStoringStep,
+  participantPresets,
+  type KiopConfig,
+  type KiopContext,
+  type ParticipantPreset,
+} from '@promptkd/kiop';
 import { randomLabelMappingSlices } from '@promptkd/label-mapping';
 import { CmiGenerator, VisionTransformer, createModel } from '@promptkd/models';
 import { SegmentedPrompt } from '@promptkd/visual-prompt';
@@ -185,7 +194,7 @@ export function kdpStudentStep(presetName: KdpPresetName, batchOverride?: number
 // ---------------------------------------------------------------------------------------------------------------
 // KiOP
 
-export type KiopPresetName = keyof typeof kiopPresets & keyof typeof benchPresets;
+export type KiopPresetName = keyof typeof kiopPresets & keyof typeof participantPresets;
 
 /** Host and source datasets of the KiOP studies per preset (the README demo: MNIST host, Fashion-MNIST source; paper: GTSRB host, CIFAR-10 source). */
 const KIOP_PAIR: Record<KiopPresetName, { host: { dataset: string; classes: number }; source: { dataset: string; classes: number } }> = {
@@ -195,12 +204,12 @@ const KIOP_PAIR: Record<KiopPresetName, { host: { dataset: string; classes: numb
   paper: { host: { dataset: 'gtsrb', classes: 43 }, source: { dataset: 'cifar10', classes: 10 } },
 };
 
-/** The network spec torch_bench.py builds for a bench preset's architecture. */
-function archSpec(bench: BenchPreset, classes: number): Record<string, unknown> {
+/** The network spec torch_bench.py builds for a participant preset's architecture. */
+function archSpec(bench: ParticipantPreset, classes: number): Record<string, unknown> {
   return { arch: bench.arch, config: bench.archConfig, classes };
 }
 
-function network(bench: BenchPreset, classes: number, seed: number): ClassifierModel {
+function network(bench: ParticipantPreset, classes: number, seed: number): ClassifierModel {
   const m = createModel(bench.arch as 'bnCnn', { ...bench.archConfig, numClasses: classes, seed } as object) as unknown as ClassifierModel;
   m.setTrainable(false);
   return m;
@@ -220,7 +229,7 @@ function kiopParts(presetName: KiopPresetName, batchOverride?: number, hostBnTra
   const preset = kiopPresets[presetName];
   const fidelity = { ...preset.fidelity, hostBnTrainMode: hostBnTrainMode ?? preset.fidelity.hostBnTrainMode };
   const config: KiopConfig = { ...preset, variant: 'kiopB', seed: 0, batchSize: batchOverride ?? preset.batchSize, fidelity };
-  const bench = benchPresets[presetName];
+  const bench = participantPresets[presetName];
   const pair = KIOP_PAIR[presetName];
   const host = network(bench, pair.host.classes, 1);
   const source = network(bench, pair.source.classes, 2);
@@ -279,7 +288,7 @@ export function kiopPromptSession(presetName: KiopPresetName, batchOverride?: nu
  * L = β·τ²·KL(f_B(x_B) ‖ LM(f_A(PP(PC(x_B))))) + α·τ²·KL(f_A(x_A) ‖ f_A(PC(x_A)))      (τ 20, α = β = 1)
  * SGD(lr 0.8, momentum 0.9, weight decay 1e-4) on the nested prompt [PC, PP]
  * ```
- * with host and source from the preset's architecture (`benchPresets` of the KiOP app), eval-mode BN.
+ * with host and source from the preset's architecture (`participantPresets` of `@promptkd/kiop`), eval-mode BN.
  * `microBatch` runs the step as gradient accumulation over micro-batches of that many rows.
  */
 export function kiopPromptStep(presetName: KiopPresetName, batchOverride?: number, microBatch?: number): BenchModel {

@@ -1,7 +1,7 @@
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { runGrid, type GridOutcome } from '@promptkd/experiments';
-import { createRedisGridQueue, fingerprint, PROMPTKD_VERSION, redisFromCli, type GridCellKind, type QueueCliOptions } from '@promptkd/grid-bullmq';
+import type { GridOutcome } from '@promptkd/experiments';
+import { fingerprint, runGridOnQueue, type GridCellKind, type QueueCliOptions } from '@promptkd/grid-bullmq';
 import { benchPresetSchema } from './bench-presets.js';
 import { cellId, groupName, resolveCell, runCellInChild, type KdpCellSpec } from './cells.js';
 
@@ -26,37 +26,13 @@ export const kdpCellKind: GridCellKind<KdpCellSpec, string[]> = {
   },
 };
 
-/**
- * Runs KDP groups on BullMQ workers (job id `<grid>/<dataset split>/<cl>/s<seed>`), then, unless `detach`, waits and
- * writes each KD method's run folder under `root`. Returns the outcomes, or undefined when detached.
- */
-export async function runKdpGridOnQueue(
+/** KDP groups on BullMQ workers (job id `<grid>/<dataset split>/<cl>/s<seed>`): grid-bullmq's `runGridOnQueue`. */
+export function runKdpGridOnQueue(
   groups: readonly KdpCellSpec[],
   root: string,
   o: QueueCliOptions & { readonly grid?: string; readonly detach?: boolean },
   log: (line: string) => void,
 ): Promise<GridOutcome<KdpCellSpec, string[]>[] | undefined> {
-  const grid = o.grid ?? basename(root);
-  const queue = createRedisGridQueue<KdpCellSpec, string[]>({
-    redis: redisFromCli(o),
-    queueName: o.queueName,
-    grid,
-    kind: kdpCellKind.name,
-    version: PROMPTKD_VERSION,
-    schemaVersion: kdpCellKind.schemaVersion,
-    resolve: kdpCellKind.resolve,
-    onOutcome: (x) => log(`${x.status}: ${x.cell.id}${x.status === 'failed' ? ` (${(x.error as Error).message})` : ''}`),
-  });
   const cells = groups.map((g) => ({ id: `${groupName(resolveCell(g))}/${g.cl}/s${g.seed}`, config: g }));
-  try {
-    if (o.detach) {
-      await queue.enqueue(cells, { root });
-      log(`grid '${grid}': ${cells.length} groups on ${queue.name}`);
-      return undefined;
-    }
-    log(`grid '${grid}': ${cells.length} groups on ${queue.name}; waiting for workers (promptkd worker)`);
-    return await runGrid(cells, () => Promise.reject(new Error('KDP groups of a queued grid run on workers')), { root, queue, continueOnError: true });
-  } finally {
-    await queue.close();
-  }
+  return runGridOnQueue({ kind: kdpCellKind, cells, root, queue: o, log, noun: 'groups' });
 }

@@ -1,12 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { ConfigError, ResourceUnavailableError } from '@promptkd/core';
+import { ResourceUnavailableError } from '@promptkd/core';
 import { datasetRegistry } from '@promptkd/datasets/node';
-import { applyOverrides, parseConfig, parseSetOverrides, runCellInChild as runChildCell } from '@promptkd/experiments';
-import { KIOP_VARIANTS, kiopConfigSchema, kiopPresets, type KiopConfig, type KiopVariantKey } from '@promptkd/kiop';
-import { benchPresets, type BenchPreset } from './bench-presets.js';
+import { runCellInChild as runChildCell } from '@promptkd/experiments';
+import {
+  kiopCellName,
+  kiopPresets,
+  participantPresets,
+  resolveKiopConfig,
+  type KiopConfig,
+  type KiopPresetName as PresetName,
+  type KiopVariantKey,
+  type ParticipantPreset,
+} from '@promptkd/kiop/node';
 
-export type PresetName = keyof typeof kiopPresets;
+export type { PresetName };
 export const PRESET_NAMES = Object.keys(kiopPresets) as PresetName[];
 
 /** One cell of a KiOP grid: a host dataset, its sources, a variant, a preset, a seed. */
@@ -21,27 +29,12 @@ export interface KiopCellSpec {
 }
 
 /** The run-folder name of a cell: `<host>__<src1>+<src2>/<variant>__s<seed>`. */
-export function cellId(c: KiopCellSpec): string {
-  return `${c.host}__${c.sources.join('+')}/${c.variant}__s${c.seed}`;
-}
+export const cellId = (c: KiopCellSpec): string => kiopCellName(c);
 
-/** Resolves and validates a cell's KiOP config and bench preset. */
-export function resolveCell(c: KiopCellSpec): { config: KiopConfig; bench: BenchPreset } {
-  if (!PRESET_NAMES.includes(c.preset)) {
-    throw new ConfigError(`Unknown preset '${c.preset}'. Valid: ${PRESET_NAMES.join(', ')}.`, { field: 'preset', valid: PRESET_NAMES });
-  }
-  if (!KIOP_VARIANTS.includes(c.variant)) {
-    throw new ConfigError(`Unknown variant '${c.variant}'. Valid: ${KIOP_VARIANTS.join(', ')}.`, { field: 'variant', valid: KIOP_VARIANTS });
-  }
-  const base = { ...kiopPresets[c.preset], variant: c.variant, seed: c.seed };
-  if (c.variant === 'multiModel' && base.promptSizes.length < c.sources.length + 2) {
-    // one more periphery segment per extra source: 32 → 36 → PP → PP2 (the reference uses 224)
-    const last = base.promptSizes[base.promptSizes.length - 1]!;
-    base.promptSizes = [...base.promptSizes, ...Array.from({ length: c.sources.length + 2 - base.promptSizes.length }, (_, i) => last + 16 * (i + 1))];
-  }
-  const withSet = c.set?.length ? applyOverrides(base, parseSetOverrides(kiopConfigSchema, c.set)) : base;
-  const config = parseConfig(kiopConfigSchema, withSet, `preset '${c.preset}'`);
-  return { config, bench: benchPresets[c.preset] };
+/** Resolves and validates a cell's KiOP config (kiop's `resolveKiopConfig`) and participant preset. */
+export function resolveCell(c: KiopCellSpec): { config: KiopConfig; bench: ParticipantPreset } {
+  const config = resolveKiopConfig({ preset: c.preset, variant: c.variant, seed: c.seed, sources: c.sources.length, overrides: c.set ?? [] });
+  return { config, bench: participantPresets[c.preset] };
 }
 
 /**

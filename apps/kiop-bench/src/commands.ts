@@ -2,15 +2,14 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '@promptkd/core';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
-import { KIOP_VARIANTS, type KiopVariantKey } from '@promptkd/kiop';
+import { KIOP_VARIANTS, prepareParticipant, runKiopCell, type KiopVariantKey } from '@promptkd/kiop/node';
 import { loadDataset } from '@promptkd/datasets/node';
+import { QUEUE_OPTION_FLAGS, runGridOnQueue, wantsQueue } from '@promptkd/grid-bullmq';
+import { writeServablePrompts } from '@promptkd/serve';
 import { cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
-import { prepareParticipant } from './participants.js';
+import { kiopCellKind } from './grid-queue.js';
 import { collectCells, writeReport } from './report.js';
-import { runCell } from './run-cell.js';
-import { serveCommandLine, servedLine } from './serve-artifacts.js';
-import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
-import { runKiopGridOnQueue } from './grid-queue.js';
+import { serveCommandLine, servedLine } from './serve-hints.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (v: string) => {
@@ -31,7 +30,7 @@ export async function runOneCell(spec: KiopCellSpec, root: string, weights: { ho
     sources.push(await prepareParticipant({ dataset: ds, preset: bench, seed: 0, weights: weights.sources?.[i], log }));
   }
   try {
-    return await runCell({ root, name: cellId(spec), config, bench, host, sources });
+    return await runKiopCell({ root, name: cellId(spec), config, preset: bench, host, sources, writePromptArtifacts: writeServablePrompts });
   } finally {
     host.model.dispose();
     for (const s of sources) s.model.dispose();
@@ -105,7 +104,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
       const log = (l: string) => process.stderr.write(`${l}\n`);
       let outcomes;
       if (wantsQueue(o)) {
-        outcomes = await runKiopGridOnQueue(cells, root, o, log);
+        outcomes = await runGridOnQueue({ kind: kiopCellKind, cells: cells.map((c) => ({ id: cellId(c), config: c })), root, queue: o, log });
         if (!outcomes) return;
       } else {
         await init();

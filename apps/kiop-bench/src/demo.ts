@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { collectCells, writeReport } from './report.js';
 import { checkDataAvailable, gridCells, runCells } from './commands.js';
+import { prepareParticipant } from '@promptkd/kiop/node';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
-import { prepareParticipant } from './participants.js';
-import { serveCommandLine, servedLine } from './serve-artifacts.js';
+import { serveCommandLine, servedLine } from './serve-hints.js';
 
 /** The demo's cells: the paper's four methods and the real-data reference (not part of KiOP). */
 export const DEMO_VARIANTS = ['vanillaKd', 'kiopT', 'kiopB', 'kiopBF', 'realDataRef'] as const;

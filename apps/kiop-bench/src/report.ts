@@ -1,36 +1,14 @@
-import { collectResults } from '@promptkd/experiments';
-import { renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/reporting';
+import { epochSeries, formatPercent as pct, renderMarkdown, writeLineChart, writeTable, type Table } from '@promptkd/reporting';
 import { kiopVariantRegistry } from '@promptkd/kiop';
-import type { CellResults } from './run-cell.js';
+import type { KiopFoundCell } from '@promptkd/kiop/node';
 
-/** A finished cell found under a grid root. */
-export interface FoundCell {
-  readonly dir: string;
-  readonly pair: string;
-  readonly variant: string;
-  readonly seed: number;
-  readonly results: CellResults;
-}
-
-const CELL = /^(\w+)__s(-?\d+)$/;
-
-/** Every `<pair>/<variant>__s<seed>/results.json` under `root`, by pair, then the variants' table order, then seed. */
-export function collectCells(root: string): FoundCell[] {
-  const found = collectResults<CellResults>(root, { depth: 2, match: ([, cell]) => CELL.test(cell ?? '') }).map((r) => {
-    const [, variant, seed] = CELL.exec(r.segments[1] ?? '') as RegExpExecArray;
-    return { dir: r.dir, pair: r.segments[0] ?? '', variant: variant ?? '', seed: Number(seed), results: r.results };
-  });
-  const order = kiopVariantRegistry.ordered(new Set(found.map((c) => c.variant)));
-  return found.sort((a, b) => a.pair.localeCompare(b.pair) || order.indexOf(a.variant) - order.indexOf(b.variant) || a.seed - b.seed);
-}
-
-const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : (100 * v).toFixed(2));
+export { collectKiopCells as collectCells } from '@promptkd/kiop/node';
 
 /**
  * The paper's Table 1 layout: one row per (source dataset, method), columns Acc.B and Acc.A per host dataset
  * (final epoch, then the epoch with the best Acc.B as the reference code selects), plus the models' clean accuracy.
  */
-export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): Table {
+export function kiopTable(cells: readonly KiopFoundCell[], title = 'KiOP results'): Table {
   const rows = cells.map((c) => ({
     source: c.results.sources.map((s) => s.dataset).join('+'),
     host: c.results.host.dataset,
@@ -85,7 +63,7 @@ export function kiopTable(cells: readonly FoundCell[], title = 'KiOP results'): 
 }
 
 /** The last epoch's synthesis and bank diagnostics of source B (empty strings when the variant has none). */
-function finalDiagnostics(c: FoundCell): Record<'targetAgreement' | 'keptIteration' | 'bankPerClass' | 'bankAgreement', string> {
+function finalDiagnostics(c: KiopFoundCell): Record<'targetAgreement' | 'keptIteration' | 'bankPerClass' | 'bankAgreement', string> {
   const last = c.results.epochs[c.results.epochs.length - 1];
   const syn = last?.synthesis.B;
   const agreement = last?.diagnostics?.bankAgreementB;
@@ -98,26 +76,24 @@ function finalDiagnostics(c: FoundCell): Record<'targetAgreement' | 'keptIterati
 }
 
 /** One note per dataset: where its images came from and the split rule, as recorded in results.json. */
-function dataNotes(cells: readonly FoundCell[]): string[] {
+function dataNotes(cells: readonly KiopFoundCell[]): string[] {
   const seen = new Map<string, string>();
   for (const c of cells) for (const p of [c.results.host, ...c.results.sources]) if (p.data) seen.set(p.dataset, p.data);
   return [...seen].map(([dataset, data]) => `Data, ${dataset}: ${data}.`);
 }
 
 /** Writes the table (markdown + CSV) and one training-curve figure (SVG + PNG) per pair into `root`. */
-export async function writeReport(root: string, cells: readonly FoundCell[], title?: string): Promise<{ markdown: string }> {
+export async function writeReport(root: string, cells: readonly KiopFoundCell[], title?: string): Promise<{ markdown: string }> {
   const table = kiopTable(cells, title);
   writeTable(root, table, { name: 'kiop-results' });
   const markdown = renderMarkdown(table);
   const pairs = [...new Set(cells.map((c) => c.pair))];
   for (const pair of pairs) {
     const inPair = cells.filter((c) => c.pair === pair);
-    const series = inPair.flatMap((c) =>
-      ['accA', 'accB'].map((m) => ({
-        name: `${kiopVariantRegistry.label(c.variant)} ${m === 'accA' ? 'Acc.A' : 'Acc.B'}${inPair.some((o) => o.seed !== c.seed) ? ` s${c.seed}` : ''}`,
-        points: c.results.epochs.map((e) => [e.epoch + 1, 100 * (e.metrics[m] ?? Number.NaN)] as const),
-      })),
-    );
+    const series = inPair.flatMap((c) => {
+      const seed = inPair.some((o) => o.seed !== c.seed) ? ` s${c.seed}` : '';
+      return [['accA', 'Acc.A'], ['accB', 'Acc.B']].map(([m, label]) => epochSeries(`${kiopVariantRegistry.label(c.variant)} ${label}${seed}`, c.results.epochs, m!));
+    });
     await writeLineChart(root, `curves-${pair}`, { title: `KiOP training curves (${pair.replace('__', ' ← ')})`, xLabel: 'epoch', yLabel: 'accuracy (%)', series, yDomain: [0, 100] }, { png: true });
   }
   return { markdown };

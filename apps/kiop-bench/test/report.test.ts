@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunFolder } from '@promptkd/experiments';
 import { collectCells, kiopTable } from '../src/report.js';
-import type { CellResults } from '../src/run-cell.js';
+import type { KiopCellResults as CellResults } from '@promptkd/kiop/node';
 
 let root: string;
 beforeEach(() => {

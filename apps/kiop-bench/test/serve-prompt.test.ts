@@ -7,11 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encode } from 'fast-png';
 import { evalBatches, kiopTransform, loadDataset, takePerClass } from '@promptkd/datasets/node';
-import { FusedModels } from '@promptkd/kiop';
+import { FusedModels, participantPresets } from '@promptkd/kiop';
 import { FixedLabelMapping } from '@promptkd/label-mapping';
 import { createPromptServer } from '@promptkd/serve';
 import { loadPromptArtifact, type SegmentedPrompt } from '@promptkd/visual-prompt/node';
-import { benchPresets } from '../src/bench-presets.js';
 
 // `promptkd kiop run` writes a prompt artifact that `promptkd serve` loads as is, and prints the command; the served
 // prompt answers the source's test images exactly as the run's own evaluation did (same logits, same Acc.B).
@@ -39,7 +38,7 @@ describe('kiop run → serve', () => {
     try {
       const list = (await (await fetch(`${url}/v1/prompts`)).json()) as { prompts: Record<string, unknown>[] };
       expect(list.prompts).toHaveLength(1);
-      const test = takePerClass(await loadDataset('fashionMnist', { split: 'test' }), benchPresets.smoke.testPerClass!);
+      const test = takePerClass(await loadDataset('fashionMnist', { split: 'test' }), participantPresets.smoke.testPerClass!);
       expect(list.prompts[0]).toMatchObject({
         id: 'fashionMnist-kiopT-s0',
         sourceDataset: 'fashionMnist',
@@ -111,7 +110,7 @@ describe('kiop run → serve', () => {
     const app = await createPromptServer({ host: hostFile!, prompts: promptsDir!, logger: false, processMetrics: false, watch: false });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const test = takePerClass(await loadDataset('fashionMnist', { split: 'test' }), benchPresets.smoke.testPerClass!);
+      const test = takePerClass(await loadDataset('fashionMnist', { split: 'test' }), participantPresets.smoke.testPerClass!);
       const list = (await (await fetch(`${url}/v1/prompts`)).json()) as { prompts: Record<string, unknown>[] };
       expect(list.prompts[0]).toMatchObject({
         bnMode: 'promptStatistics',

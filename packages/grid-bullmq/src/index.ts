@@ -15,3 +15,4 @@ export { createRedisGridQueue, openQueue, type QueueLocation, type RedisGridQueu
 export { startGridWorker, type GridCellContext, type GridCellKind, type GridWorker, type GridWorkerOptions } from './worker.js';
 export { collectGrid, formatStatus, gridStatus, removeGrid, type CellStatus } from './status.js';
 export { PROMPTKD_VERSION, QUEUE_OPTION_FLAGS, redisFromCli, wantsQueue, type QueueCliOptions } from './cli-options.js';
+export { runGridOnQueue, type QueueGridOptions, type RunGridOnQueueOptions } from './run-grid-on-queue.js';

@@ -12,6 +12,7 @@ import {
   QueueAuthError,
   QueueConnectionError,
   resolveRedis,
+  runGridOnQueue,
   startGridWorker,
   type GridCellKind,
   type GridWorker,
@@ -183,5 +184,36 @@ describe.skipIf(!redisServer)(`BullMQ grid queue${redisServer ? '' : ` (skipped:
     expect(status.map((s) => s.state)).toEqual(['done', 'failed', 'done']);
     expect(formatStatus(status)).toMatch(/grid g \(sum\): 2 done, 0 running, 0 waiting, 1 failed/);
     expect(formatStatus(status)).toMatch(/pair\/sum__s1 +failed {2}\(cell pair\/sum__s1: loss is NaN at step 3\)/);
+  });
+
+  it('runGridOnQueue: detached, enqueues and returns; attached, waits for the workers, writes the files and logs each outcome', async () => {
+    const runs: string[] = [];
+    const lines: string[] = [];
+    const root = join(work, 'gridq4');
+    const kind = sumKind(runs);
+    const queue = { queue: redis.url, queueName: 'q4', attempts: 1 };
+    const run = (detach: boolean) =>
+      runGridOnQueue({ kind, cells: cells(3, 2), root, queue: { ...queue, detach }, log: (l) => lines.push(l), noun: 'sums', version: '1.0.0', pollMs: 200 });
+    expect(await run(true)).toBeUndefined();
+    expect(lines).toEqual([`grid 'gridq4': 3 sums on BullMQ queue 'q4' on ${resolveRedis({ url: redis.url }, {}).display}, grid 'gridq4'`]);
+    expect((await gridStatus({ ...location('q4'), grid: 'gridq4' })).map((c) => c.state)).toEqual(['waiting', 'waiting', 'waiting']);
+
+    await worker('q4', runs);
+    const outcomes = await run(false);
+    expect(outcomes!.map((o) => [o.cell.id, o.status, o.result])).toEqual([
+      ['pair/sum__s0', 'done', 10],
+      ['pair/sum__s1', 'done', 11],
+      ['pair/sum__s2', 'failed', undefined],
+    ]);
+    expect(String((outcomes![2]!.error as Error).message)).toMatch(/cell pair\/sum__s2 failed after 1 attempt\(s\): cell pair\/sum__s2: loss is NaN at step 3/);
+    expect(JSON.parse(readFileSync(join(root, 'pair', 'sum__s1', 'results.json'), 'utf8'))).toEqual({ results: { sum: 11 } });
+    // enqueued once: the done cells ran once (a cell that failed before the attached call is retried by its enqueue)
+    expect(runs.filter((r) => r !== 'pair/sum__s2').sort()).toEqual(['pair/sum__s0', 'pair/sum__s1']);
+    expect(lines[1]).toMatch(/^grid 'gridq4': 3 sums on BullMQ queue 'q4' .*; waiting for workers \(promptkd worker\)$/);
+    expect(lines.slice(2).sort()).toEqual([
+      'done: pair/sum__s0',
+      'done: pair/sum__s1',
+      expect.stringMatching(/^failed: pair\/sum__s2 \(cell pair\/sum__s2 failed after 1 attempt\(s\): .*loss is NaN at step 3\)$/),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 export * from './config.js';
-export { kiopPresets } from './presets.js';
+export { kiopPresets, type KiopPresetName } from './presets.js';
 export type * from './ports.js';
 export { FusedModels } from './fusion.js';
 export { top1Accuracy } from './evaluate.js';
@@ -25,3 +25,13 @@ export { createKiopContext, type KiopParticipant, type KiopPipelineInput } from 
 export { bankAugment } from './bank-augment.js';
 export { withReferenceNormalization } from './renormalize.js';
 export { epochSeed } from './reseed.js';
+export { sourceAccuracyName } from './source-accuracy-name.js';
+export {
+  buildPresetNetwork,
+  participantPresets,
+  participantPresetSchema,
+  pretrainRecipe,
+  pretrainRecipeSchema,
+  type ParticipantPreset,
+  type PretrainRecipe,
+} from './participant-presets.js';

@@ -60,3 +60,6 @@ export const kiopPresets: Record<'paper' | 'cpu' | 'demo' | 'smoke', Omit<KiopCo
     fidelity: evalHost,
   },
 };
+
+/** A preset name of {@link kiopPresets}. */
+export type KiopPresetName = keyof typeof kiopPresets;

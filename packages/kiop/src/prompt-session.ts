@@ -8,6 +8,7 @@ import { epochSeed, reseedAll } from './reseed.js';
 import { FusedModels } from './fusion.js';
 import { preservationTerm, sourceTerm } from './kl-terms.js';
 import type { ImageStream } from './ports.js';
+import { sourceAccuracyName } from './source-accuracy-name.js';
 import type { KiopContext, VariantSession } from './session.js';
 
 /** Where the host-preservation data (data bank A) comes from. */
@@ -15,8 +16,6 @@ export type PreservationData = 'none' | 'real' | 'synthetic';
 
 /** Where the source images come from: CMI banks (every KiOP variant) or the sources' real training images. */
 export type SourceData = 'synthetic' | 'real';
-
-const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
 
 /** Images the prompt-specific BN statistics are measured on (rounded up to whole training batches). */
 export const PROMPT_BN_IMAGES = 512;
@@ -122,7 +121,7 @@ export function createPromptSession(
     async evaluate() {
       const out: Record<string, number> = { accA: await top1Accuracy((x) => fused.sma(x), ctx.hostTest) };
       for (let k = 1; k <= sources.length; k++) {
-        out[ACC_NAMES[k - 1]!] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
+        out[sourceAccuracyName(k)] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
       }
       return out;
     },

@@ -33,3 +33,6 @@ export type { Series, LineChartSpec } from './plots.js';
 export { seedBandSeries } from './seed-band-series.js';
 export { seedBandChart } from './seed-band-chart.js';
 export type { SeedBandChartOptions } from './seed-band-chart.js';
+export { formatPercent } from './format-percent.js';
+export { epochSeries } from './epoch-series.js';
+export type { EpochMetrics } from './epoch-series.js';

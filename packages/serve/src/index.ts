@@ -11,6 +11,7 @@ export {
 } from './mixed-batcher.js';
 export { ServedPrompt, type PromptSummary } from './served-prompt.js';
 export { servablePromptInput, servingMetadataSchema, sha256File, type ServablePromptOptions, type ServingMetadata } from './servable.js';
+export { writeServablePrompts } from './write-servable-prompts.js';
 export { defaultModelCacheDir, loadHost, resolveHostFile, type LoadedHost } from './host.js';
 export { decodeUpload, parseRawPixels, parseRawShape, type ImageLimits, type ImageShape3 } from './image-input.js';
 export { preprocessRegistry } from './preprocess.js';

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchPresets, type BenchPreset } from '../src/bench-presets.js';
-import { prepareParticipant } from '../src/participants.js';
+import { participantPresets, prepareParticipant, type ParticipantPreset } from '@promptkd/kiop/node';
 
 // Issue "Reliability: resumable runs": a host/source pretraining killed after a partial checkpoint resumes (in the
 // same process here) and caches weights bit-identical to an uninterrupted pretraining; a corrupt partial
@@ -13,7 +12,7 @@ import { prepareParticipant } from '../src/participants.js';
 const work = mkdtempSync(join(tmpdir(), 'promptkd-pretrain-resume-'));
 // smoke: 60 MNIST images, batch 16 → 4 steps per epoch; 2 epochs, a checkpoint every 3 steps and at epoch ends:
 // saves at step 3 (epoch 0), 4 (end of epoch 0), 6 (epoch 1), 8 (end of epoch 1).
-const preset: BenchPreset = { ...benchPresets.smoke, pretrain: { ...benchPresets.smoke.pretrain, epochs: 2 } };
+const preset: ParticipantPreset = { ...participantPresets.smoke, pretrain: { ...participantPresets.smoke.pretrain, epochs: 2 } };
 const kill = new Error('simulated kill');
 let progressEnv: string | undefined;
 
@@ -50,7 +49,7 @@ async function prepare(cacheDir: string, killAt?: number, corrupt?: (partial: st
 const cached = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
 const weights = (dir: string) => readFileSync(join(dir, cached(dir)[0] as string));
 
-describe('kiop-bench pretraining: kill and resume', () => {
+describe('prepareParticipant: pretraining killed and resumed', () => {
   let reference: Buffer;
 
   it('an uninterrupted pretraining caches the weights and removes its partial checkpoint', async () => {

@@ -2,14 +2,17 @@ import { basename } from 'node:path';
 import { BatchLoader, compose, evalBatches, kiopTransform, loadDataset, randomCropTransform, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { combineCallbacks } from '@promptkd/core';
 import { createProgress, partialCheckpointStore, withFileLock } from '@promptkd/experiments';
-import { cacheKeyOf, createModel, evaluate, loadOrTrainCached, trainClassifier, type FunctionalClassifier } from '@promptkd/models/node';
-import { pretrainRecipe, type BenchPreset } from './bench-presets.js';
+import { cacheKeyOf, evaluate, loadOrTrainCached, trainClassifier, type FunctionalClassifier } from '@promptkd/models/node';
+import { buildPresetNetwork, pretrainRecipe, type ParticipantPreset } from './participant-presets.js';
 
-/** A model with its data, ready for a KiOP cell. */
+/** A frozen model with its data, ready for a KiOP cell ({@link prepareParticipant}). */
 export interface PreparedParticipant {
   readonly dataset: string;
+  /** Frozen (`setTrainable(false)`); the caller disposes it. */
   readonly model: FunctionalClassifier;
+  /** Training split (capped by the preset's `trainPerClass`). */
   readonly train: ImageDataset;
+  /** Test split (capped by the preset's `testPerClass`). */
   readonly test: ImageDataset;
   /** Top-1 on the (possibly capped) test split: the "clean" accuracy Acc.A/Acc.B are compared with. */
   readonly cleanAccuracy: number;
@@ -24,35 +27,41 @@ export interface PreparedParticipant {
  * `everySeconds` (default 120) and/or every `everySteps` steps. A killed pretraining resumes from it exactly.
  */
 export interface PretrainCheckpointOptions {
+  /** Also every this many steps. */
   readonly everySteps?: number;
+  /** Also every this many seconds (default 120). */
   readonly everySeconds?: number;
   /** Runs after each partial checkpoint is on disk (tests throw here to simulate a kill). */
   readonly afterSave?: (at: { readonly epoch: number; readonly step: number }) => void;
 }
 
-/** Builds an untrained network of the preset's architecture for a dataset with `numClasses` classes. */
-export function buildNetwork(preset: BenchPreset, numClasses: number, seed: number): FunctionalClassifier {
-  return createModel(preset.arch, { ...preset.archConfig, numClasses, seed }) as FunctionalClassifier;
-}
-
 /** Options of {@link prepareParticipant}. */
 export interface PrepareParticipantOptions {
+  /** Dataset key (`mnist`, `fashionMnist`, ...): the model's task and its data. */
   readonly dataset: string;
-  readonly preset: BenchPreset;
+  /** Architecture, pretraining recipe and data limits ({@link participantPresets}). */
+  readonly preset: ParticipantPreset;
+  /** Seed of the network's initialisation and of the pretraining's shuffling. */
   readonly seed: number;
   /** A safetensors file with PyTorch names; skips the cache and pretraining. */
   readonly weights?: string;
   /** Default: `@promptkd/models`' `modelCacheDir()`. */
   readonly cacheDir?: string;
+  /** Where progress lines go (pretraining, resuming, waiting for another process's pretraining). */
   readonly log?: (line: string) => void;
-  /** Partial-checkpoint cadence of an in-app pretraining (default: every 120 s and every epoch). */
+  /** Partial-checkpoint cadence of a pretraining (default: every 120 s and every epoch). */
   readonly checkpoint?: PretrainCheckpointOptions;
 }
 
 /**
  * Loads `dataset` and the model (from `weights`, the model cache, or an in-app pretraining with SGD momentum 0.9
  * and cosine, cached under a key of the architecture, recipe, data limits and seed: `loadOrTrainCached`), then
- * measures its clean test accuracy.
+ * measures its clean test accuracy. Processes sharing the cache pretrain a model once (a file lock); a killed
+ * pretraining resumes from its partial checkpoint.
+ *
+ * @example
+ * const host = await prepareParticipant({ dataset: 'mnist', preset: participantPresets.demo, seed: 0 });
+ * // host.model (frozen), host.train / host.test, host.cleanAccuracy, host.weights (the cached safetensors file)
  */
 export async function prepareParticipant(options: PrepareParticipantOptions): Promise<PreparedParticipant> {
   const { dataset, preset, seed } = options;
@@ -69,7 +78,7 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
     cacheKey: cacheKeyOf(`${dataset}-${preset.arch}`, { v: 1, dataset, arch: preset.arch, archConfig: preset.archConfig, pretrain: recipe, trainPerClass: preset.trainPerClass ?? null, seed }),
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     ...(options.weights ? { weights: options.weights } : {}),
-    build: () => buildNetwork(preset, train.numClasses, seed),
+    build: () => buildPresetNetwork(preset, train.numClasses, seed),
     label,
     log,
     // processes sharing the cache (grid workers) pretrain a model once; the others wait and load it

@@ -1,11 +1,13 @@
-/**
- * What the benchmark adds to a KiOP preset: which architecture plays host and source, how they are pretrained
- * when no checkpoint is given, and how much data each stage sees. Data, validated by `benchPresetSchema`.
+/*
+ * What a KiOP run needs besides its `KiopConfig`: which architecture plays host and source, how they are pretrained
+ * when no checkpoint is given, and how much data each stage sees. Data, validated by `participantPresetSchema`;
+ * `prepareParticipant` (`@promptkd/kiop/node`) reads it.
  */
+import { createModel, type FunctionalClassifier } from '@promptkd/models';
 import { z } from 'zod';
 
 /** SGD (momentum 0.9, cosine) pretraining of a host or source. */
-const pretrainRecipeSchema = z.object({
+export const pretrainRecipeSchema = z.object({
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
   lr: z.number().positive(),
@@ -13,9 +15,12 @@ const pretrainRecipeSchema = z.object({
   /** Training-time augmentation on top of the dataset's train transform: `crop` = random crop with 2-px zero padding. */
   augment: z.enum(['none', 'crop']).optional(),
 });
+
+/** A pretraining recipe ({@link pretrainRecipeSchema}). */
 export type PretrainRecipe = z.infer<typeof pretrainRecipeSchema>;
 
-export const benchPresetSchema = z.object({
+/** Schema of a {@link ParticipantPreset}: the host's and sources' architecture, pretraining and data limits. */
+export const participantPresetSchema = z.object({
   /** Model registry key for host and source (paper: torchvision ResNet-18). */
   arch: z.string(),
   /** Config merged into the model preset (widths, blocks). */
@@ -29,14 +34,31 @@ export const benchPresetSchema = z.object({
   /** At most this many test images per class for Acc.A / Acc.B and clean accuracy. */
   testPerClass: z.number().int().positive().optional(),
 });
-export type BenchPreset = z.infer<typeof benchPresetSchema>;
 
-/** The pretraining recipe of `dataset` under `preset` (its per-dataset changes applied). */
-export function pretrainRecipe(preset: BenchPreset, dataset: string): PretrainRecipe {
+/** How a KiOP run's host and sources are built, pretrained and sized ({@link participantPresetSchema}). */
+export type ParticipantPreset = z.infer<typeof participantPresetSchema>;
+
+/**
+ * The pretraining recipe of `dataset` under `preset` (its per-dataset changes applied).
+ *
+ * @example
+ * pretrainRecipe(participantPresets.demo, 'mnist'); // { epochs: 15, batchSize: 64, lr: 0.05, weightDecay: 5e-4, augment: 'crop' }
+ */
+export function pretrainRecipe(preset: ParticipantPreset, dataset: string): PretrainRecipe {
   return { ...preset.pretrain, ...preset.pretrainByDataset?.[dataset] };
 }
 
-export const benchPresets: Record<'paper' | 'cpu' | 'demo' | 'smoke', BenchPreset> = {
+/** An untrained network of the preset's architecture with `numClasses` outputs (a host, source or Vanilla-KD student). */
+export function buildPresetNetwork(preset: ParticipantPreset, numClasses: number, seed: number): FunctionalClassifier {
+  return createModel(preset.arch, { ...preset.archConfig, numClasses, seed }) as FunctionalClassifier;
+}
+
+/**
+ * The participants of each {@link kiopPresets} entry: `paper` uses torchvision's ResNet-18 (pretrained with a
+ * guessed recipe when no checkpoint is given); `cpu`, `demo` and `smoke` use small BN CNNs and cap the test (and for
+ * `smoke` the training) images per class.
+ */
+export const participantPresets: Record<'paper' | 'cpu' | 'demo' | 'smoke', ParticipantPreset> = {
   paper: {
     arch: 'resnet18',
     archConfig: {},

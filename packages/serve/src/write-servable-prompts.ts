@@ -1,38 +1,27 @@
-import { join, resolve } from 'node:path';
-import type { LabelMapping } from '@promptkd/core';
-import type { KiopConfig, PromptBnStatistics } from '@promptkd/kiop';
-import { servablePromptInput, sha256File } from '@promptkd/serve';
-import { savePromptArtifact, type VisualPrompt } from '@promptkd/visual-prompt/node';
-import type { PreparedParticipant } from './participants.js';
-
-const ACC_NAMES = ['accB', 'accC', 'accD', 'accE'];
+import { join } from 'node:path';
+import { sourceAccuracyName } from '@promptkd/kiop';
+import type { KiopPromptArtifactsInput } from '@promptkd/kiop/node';
+import { savePromptArtifact } from '@promptkd/visual-prompt/node';
+import { servablePromptInput, sha256File } from './servable.js';
 
 /**
- * Writes the trained prompt as one servable artifact per source (`<run>/prompts/<source>-<variant>-s<seed>.safetensors`
+ * Writes a trained KiOP prompt as one servable artifact per source (`<run>/prompts/<source>-<variant>-s<seed>.safetensors`
  * + `.json`): the host's identity (SHA-256 of its weights file), the source's image shape, class names and label
  * mapping, the segments its task uses (SMB: 2, SMC: 3) and the recorded Acc.B (Acc.C…). When the host's BN ran on
  * batch statistics, the prompt's own BN statistics (trainKiop's `promptBnStatistics`) go in as tensors, with
  * `bnMode: 'promptStatistics'` and the accuracy measured the way the server runs it (`servedAccuracy`), so the
- * prompt is servable one image at a time. `promptkd serve` loads them.
+ * prompt is servable one image at a time. Returns the `.safetensors` paths; {@link createPromptServer} loads them.
+ * Fits `runKiopCell`'s `writePromptArtifacts` (`@promptkd/kiop/node`).
+ *
+ * @example
+ * await runKiopCell({ root, name, config, preset, host, sources, writePromptArtifacts: writeServablePrompts });
  */
-export async function writeServablePrompts(options: {
-  runDir: string;
-  config: KiopConfig;
-  /** The run's cell id (`<host>__<source>/<variant>__s<seed>`). */
-  cell: string;
-  host: PreparedParticipant;
-  sources: readonly PreparedParticipant[];
-  prompt: VisualPrompt;
-  mappings: readonly LabelMapping[];
-  final: Readonly<Record<string, number>>;
-  /** Per source, from trainKiop (batch-statistics host only). */
-  promptBnStatistics?: readonly PromptBnStatistics[];
-}): Promise<string[]> {
+export async function writeServablePrompts(options: KiopPromptArtifactsInput): Promise<string[]> {
   const { config, host, sources } = options;
   const weightsSha256 = await sha256File(host.weights);
   const files: string[] = [];
   for (const [i, s] of sources.entries()) {
-    const accName = ACC_NAMES[i] ?? `acc${i + 2}`;
+    const accName = sourceAccuracyName(i + 1);
     const acc = options.final[accName];
     const bn = options.promptBnStatistics?.find((b) => b.source === i + 1);
     const target = join(options.runDir, 'prompts', `${s.dataset}-${config.variant}-s${config.seed}.safetensors`);
@@ -62,20 +51,4 @@ export async function writeServablePrompts(options: {
     files.push((await savePromptArtifact(target, options.prompt, input)).safetensorsPath);
   }
   return files;
-}
-
-/** The command that serves a finished run's prompts. */
-export function serveCommandLine(hostWeights: string, promptsDir: string): string {
-  return `promptkd serve --host ${resolve(hostWeights)} --prompts ${resolve(promptsDir)}`;
-}
-
-/**
- * One line comparing a batch-statistics run's final accuracies with the served ones (host BN in eval mode on the
- * prompt's own statistics), e.g. `accB 29.10% with batch statistics, 28.40% as served (prompt BN statistics)`.
- */
-export function servedLine(results: { final: Readonly<Record<string, number>>; served?: Readonly<Record<string, number>> }): string {
-  const pct = (v: number | undefined) => (v === undefined ? '–' : `${(100 * v).toFixed(2)}%`);
-  return Object.entries(results.served ?? {})
-    .map(([name, v]) => `${name} ${pct(results.final[name])} with batch statistics, ${pct(v)} as served (prompt BN statistics)`)
-    .join('; ');
 }
