@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
 import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
 import { collectCdlRuns, kdMethodRegistry } from '@promptkd/kdp/node';
-import { PRESET_NAMES, type PresetName } from './bench-presets.js';
+import { PRESET_NAMES, resolvePresetConfig, type PresetName } from './bench-presets.js';
 import { BACKBONE_NAMES, cellId, prepareBackbones, resolveCell, runCellInChild, runOneCell, type KdpCellSpec } from './cells.js';
 import { runKdpGridOnQueue } from './grid-queue.js';
 import { writePlots, writeTables } from './report.js';
@@ -126,16 +126,19 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
   const grid = common(kdp.command('grid').description('run seeds × KD methods × CL methods × splits (child processes, resumable), then write the tables and plots'), {
     preset: 'cpu',
   })
-    .option('--splits <list>', 'splits, e.g. 2x5,5x2', list, ['2x5', '5x2'])
+    .option('--splits <list>', 'splits, e.g. 2x5,5x2 (default: the preset\'s)', list)
     .option('--cl <list>', 'CL methods', list, ['coda'])
     .option('--kd <list>', 'KD methods (default: all but the controls)', list, kdMethodRegistry.ordered().filter((k) => !kdMethodRegistry.get(k).meta?.control))
-    .option('--seeds <list>', 'seeds (≥ 5 for the table to mean anything)', (v) => list(v).map(int), [0, 1, 2, 3, 4])
+    .option('--seeds <list>', 'seeds (≥ 5 for the table to mean anything; default: the preset\'s)', (v) => list(v).map(int))
     .option('--jobs <n>', 'groups at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kdp-grid')
     .option('--grid <name>', 'with --queue: grid name in the queue (default: the --out folder\'s name)')
     .option('--detach', 'with --queue: enqueue the groups and exit (then promptkd grid status / collect)');
   for (const [flags, description] of QUEUE_OPTION_FLAGS) grid.option(flags, description);
   grid.action(async (o) => {
+    const preset = resolvePresetConfig(o.preset as string, { set: o.set as string[] });
+    o.splits ??= [`${preset.data.numTasks}x${preset.data.classesPerTask}`];
+    o.seeds ??= [...preset.seeds];
     // validate every cell before any work (and before anything is enqueued)
     for (const split of o.splits as string[]) for (const cl of o.cl as string[]) resolveCell(specOf(o, { split, cl, kd: o.kd, seed: 0 }));
     const t0 = performance.now();

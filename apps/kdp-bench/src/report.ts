@@ -57,6 +57,7 @@ export function perSeedTable(cells: readonly FoundCdlRun[], title: string): Tabl
 export function headsTable(cells: readonly FoundCdlRun[], title: string): Table {
   const rows = cdlHeadSummary(cells).map((h) => ({
     cl: clLabel(h.clMethod), method: rowLabel(h.row), acc: pct(h.accuracy), accG: pct(h.accuracyG), accK: pct(h.accuracyK), fgt: pct(h.forgetting),
+    fgtG: pct(h.forgettingG), fgtK: pct(h.forgettingK),
     withinPred: pct(h.withinTask.prediction), withinG: pct(h.withinTask.g), withinK: pct(h.withinTask.k),
     kGap: h.kMinusTeacher.length ? `${pct(h.kMinusTeacher)} (n=${h.kMinusTeacher.length})` : '', seeds: h.seeds,
   }));
@@ -65,12 +66,12 @@ export function headsTable(cells: readonly FoundCdlRun[], title: string): Table 
     title,
     columns: [
       { key: 'cl', header: 'CL' }, { key: 'method', header: 'method' }, right('acc', 'Acc (%)'), right('accG', 'Acc g alone'), right('accK', 'Acc k alone'),
-      right('fgt', 'Fgt (%)'), right('withinPred', 'just-learned, within task'), right('withinG', 'g just-learned'), right('withinK', 'k just-learned'),
+      right('fgt', 'Fgt (%)'), right('fgtG', 'Fgt g alone'), right('fgtK', 'Fgt k alone'), right('withinPred', 'just-learned, within task'), right('withinG', 'g just-learned'), right('withinK', 'k just-learned'),
       right('kGap', 'k − teacher just-learned (pts)'), right('seeds', 'seeds'),
     ],
     rows,
     notes: [
-      'Acc: final average accuracy (seen classes) of the prediction; g alone / k alone: the same with the class head on [CLS] or the KD head on the KD token only (token methods; the prediction is (1−α)·g + α·k).',
+      'Acc: final average accuracy (seen classes) of the prediction; g alone / k alone: the same with the class head on [CLS] or the KD head on the KD token only (token methods; the prediction is (1−α)·g + α·k). Fgt g / k alone: the forgetting of each head\'s own accuracy matrix.',
       '"just-learned, within task": accuracy on each task\'s test set right after learning it, argmax over that task\'s classes only, averaged over tasks (what the task\'s CE or current-task KD can teach). k − teacher: paired by seed against the teacher\'s own within-task accuracy; within 2 points = the KD head has converged to the teacher.',
       'mean ± sample std over seeds (%).',
     ],

@@ -120,7 +120,8 @@ describe('heads table (g, k, averaged prediction, convergence gap to the teacher
   it('shows the final accuracy of each head alone and the k − teacher just-learned gap', () => {
     expect(row('KDP')).toMatchObject({ accG: '60.00 ± 0.00', accK: '60.00 ± 0.00', kGap: '-5.50 ± 1.58 (n=5)', seeds: 5 });
     expect(row('KDP').withinK).toBe('87.00 ± 1.58');
-    expect(row('student alone')).toMatchObject({ accG: '', accK: '', kGap: '' });
+    expect(row('KDP')).toMatchObject({ fgtG: '25.00 ± 0.00', fgtK: '5.00 ± 0.00' });
+    expect(row('student alone')).toMatchObject({ accG: '', accK: '', fgtG: '', fgtK: '', kGap: '' });
     expect(row('teacher alone')).toMatchObject({ acc: '90.00 ± 0.00', withinPred: '92.50 ± 0.00', seeds: 5 });
   });
 });

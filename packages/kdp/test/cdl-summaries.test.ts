@@ -39,10 +39,12 @@ function results(kd: string, seed: number, a0: number, cl = 'coda', teacher = tr
     seconds: 1,
   };
 }
+/** The cpu preset on the 2 × 5 split (the preset's own split is 5 × 2). */
+const cpu2x5 = { ...kdpPresets.cpu, data: { ...kdpPresets.cpu.data, numTasks: 2, classesPerTask: 5 } };
 const run = (r: CdlCellResults): FoundCdlRun => ({ dir: `/x/${r.kdMethod}__s${r.seed}`, group: 'g', results: r });
 
 describe('run names and configs of a CDL grid', () => {
-  const p = kdpPresets.cpu;
+  const p = cpu2x5;
   it('names groups, KD runs and the shared teacher run', () => {
     expect(cdlGroupName(p)).toBe('fashionMnist-2x5-t64-s32');
     expect(cdlRunName(p, 'coda', 'kdp', 3)).toBe('fashionMnist-2x5-t64-s32/coda/kdp__s3');
@@ -100,10 +102,13 @@ describe('CDL summaries', () => {
     const r12 = (xs: readonly number[] | undefined) => xs?.map((v) => +v.toFixed(12));
     expect(r12(kdp?.accuracyG)).toEqual([0.6, 0.6]);
     expect(r12(kdp?.accuracyK)).toEqual([0.6, 0.6]);
+    // forgetting as the code computes it: ((0.9 − 0.4) + 0) / 2 for g, ((0.7 − 0.6) + 0) / 2 for k
+    expect(r12(kdp?.forgettingG)).toEqual([0.25, 0.25]);
+    expect(r12(kdp?.forgettingK)).toEqual([0.05, 0.05]);
     expect(r12(kdp?.withinTask.k)).toEqual([0.86, 0.86]);
     // teacher within task: (0.95 + 0.9) / 2 = 0.925 every seed
     expect(kdp?.kMinusTeacher.map((v) => +v.toFixed(12))).toEqual([-0.065, -0.065]);
-    expect(rows[0]).toMatchObject({ accuracyG: [], accuracyK: [], kMinusTeacher: [] });
+    expect(rows[0]).toMatchObject({ accuracyG: [], accuracyK: [], forgettingG: [], forgettingK: [], kMinusTeacher: [] });
     expect(r12(rows[2]?.withinTask.prediction)).toEqual([0.925, 0.925, 0.925]);
   });
 });
@@ -112,7 +117,7 @@ describe('collectCdlRuns', () => {
   const root = mkdtempSync(join(tmpdir(), 'kdp-collect-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   it('finds the finished KD runs of a grid in group, CL, KD (registry) and seed order; skips teacher and unfinished folders', () => {
-    const p = kdpPresets.cpu;
+    const p = cpu2x5;
     const write = (r: CdlCellResults, finished = true) => {
       const f = createRunFolder(root, { name: cdlRunName(p, r.clMethod, r.kdMethod, r.seed), seed: r.seed, config: { kd: r.kdMethod } });
       if (finished) f.writeResults(r);
