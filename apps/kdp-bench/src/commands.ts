@@ -1,14 +1,26 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
-import { QUEUE_OPTION_FLAGS, wantsQueue } from '@promptkd/grid-bullmq';
-import { collectCdlRuns, kdMethodRegistry } from '@promptkd/kdp/node';
-import { PRESET_NAMES, resolvePresetConfig, type PresetName } from './bench-presets.js';
-import { BACKBONE_NAMES, cellId, prepareBackbones, resolveCell, runCellInChild, runOneCell, type KdpCellSpec } from './cells.js';
-import { runKdpGridOnQueue } from './grid-queue.js';
-import { writePlots, writeTables } from './report.js';
+import { QUEUE_OPTION_FLAGS, runGridOnQueue, wantsQueue } from '@promptkd/grid-bullmq';
+import {
+  cdlCellName,
+  cdlCellRunOptions,
+  cdlGridCells,
+  cdlSplitOf,
+  collectCdlRuns,
+  kdMethodRegistry,
+  kdpRunPresets,
+  resolveCdlCell,
+  resolveKdpPreset,
+  runCdlCell,
+  runCdlGrid,
+  type CdlCellSpec,
+  type KdpPresetName,
+} from '@promptkd/kdp/node';
+import { BACKBONE_NAMES, kdpRunCommand } from './cells.js';
+import { kdpCellKind } from './grid-queue.js';
+import { report, writePlots, writeTables } from './report.js';
 
+const PRESET_NAMES = Object.keys(kdpRunPresets) as KdpPresetName[];
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (v: string) => {
   const n = Number(v);
@@ -19,7 +31,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const log = (l: string) => process.stderr.write(`${l}\n`);
 
 /** Options shared by `run` and `grid`. */
-function common(cmd: Command, defaults: { preset: PresetName }): Command {
+function common(cmd: Command, defaults: { preset: KdpPresetName }): Command {
   return cmd
     .addOption(new Option('--preset <name>', 'hyper-parameters').choices([...PRESET_NAMES]).default(defaults.preset))
     .option('--dataset <key>', 'dataset: fashionMnist (offline default), cifar100, imagenetR (need user files)')
@@ -31,72 +43,19 @@ function common(cmd: Command, defaults: { preset: PresetName }): Command {
     .option('--set <key=value>', 'override a preset field, e.g. --set training.epochs=4 (repeatable)', collect, []);
 }
 
-function specOf(o: Record<string, unknown>, extra: { split?: string; cl: string; kd: string[]; seed: number }): KdpCellSpec {
+/** The cell fields the options of `run` and `grid` share (all but split, CL method and seed). */
+function baseOf(o: Record<string, unknown>): Omit<CdlCellSpec, 'split' | 'cl' | 'seed'> {
   return {
-    preset: o.preset as PresetName,
-    ...(extra.split ? { split: extra.split } : {}),
+    preset: o.preset as KdpPresetName,
     ...(o.dataset ? { dataset: o.dataset as string } : {}),
     ...(o.dataRoot ? { dataRoot: resolve(o.dataRoot as string) } : {}),
-    cl: extra.cl,
-    kd: extra.kd,
-    seed: extra.seed,
+    kd: o.kd as string[],
     ...(o.teacher !== 'preset' ? { teacher: o.teacher as string } : {}),
     ...(o.student !== 'preset' ? { student: o.student as string } : {}),
     ...(o.teacherWeights ? { teacherWeights: resolve(o.teacherWeights as string) } : {}),
     ...(o.studentWeights ? { studentWeights: resolve(o.studentWeights as string) } : {}),
     ...((o.set as string[]).length ? { set: o.set as string[] } : {}),
   };
-}
-
-/** Writes tables and figures of a grid root; returns the tables as markdown. */
-export async function report(root: string): Promise<string> {
-  const cells = collectCdlRuns(root);
-  const { markdown } = writeTables(root, cells);
-  await writePlots(root, cells);
-  return markdown;
-}
-
-/**
- * Runs a grid: splits × CL methods × seeds, each group (one teacher run shared by its KD methods) in a child
- * process, `jobs` at a time. KD runs with results are skipped (resume); groups with nothing left are not started.
- */
-export async function runKdpGrid(options: {
-  base: Record<string, unknown>;
-  splits: readonly string[];
-  cls: readonly string[];
-  kds: readonly string[];
-  seeds: readonly number[];
-  root: string;
-  jobs: number;
-}) {
-  const { base, splits, cls, kds, seeds, root, jobs } = options;
-  for (const split of splits) {
-    // Pretrain (or load) the backbones once here, so the parallel cells find them cached.
-    await prepareBackbones(specOf(base, { split, cl: cls[0] as string, kd: [...kds], seed: 0 }), log);
-  }
-  const groups: KdpCellSpec[] = [];
-  for (const seed of seeds) {
-    for (const split of splits) {
-      for (const cl of cls) {
-        const spec = specOf(base, { split, cl, kd: [...kds], seed });
-        const preset = resolveCell(spec);
-        const missing = kds.filter((kd) => !existsSync(join(root, ...cellId(preset, cl, kd, seed).split('/'), 'results.json')));
-        if (missing.length) groups.push({ ...spec, kd: missing });
-      }
-    }
-  }
-  log(`${groups.length} group(s) to run (${groups.reduce((s, g) => s + g.kd.length, 0)} KD runs), ${jobs} at a time`);
-  shareCoresAmongJobs(jobs);
-  return runGrid(
-    groups.map((g, i) => ({ id: `g${i}`, config: g })),
-    async (cell) => {
-      const t0 = performance.now();
-      await runCellInChild(cell.config, root);
-      log(`done: ${cell.config.split ?? ''} ${cell.config.cl} s${cell.config.seed} [${cell.config.kd.join(',')}] in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
-      return cell.id;
-    },
-    { concurrency: jobs, continueOnError: true },
-  );
 }
 
 /** `promptkd kdp ...` */
@@ -114,10 +73,10 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .option('--seed <n>', 'seed (prompt init and batch order; backbones are the same for every seed)', int, 0)
     .option('--out <dir>', 'runs root', 'runs/kdp')
     .action(async (o) => {
-      const spec = specOf(o, { ...(o.split ? { split: o.split } : {}), cl: o.cl, kd: o.kd, seed: o.seed });
-      resolveCell(spec); // unknown dataset, split, CL/KD method or --set field: said before any work
+      const spec: CdlCellSpec = { ...baseOf(o), ...(o.split ? { split: o.split as string } : {}), cl: o.cl as string, seed: o.seed as number };
+      const run = cdlCellRunOptions(spec, resolve(o.out)); // unknown dataset, split, CL/KD method or --set field: said before any work
       await init();
-      const results = await runOneCell(spec, resolve(o.out));
+      const results = await runCdlCell({ ...run, log });
       const summary = Object.fromEntries(
         [...results].map(([kd, r]) => [kd, { acc: r.student.summary.finalAccuracy, fgt: r.student.summary.forgetting, teacherAcc: r.teacher?.summary.finalAccuracy, seconds: r.seconds }]),
       );
@@ -136,23 +95,21 @@ export function kdpCommand(init: () => Promise<unknown>): Command {
     .option('--detach', 'with --queue: enqueue the groups and exit (then promptkd grid status / collect)');
   for (const [flags, description] of QUEUE_OPTION_FLAGS) grid.option(flags, description);
   grid.action(async (o) => {
-    const preset = resolvePresetConfig(o.preset as string, { set: o.set as string[] });
-    o.splits ??= [`${preset.data.numTasks}x${preset.data.classesPerTask}`];
+    const preset = resolveKdpPreset({ preset: o.preset as string, overrides: o.set as string[] });
+    o.splits ??= [cdlSplitOf(preset)];
     o.seeds ??= [...preset.seeds];
+    const cells = cdlGridCells(baseOf(o), { splits: o.splits as string[], clMethods: o.cl as string[], seeds: o.seeds as number[] });
     // validate every cell before any work (and before anything is enqueued)
-    for (const split of o.splits as string[]) for (const cl of o.cl as string[]) resolveCell(specOf(o, { split, cl, kd: o.kd, seed: 0 }));
+    const ids = cells.map((c) => cdlCellName(resolveCdlCell(c), c.cl, c.seed));
     const t0 = performance.now();
     const root = resolve(o.out);
     let outcomes;
     if (wantsQueue(o)) {
-      const groups = (o.seeds as number[]).flatMap((seed) =>
-        (o.splits as string[]).flatMap((split) => (o.cl as string[]).map((cl) => specOf(o, { split, cl, kd: [...(o.kd as string[])], seed }))),
-      );
-      outcomes = await runKdpGridOnQueue(groups, root, o, log);
+      outcomes = await runGridOnQueue({ kind: kdpCellKind, cells: cells.map((c, i) => ({ id: ids[i] as string, config: c })), root, queue: o, log, noun: 'groups' });
       if (!outcomes) return;
     } else {
       await init();
-      outcomes = await runKdpGrid({ base: o, splits: o.splits, cls: o.cl, kds: o.kd, seeds: o.seeds, root, jobs: o.jobs });
+      outcomes = await runCdlGrid({ cells, root, jobs: o.jobs as number, command: kdpRunCommand, log });
     }
     const markdown = await report(root);
     process.stdout.write(`${markdown}\nwall time: ${((performance.now() - t0) / 60000).toFixed(1)} min\n`);

@@ -1,5 +1,4 @@
-export { kdpCommand, runKdpGrid, report } from './commands.js';
-export { benchPresets, benchPresetSchema, resolvePresetConfig, parseSplit, PRESET_NAMES, type BenchPreset, type PresetName } from './bench-presets.js';
-export { cellId, groupName, resolveCell, cellArgs, runOneCell, prepareBackbones, type KdpCellSpec } from './cells.js';
-export { accFgtTable, pairedTable, perSeedTable, headsTable, claimsTable, KDP_CLAIMS, writeTables, writePlots } from './report.js';
-export { kdpCellKind, runKdpGridOnQueue } from './grid-queue.js';
+export { kdpCommand } from './commands.js';
+export { BACKBONE_NAMES, cellArgs, kdpRunCommand } from './cells.js';
+export { accFgtTable, pairedTable, perSeedTable, headsTable, claimsTable, KDP_CLAIMS, writeTables, writePlots, report } from './report.js';
+export { kdpCellKind } from './grid-queue.js';

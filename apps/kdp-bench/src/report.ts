@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { clMethodRegistry } from '@promptkd/continual';
 import {
   claimsTable as seedClaimsTable,
@@ -6,18 +5,18 @@ import {
   meanStdTable,
   pairedDifferencesTable,
   perSeedTable as seedsTable,
-  renderMarkdown,
   seedBandChart,
   writeLineChart,
-  writeTable,
+  writeTableSet,
   type Claim,
+  type NamedTable,
   type Table,
 } from '@promptkd/reporting';
-import { cdlAccuracyCurves, cdlHeadSummary, cdlRowLabel as rowLabel, cdlSeedValues, kdMethodRegistry, type FoundCdlRun } from '@promptkd/kdp';
+import { cdlAccuracyCurves, cdlHeadSummary, cdlRowLabel as rowLabel, cdlSeedValues, collectCdlRuns, kdMethodRegistry, type FoundCdlRun } from '@promptkd/kdp/node';
 
 const clLabel = (cl: string): string => clMethodRegistry.label(cl);
 const grids = (cells: readonly FoundCdlRun[]) => ({ acc: cdlSeedValues(cells, 'finalAccuracy'), fgt: cdlSeedValues(cells, 'forgetting') });
-const pct = (xs: readonly number[]) => (xs.length ? formatMeanStd(xs, { scale: 100, digits: 2 }) : '');
+const pct = (xs: readonly number[]) => formatMeanStd(xs, { scale: 100, digits: 2, empty: '' });
 
 /**
  * The paper's layout for one dataset split: rows = KD methods (student alone first, KDP last) and the teacher
@@ -101,24 +100,19 @@ const groupsOf = (cells: readonly FoundCdlRun[]) => [...new Set(cells.map((c) =>
 
 /** Writes, per dataset split, the Acc/Fgt, paired, per-seed, heads and claims tables (markdown + CSV); returns them as markdown. */
 export function writeTables(root: string, cells: readonly FoundCdlRun[]): { markdown: string } {
-  const parts: string[] = [];
-  for (const group of groupsOf(cells)) {
+  const tables: NamedTable[] = groupsOf(cells).flatMap((group) => {
     const inGroup = cells.filter((c) => c.group === group);
     const r = inGroup[0]?.results;
     const label = r ? `${r.dataset} ${r.numTasks} tasks × ${r.classesPerTask} classes, D_T=${r.backbones.teacher.dim} → D_S=${r.backbones.student.dim}` : group;
-    const tables = [
-      [accFgtTable(inGroup, `Acc / Fgt — ${label}`), `kdp-${group}`],
-      [pairedTable(inGroup, `Paired differences — ${label}`), `kdp-${group}-paired`],
-      [perSeedTable(inGroup, `Per seed (Acc / Fgt %) — ${label}`), `kdp-${group}-seeds`],
-      [headsTable(inGroup, `Heads: class head g, KD head k, averaged prediction — ${label}`), `kdp-${group}-heads`],
-      [claimsTable(inGroup, `The paper's claims — ${label}`), `kdp-${group}-claims`],
-    ] as const;
-    for (const [table, name] of tables) {
-      writeTable(root, table, { name });
-      parts.push(renderMarkdown(table));
-    }
-  }
-  return { markdown: parts.join('\n') };
+    return [
+      { table: accFgtTable(inGroup, `Acc / Fgt — ${label}`), name: `kdp-${group}` },
+      { table: pairedTable(inGroup, `Paired differences — ${label}`), name: `kdp-${group}-paired` },
+      { table: perSeedTable(inGroup, `Per seed (Acc / Fgt %) — ${label}`), name: `kdp-${group}-seeds` },
+      { table: headsTable(inGroup, `Heads: class head g, KD head k, averaged prediction — ${label}`), name: `kdp-${group}-heads` },
+      { table: claimsTable(inGroup, `The paper's claims — ${label}`), name: `kdp-${group}-claims` },
+    ];
+  });
+  return writeTableSet(root, tables);
 }
 
 /**
@@ -134,9 +128,16 @@ export async function writePlots(root: string, cells: readonly FoundCdlRun[], op
       const title = `${clLabel(cl)}, ${group}: accuracy on seen classes after each task (mean, band ± std over seeds)`;
       const curves = byCl.get(cl) as Map<string, number[][]>;
       const chart = seedBandChart({ title, xLabel: 'task', yLabel: 'average accuracy (%)', curves, order: (r) => kdMethodRegistry.ordered(r), rowLabel, scale: 100, yDomain: [0, 100] });
-      await writeLineChart(root, name, chart, { png: true });
-      written.push(join(root, `${name}.svg`));
+      written.push((await writeLineChart(root, name, chart, { png: true })).svg);
     }
   }
   return written;
+}
+
+/** Writes the tables and figures of a grid root ({@link writeTables}, {@link writePlots}); returns the tables as markdown. */
+export async function report(root: string): Promise<string> {
+  const cells = collectCdlRuns(root);
+  const { markdown } = writeTables(root, cells);
+  await writePlots(root, cells);
+  return markdown;
 }

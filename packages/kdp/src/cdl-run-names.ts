@@ -21,3 +21,14 @@ export function cdlRunName(preset: Pick<KdpPreset, 'data' | 'teacher' | 'student
 export function cdlTeacherRunName(preset: Pick<KdpPreset, 'data' | 'teacher' | 'student'>, clMethod: string, seed: number): string {
   return `${cdlGroupName(preset)}/${clMethod}/teacher__s${seed}`;
 }
+
+/**
+ * Name of one CDL cell — a dataset split, a CL method and a seed, whose KD methods share one teacher run — in a grid
+ * (e.g. its job id on a queue): `<group>/<cl>/s<seed>`.
+ *
+ * @example
+ * cdlCellName(kdpPresets.demo, 'coda', 3); // 'fashionMnist-2x5-t64-s32/coda/s3'
+ */
+export function cdlCellName(preset: Pick<KdpPreset, 'data' | 'teacher' | 'student'>, clMethod: string, seed: number): string {
+  return `${cdlGroupName(preset)}/${clMethod}/s${seed}`;
+}

@@ -56,7 +56,11 @@ export {
 } from './presets.js';
 export { vitShapeOf, VIT_SHAPE_NAMES } from './vit-shapes.js';
 export { cdlConfigOf } from './cdl-config-of.js';
-export { cdlGroupName, cdlRunName, cdlTeacherRunName } from './cdl-run-names.js';
+export { kdpRunPresets } from './kdp-run-presets.js';
+export { parseCdlSplit, cdlSplitOf } from './cdl-split.js';
+export { cdlGroupName, cdlRunName, cdlTeacherRunName, cdlCellName } from './cdl-run-names.js';
+export type { CdlCellSpec } from './cdl-cell-spec.js';
+export { cdlGridCells, type CdlGridAxes } from './cdl-grid-cells.js';
 export { cdlRowLabel, CDL_TEACHER_ROW, type CdlCellResults, type CdlBackboneInfo, type FoundCdlRun } from './cdl-results.js';
 export { cdlSeedValues, type CdlMetric } from './cdl-seed-values.js';
 export { cdlAccuracyCurves } from './cdl-accuracy-curves.js';

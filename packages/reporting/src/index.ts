@@ -14,6 +14,8 @@ export {
   formatPairedDifference,
 } from './tables.js';
 export type { Cell, Table, TableColumn, MeanStd, BySeed, PairedDifference } from './tables.js';
+export { writeTableSet } from './write-table-set.js';
+export type { NamedTable } from './write-table-set.js';
 export { tCritical95, pairedInterval, pairedSeedsNeeded } from './paired-statistics.js';
 export type { PairedInterval } from './paired-statistics.js';
 export type { SeedGrid, SeedValues } from './seed-grid.js';

@@ -122,13 +122,13 @@ export function meanStd(values: readonly number[]): MeanStd {
 
 /**
  * Formats `mean ± std` over seeds, e.g. `72.1 ± 1.3`. `scale` multiplies first (100 for accuracies stored
- * in [0,1]). One value prints without `± `; none prints `n/a`.
+ * in [0,1]). One value prints without `± `; none prints `empty` (default `n/a`; `''` for an empty table cell).
  */
-export function formatMeanStd(values: readonly number[] | MeanStd, options: { digits?: number; scale?: number } = {}): string {
+export function formatMeanStd(values: readonly number[] | MeanStd, options: { digits?: number; scale?: number; empty?: string } = {}): string {
   const s = Array.isArray(values) ? meanStd(values as readonly number[]) : (values as MeanStd);
   const k = options.scale ?? 1;
   const d = options.digits ?? 1;
-  if (s.n === 0) return 'n/a';
+  if (s.n === 0) return options.empty ?? 'n/a';
   return s.n === 1 ? (s.mean * k).toFixed(d) : `${(s.mean * k).toFixed(d)} ± ${(s.std * k).toFixed(d)}`;
 }
 

@@ -64,6 +64,8 @@ describe('seed statistics', () => {
     expect(formatMeanStd([0.701, 0.712, 0.69], { scale: 100 })).toBe('70.1 ± 1.1');
     expect(formatMeanStd([70])).toBe('70.0');
     expect(formatMeanStd([])).toBe('n/a');
+    expect(formatMeanStd([], { empty: '' })).toBe('');
+    expect(formatMeanStd([0.5], { scale: 100, digits: 2, empty: '' })).toBe('50.00');
   });
 
   it('paired differences by seed: mean, std, and whether they exceed the spread', () => {
