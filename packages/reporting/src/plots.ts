@@ -74,13 +74,13 @@ export function lineChartVegaLite(chart: LineChartSpec): Record<string, unknown>
     width: chart.width ?? 480,
     height: chart.height ?? 300,
     background: 'white',
-    config: { font: 'DejaVu Sans' },
+    config: { font: 'DejaVu Sans', legend: { labelLimit: 0 } }, // labelLimit 0: never cut a series name
   };
   const line = { mark: { type: 'line', point: chart.points ?? true }, encoding: { x, y, color } };
   if (bands.length === 0) return { ...frame, data: { values }, ...line };
   return {
     ...frame,
-    config: { ...frame.config, legend: { symbolOpacity: 1 } }, // legend swatches as strong as the lines, not the bands
+    config: { ...frame.config, legend: { ...frame.config.legend, symbolOpacity: 1 } }, // legend swatches as strong as the lines, not the bands
     layer: [
       {
         data: { values: bands },
