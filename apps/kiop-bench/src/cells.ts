@@ -63,6 +63,9 @@ export function cellArgs(c: KiopCellSpec, root: string): string[] {
   ];
 }
 
+/** The CLI's entry point, for child processes. */
+export const CLI_ENTRY = fileURLToPath(new URL('../../cli/src/promptkd.ts', import.meta.url));
+
 /**
  * Runs a cell in a child process (one wasm engine per core): experiments' `runCellInChild`, which rethrows the
  * child's typed error with its code. `env` adds variables (e.g. `PROMPTKD_MODELS` for a shared model cache);
@@ -73,6 +76,6 @@ export function runCellInChild(
   root: string,
   options: { cli?: string; env?: Readonly<Record<string, string>>; detached?: boolean } = {},
 ): Promise<void> {
-  const cli = options.cli ?? fileURLToPath(new URL('../../cli/src/promptkd.ts', import.meta.url));
+  const cli = options.cli ?? CLI_ENTRY;
   return runChildCell({ cli, args: cellArgs(c, root), label: cellId(c), ...(options.env ? { env: options.env } : {}), ...(options.detached ? { detached: true } : {}) });
 }

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '@promptkd/core';
-import { runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
-import { KIOP_VARIANTS, prepareParticipant, runKiopCell, type KiopVariantKey } from '@promptkd/kiop/node';
-import { loadDataset } from '@promptkd/datasets/node';
+import { runCellInChild as runChildCell, runGrid, shareCoresAmongJobs } from '@promptkd/experiments';
+import { KIOP_VARIANTS, participantPresets, prepareParticipant, runKiopCell, type KiopVariantKey } from '@promptkd/kiop/node';
+import { datasetRegistry, loadDataset } from '@promptkd/datasets/node';
 import { QUEUE_OPTION_FLAGS, runGridOnQueue, wantsQueue } from '@promptkd/grid-bullmq';
 import { writeServablePrompts } from '@promptkd/serve';
-import { cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
+import { CLI_ENTRY, cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { kiopCellKind } from './grid-queue.js';
 import { collectCells, writeReport } from './report.js';
 import { serveCommandLine, servedLine } from './serve-hints.js';
@@ -34,6 +34,31 @@ export async function runOneCell(spec: KiopCellSpec, root: string, weights: { ho
   } finally {
     host.model.dispose();
     for (const s of sources) s.model.dispose();
+  }
+}
+
+/**
+ * Pretrains (or loads from the model cache) the model of each dataset under `preset`: `jobs` at a time, each in a
+ * child process with its share of the cores (`promptkd kiop pretrain`), or here when `jobs` is 1. Prints each
+ * model's clean accuracy.
+ */
+export async function pretrainModels(datasets: readonly string[], preset: PresetName, jobs: number): Promise<void> {
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  if (jobs > 1 && datasets.length > 1) {
+    shareCoresAmongJobs(jobs);
+    const queue = [...datasets];
+    const worker = async () => {
+      for (let ds = queue.shift(); ds !== undefined; ds = queue.shift()) {
+        await runChildCell({ cli: CLI_ENTRY, args: ['kiop', 'pretrain', '--datasets', ds, '--preset', preset, '--jobs', '1'], label: `pretrain ${ds}` });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, datasets.length) }, worker));
+    return;
+  }
+  for (const ds of datasets) {
+    const p = await prepareParticipant({ dataset: ds, preset: participantPresets[preset], seed: 0, log });
+    log(`${ds}: ${p.train.count} train / ${p.test.count} test images, clean accuracy ${(100 * p.cleanAccuracy).toFixed(2)}% (${p.weights})`);
+    p.model.dispose();
   }
 }
 
@@ -114,6 +139,18 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
       const { markdown } = await writeReport(root, collectCells(root));
       process.stdout.write(`${markdown}\n`);
       if (failed.length) throw new Error(`${failed.length} cell(s) failed: ${failed.map((f) => f.cell.id).join(', ')}`);
+    });
+  kiop
+    .command('pretrain')
+    .description("pretrain (or load from the model cache) the preset's host and source models, --jobs at a time")
+    .option('--datasets <list>', 'datasets, comma-separated', list, ['mnist', 'fashionMnist'])
+    .addOption(new Option('--preset <name>', 'participant preset').choices(PRESET_NAMES).default('demo'))
+    .option('--jobs <n>', 'models at a time (one process each)', int, 2)
+    .action(async (o) => {
+      for (const ds of o.datasets as string[]) datasetRegistry.get(ds);
+      await init();
+      await checkDataAvailable(o.datasets);
+      await pretrainModels(o.datasets, o.preset as PresetName, o.jobs);
     });
   kiop
     .command('table')

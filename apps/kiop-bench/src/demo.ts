@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { collectCells, writeReport } from './report.js';
-import { checkDataAvailable, gridCells, runCells } from './commands.js';
+import { checkDataAvailable, gridCells, pretrainModels, runCells } from './commands.js';
 import { prepareParticipant } from '@promptkd/kiop/node';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
 import { serveCommandLine, servedLine } from './serve-hints.js';
@@ -19,15 +19,16 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   const root = resolve(options.out);
   const preset = options.preset ?? 'demo';
   const cells = gridCells(options.pairs, [...DEMO_VARIANTS], [options.seed], preset);
-  // Pretrain (or load) every model once, here, so the parallel cells find them cached.
+  // Pretrain every model once, in parallel child processes, so the parallel cells find them cached; then load them
+  // here for their weight files.
   const { bench } = resolveCell(cells[0]!);
   const datasets = [...new Set(cells.flatMap((c) => [c.host, ...c.sources]))];
   await checkDataAvailable(datasets);
+  await pretrainModels(datasets, preset, options.jobs);
   const weights = new Map<string, string>();
   for (const ds of datasets) {
-    const p = await prepareParticipant({ dataset: ds, preset: bench, seed: 0, log: (l) => process.stderr.write(`${l}\n`) });
+    const p = await prepareParticipant({ dataset: ds, preset: bench, seed: 0 });
     weights.set(ds, p.weights);
-    process.stderr.write(`${ds}: ${p.train.count} train / ${p.test.count} test images, clean accuracy ${(100 * p.cleanAccuracy).toFixed(2)}%\n`);
     p.model.dispose();
   }
   process.stderr.write(`running ${cells.length} cells, ${options.jobs} at a time (one process each)\n`);

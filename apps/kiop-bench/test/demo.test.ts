@@ -22,7 +22,11 @@ describe('promptkd demo (smoke preset)', () => {
     for (const method of ['Vanilla-KD', 'KiOP-T', 'KiOP-B', 'KiOP-BF', 'real-data ref\\. \\(not KiOP\\)']) expect(first.stdout).toMatch(new RegExp(`\\| ${method} +\\|`));
     expect(first.stdout).toMatch(/wall time: +\d+\.\d min/);
     expect(first.stdout).toMatch(/serve prompts: +promptkd serve --host \S+\.safetensors --prompts \S+/);
+    // both models pretrained in parallel child processes, each reporting its clean accuracy
     expect(first.stderr).toMatch(/pretraining mnist/);
+    expect(first.stderr).toMatch(/pretraining fashionMnist/);
+    expect(first.stderr).toMatch(/fashionMnist: \d+ train \/ \d+ test images, clean accuracy \d+\.\d\d%/);
+    expect(existsSync(join(out, 'mnist__fashionMnist', 'kiopB__s0', 'figures', 'bank-B.png'))).toBe(true);
     expect(existsSync(join(out, 'kiop-results.md'))).toBe(true);
     expect(existsSync(join(out, 'kiop-results.csv'))).toBe(true);
     expect(existsSync(join(out, 'curves-mnist__fashionMnist.png'))).toBe(true);

@@ -1,17 +1,20 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { combineCallbacks, type LabelMapping } from '@promptkd/core';
+import { combineCallbacks, type LabelMapping, type Synthesizer } from '@promptkd/core';
+import { CMISynthesizer } from '@promptkd/data-free';
 import { evalBatches, kiopTransform } from '@promptkd/datasets';
 import { createProgress, createRunFolder, runFolderCheckpoints, type RunFolder } from '@promptkd/experiments';
 import { CmiGenerator } from '@promptkd/models';
 import { renderPromptPng, type SegmentedPrompt } from '@promptkd/visual-prompt';
+import { renderBankPng } from './bank-figure.js';
 import type { KiopConfig } from './config.js';
 import { buildPresetNetwork, type ParticipantPreset } from './participant-presets.js';
 import { createKiopContext } from './pipeline.js';
 import type { PreparedParticipant } from './prepare-participant.js';
 import type { PromptBnStatistics } from './prompt-bn-statistics.js';
 import { kiopVariantRegistry, synthesizedBanks } from './registry.js';
+import type { KiopContext } from './session.js';
 import { sourceAccuracyName } from './source-accuracy-name.js';
 import { trainKiop, type KiopEpochEnd, type KiopResult, type KiopStepEnd } from './train-kiop.js';
 
@@ -78,7 +81,8 @@ export interface RunKiopCellOptions {
 /**
  * Runs one KiOP cell (host, sources, variant, config) in a run folder (`@promptkd/experiments`): a checkpoint at
  * every epoch end (trained tensors, optimizer state, synthesizer banks and heads), metrics as JSONL,
- * `results.json` ({@link KiopCellResults}), the prompt as `figures/prompt.png` (on the host's first test image) and,
+ * `results.json` ({@link KiopCellResults}), the prompt as `figures/prompt.png` (on the host's first test image), each
+ * synthetic bank as `figures/bank-<B|A|C>.png` (one row per class: the images the prompt or student trained on) and,
  * with `writePromptArtifacts`, the prompt's artifacts. Running the same cell in the same folder again resumes from
  * the last good checkpoint; a finished cell returns its results without training. A failure marks the folder failed.
  *
@@ -101,7 +105,7 @@ export async function runKiopCell(options: RunKiopCellOptions): Promise<{ folder
   const done = folder.readResults<KiopCellResults>();
   if (done) return { folder, results: done };
 
-  const { ctx, dispose } = createKiopContext({
+  const { ctx: context, dispose } = createKiopContext({
     config,
     host: { dataset: host.dataset, model: host.model, test: host.test, train: host.train },
     sources: sources.map((s) => ({ dataset: s.dataset, model: s.model, test: s.test, train: s.train })),
@@ -109,6 +113,16 @@ export async function runKiopCell(options: RunKiopCellOptions): Promise<{ folder
     buildHostLike: (k) => buildPresetNetwork(options.preset, k, config.seed),
     onSynthesisIteration: (bank) => progress.tick(1, { phase: `synthesis ${bank}` }),
   });
+  // Keep each bank's synthesizer, to picture its bank at the end (figures/bank-<name>.png).
+  const banks: { name: string; numClasses: number; synthesizer: Synthesizer }[] = [];
+  const ctx: KiopContext = {
+    ...context,
+    createSynthesizer: (req) => {
+      const synthesizer = context.createSynthesizer(req);
+      banks.push({ name: req.bank, numClasses: req.numClasses, synthesizer });
+      return synthesizer;
+    },
+  };
   // progress units: generator iterations of every bank + knowledge-storing steps
   const perEpoch = config.kdSteps + synthesizedBanks(config.variant, sources.length) * config.synthesis.gSteps * config.synthesis.roundsPerEpoch;
   const progress = createProgress({ total: config.epochs * perEpoch, label: `${options.name}`, silent: options.quiet });
@@ -142,6 +156,10 @@ export async function runKiopCell(options: RunKiopCellOptions): Promise<{ folder
       if (!first.done) tf.dispose([first.value.x, first.value.y]);
       writeFileSync(join(folder.paths.figures, 'prompt.png'), renderPromptPng(prompt, { scale: 4, example }));
       example?.dispose();
+    }
+    for (const b of banks) {
+      const png = b.synthesizer instanceof CMISynthesizer ? renderBankPng(b.synthesizer.imageBank, b.numClasses) : undefined;
+      if (png) writeFileSync(join(folder.paths.figures, `bank-${b.name}.png`), png);
     }
     folder.writeResults(results);
     return { folder, results };

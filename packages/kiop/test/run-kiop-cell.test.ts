@@ -62,6 +62,11 @@ describe('runKiopCell', () => {
     expect(calls[0]!.mappings).toHaveLength(1);
     expect(JSON.parse(readFileSync(join(folder.dir, 'results.json'), 'utf8')).results).toEqual(JSON.parse(JSON.stringify(results)));
     expect(existsSync(join(folder.dir, 'figures', 'prompt.png'))).toBe(true);
+    // the synthetic bank as a picture: one row per source class (K_B = 10) of 32-px images, scale 2, gap 1
+    const bank = readFileSync(join(folder.dir, 'figures', 'bank-B.png'));
+    expect(bank.subarray(1, 4).toString()).toBe('PNG');
+    expect(bank.readUInt32BE(20)).toBe((10 * 33 - 1) * 2); // IHDR height
+    expect(existsSync(join(folder.dir, 'figures', 'bank-A.png'))).toBe(false); // KiOP-T synthesises no host bank
     expect(JSON.parse(readFileSync(join(folder.dir, 'config.json'), 'utf8'))).toEqual({ kiop: config, bench: preset, host: 'mnist', sources: ['fashionMnist'] });
 
     const again = await runKiopCell({ root: work, name, config, preset, host, sources: [source], quiet: true, writePromptArtifacts });

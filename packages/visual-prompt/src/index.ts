@@ -34,6 +34,6 @@ export {
   type PromptHostInfo,
   type SavedPromptArtifact,
 } from './artifact.js';
-export { renderPromptPng, type RenderPromptOptions } from './render-png.js';
+export { renderImageGridPng, renderPromptPng, type RenderImageGridOptions, type RenderPromptOptions } from './render-png.js';
 export { VisualPromptLayer, visualPromptLayer, type VisualPromptLayerArgs } from './visual-prompt-layer.js';
 export { VERSION } from './version.js';

@@ -110,3 +110,49 @@ export function renderPromptPng(prompt: VisualPrompt, options: RenderPromptOptio
   });
   return encode({ width: outW, height: outH, data, channels: 4, depth: 8 });
 }
+
+/** Options of {@link renderImageGridPng}. */
+export interface RenderImageGridOptions {
+  /** Integer nearest-neighbour upscaling factor (default 1). */
+  readonly scale?: number;
+  /** Gap between images in (unscaled) pixels, black (default 1). */
+  readonly gap?: number;
+}
+
+/**
+ * Renders rows of images as one PNG grid: row r holds the images of `rows[r]` (`[n, H, W, C]` in [0,1], C = 1 shown
+ * grey), left-aligned; shorter rows leave black cells. For pictures of image banks (one row per class).
+ */
+export function renderImageGridPng(rows: readonly tf.Tensor4D[], options: RenderImageGridOptions = {}): Uint8Array {
+  const scale = options.scale ?? 1;
+  const gap = options.gap ?? 1;
+  if (!Number.isInteger(scale) || scale < 1 || !Number.isInteger(gap) || gap < 0) {
+    throw new ConfigError(`renderImageGridPng: 'scale' must be a positive and 'gap' a non-negative integer, got ${scale} and ${gap}.`, { field: 'scale' });
+  }
+  const first = rows.find((r) => r.shape[0] > 0);
+  if (!first) throw new ShapeError('renderImageGridPng: no images to render.', { rows: rows.length });
+  const [, h, w, c] = first.shape;
+  for (const r of rows) {
+    if (r.shape[0] > 0 && (r.shape[1] !== h || r.shape[2] !== w || r.shape[3] !== c)) {
+      throw new ShapeError(`renderImageGridPng: every image must be [${h}, ${w}, ${c}], got [${r.shape.slice(1).join(', ')}].`, { actual: r.shape });
+    }
+  }
+  const cols = Math.max(...rows.map((r) => r.shape[0]));
+  const outW = (cols * (w + gap) - gap) * scale;
+  const outH = (rows.length * (h + gap) - gap) * scale;
+  const data = new Uint8Array(outW * outH * 4);
+  for (let i = 3; i < data.length; i += 4) data[i] = 255;
+  rows.forEach((row, r) => {
+    const values = row.dataSync();
+    for (let n = 0; n < row.shape[0]; n++) {
+      for (let y = 0; y < h * scale; y++) {
+        for (let x = 0; x < w * scale; x++) {
+          const src = ((n * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c;
+          const dst = ((r * (h + gap) * scale + y) * outW + n * (w + gap) * scale + x) * 4;
+          for (let k = 0; k < 3; k++) data[dst + k] = toByte(values[src + (c >= 3 ? k : 0)] as number);
+        }
+      }
+    }
+  });
+  return encode({ width: outW, height: outH, data, channels: 4, depth: 8 });
+}

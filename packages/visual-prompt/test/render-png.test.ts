@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '@promptkd/core';
-import { AdditivePad, ExpansivePad, SegmentedPrompt, renderPromptPng } from '@promptkd/visual-prompt';
+import { ConfigError, ShapeError } from '@promptkd/core';
+import { AdditivePad, ExpansivePad, SegmentedPrompt, renderImageGridPng, renderPromptPng } from '@promptkd/visual-prompt';
 
 describe('renderPromptPng', () => {
   it('writes a PNG of the prompt alone that decodes to the right size, centre transparent', async () => {
@@ -53,5 +53,38 @@ describe('renderPromptPng', () => {
     expect(lo <= 1 || hi >= 254).toBe(true);
     expect(hi - lo).toBeGreaterThan(100);
     p.dispose();
+  });
+});
+
+describe('renderImageGridPng', () => {
+  it('lays rows of images out as a grid, upscaled, grey images as grey, short rows padded black', () => {
+    // row 0: two 2×2 RGB images (red, then values 0.5); row 1: one image
+    const red = tf.tensor4d([1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0], [1, 2, 2, 3]);
+    const half = tf.fill([1, 2, 2, 3], 0.5) as tf.Tensor4D;
+    const row0 = tf.concat([red, half]) as tf.Tensor4D;
+    const row1 = tf.fill([1, 2, 2, 3], 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const img = decode(renderImageGridPng([row0, row1], { scale: 2, gap: 1 }));
+    expect(tf.memory().numTensors).toBe(before);
+    // 2 columns of 2 px + 1 px gap, ×2 → 10 × 10
+    expect([img.width, img.height, img.channels]).toEqual([10, 10, 4]);
+    const px = (x: number, y: number) => Array.from(img.data.slice((y * 10 + x) * 4, (y * 10 + x) * 4 + 4));
+    expect(px(0, 0)).toEqual([255, 0, 0, 255]);
+    expect(px(4, 0)).toEqual([0, 0, 0, 255]); // gap
+    expect(px(6, 3)).toEqual([128, 128, 128, 255]);
+    expect(px(0, 6)).toEqual([255, 255, 255, 255]);
+    expect(px(6, 6)).toEqual([0, 0, 0, 255]); // row 1 has one image
+    tf.dispose([red, half, row0, row1]);
+  });
+
+  it('shows one-channel images grey and refuses mismatched shapes, no images and bad options', () => {
+    const grey = tf.fill([1, 1, 1, 1], 0.25) as tf.Tensor4D;
+    const img = decode(renderImageGridPng([grey]));
+    expect(Array.from(img.data)).toEqual([64, 64, 64, 255]);
+    const other = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
+    expect(() => renderImageGridPng([grey, other])).toThrow(ShapeError);
+    expect(() => renderImageGridPng([tf.zeros([0, 2, 2, 3]) as tf.Tensor4D])).toThrow(ShapeError);
+    expect(() => renderImageGridPng([grey], { scale: 0 })).toThrow(ConfigError);
+    tf.dispose([grey, other]);
   });
 });
