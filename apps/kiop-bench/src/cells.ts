@@ -2,10 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { ResourceUnavailableError } from '@promptkd/core';
 import { datasetRegistry } from '@promptkd/datasets/node';
-import { runCellInChild as runChildCell } from '@promptkd/experiments';
+import { applyOverrides, parseConfig, parseSetOverrides, runCellInChild as runChildCell } from '@promptkd/experiments';
 import {
   kiopCellName,
   kiopPresets,
+  participantPresetSchema,
   participantPresets,
   resolveKiopConfig,
   type KiopConfig,
@@ -26,6 +27,8 @@ export interface KiopCellSpec {
   readonly seed: number;
   /** `key.path=value` overrides of the KiOP config. */
   readonly set?: readonly string[];
+  /** `key.path=value` overrides of the participant preset (host/source architecture, pretraining, data limits). */
+  readonly participants?: readonly string[];
 }
 
 /** The run-folder name of a cell: `<host>__<src1>+<src2>/<variant>__s<seed>`. */
@@ -34,7 +37,11 @@ export const cellId = (c: KiopCellSpec): string => kiopCellName(c);
 /** Resolves and validates a cell's KiOP config (kiop's `resolveKiopConfig`) and participant preset. */
 export function resolveCell(c: KiopCellSpec): { config: KiopConfig; bench: ParticipantPreset } {
   const config = resolveKiopConfig({ preset: c.preset, variant: c.variant, seed: c.seed, sources: c.sources.length, overrides: c.set ?? [] });
-  return { config, bench: participantPresets[c.preset] };
+  const base = participantPresets[c.preset];
+  const bench = c.participants?.length
+    ? parseConfig(participantPresetSchema, applyOverrides(base, parseSetOverrides(participantPresetSchema, c.participants)), `participant preset '${c.preset}'`)
+    : base;
+  return { config, bench };
 }
 
 /**
@@ -60,6 +67,7 @@ export function cellArgs(c: KiopCellSpec, root: string): string[] {
     '--seed', String(c.seed),
     '--out', root,
     ...(c.set ?? []).flatMap((s) => ['--set', s]),
+    ...(c.participants ?? []).flatMap((s) => ['--participant', s]),
   ];
 }
 

@@ -18,6 +18,8 @@ const int = (v: string) => {
   return n;
 };
 const collect = (v: string, prev: string[]) => [...prev, v];
+const PARTICIPANT_HELP =
+  'override a field of the participant preset (host and source architecture, pretraining, data limits), e.g. --participant archConfig.blocks=[32,64,128,128] (repeatable)';
 
 /** Runs one cell in this process: prepares (pretrains or loads) host and sources, trains, writes the run folder. */
 export async function runOneCell(spec: KiopCellSpec, root: string, weights: { host?: string; sources?: string[] } = {}) {
@@ -92,11 +94,15 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .addOption(new Option('--preset <name>', 'hyper-parameters').choices(PRESET_NAMES).default('demo'))
     .option('--seed <n>', 'seed', int, 0)
     .option('--set <key=value>', 'override a config field, e.g. --set epochs=3 (repeatable)', collect, [])
+    .option('--participant <key=value>', PARTICIPANT_HELP, collect, [])
     .option('--out <dir>', 'runs root', 'runs/kiop')
     .option('--host-weights <file>', 'host checkpoint (safetensors, PyTorch names) instead of pretraining')
     .option('--source-weights <files>', 'source checkpoint(s), comma-separated', list)
     .action(async (o) => {
-      const spec: KiopCellSpec = { host: o.host, sources: o.source, variant: o.variant as KiopVariantKey, preset: o.preset as PresetName, seed: o.seed, set: o.set };
+      const spec: KiopCellSpec = {
+        host: o.host, sources: o.source, variant: o.variant as KiopVariantKey, preset: o.preset as PresetName, seed: o.seed, set: o.set,
+        ...(o.participant.length ? { participants: o.participant } : {}),
+      };
       checkCell(spec, { host: o.hostWeights, sources: o.sourceWeights });
       await init();
       const { folder, results } = await runOneCell(spec, resolve(o.out), { host: o.hostWeights, sources: o.sourceWeights });
@@ -114,6 +120,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .option('--seeds <list>', 'seeds', (v) => list(v).map(int), [0])
     .addOption(new Option('--preset <name>', 'hyper-parameters').choices(PRESET_NAMES).default('cpu'))
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
+    .option('--participant <key=value>', PARTICIPANT_HELP, collect, [])
     .option('--jobs <n>', 'cells at a time (one process each)', int, 2)
     .option('--out <dir>', 'grid root', 'runs/kiop-grid');
   for (const [flags, description] of QUEUE_OPTION_FLAGS) grid.option(flags, description);
@@ -121,7 +128,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .option('--grid <name>', 'grid name in the queue (default: the --out folder\'s name)')
     .option('--detach', 'with --queue: enqueue the cells and exit (then promptkd grid status / collect)')
     .action(async (o) => {
-      const cells = gridCells(o.pairs, o.variants, o.seeds, o.preset, o.set);
+      const cells = gridCells(o.pairs, o.variants, o.seeds, o.preset, o.set, o.participant);
       for (const cell of cells) checkCell(cell);
       await init();
       await checkDataAvailable(cells.flatMap((c) => [c.host, ...c.sources]));
@@ -172,12 +179,22 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
 }
 
 /** Cells of a grid from `host:source[+source2]` pairs. */
-export function gridCells(pairs: readonly string[], variants: readonly string[], seeds: readonly number[], preset: string, set: readonly string[] = []): KiopCellSpec[] {
+export function gridCells(
+  pairs: readonly string[],
+  variants: readonly string[],
+  seeds: readonly number[],
+  preset: string,
+  set: readonly string[] = [],
+  participants: readonly string[] = [],
+): KiopCellSpec[] {
   return pairs.flatMap((p) => {
     const [host, src] = p.split(':');
     if (!host || !src) throw new ConfigError(`pair '${p}' must look like host:source (or host:source1+source2).`, { field: 'pairs', value: p });
     return variants.flatMap((variant) =>
-      seeds.map((seed) => ({ host, sources: src.split('+'), variant: variant as KiopVariantKey, preset: preset as PresetName, seed, set })),
+      seeds.map((seed) => ({
+        host, sources: src.split('+'), variant: variant as KiopVariantKey, preset: preset as PresetName, seed, set,
+        ...(participants.length ? { participants } : {}),
+      })),
     );
   });
 }
