@@ -31,6 +31,24 @@ describe('withFileLock', () => {
     expect(waited).toBe(1);
   });
 
+  it('goes on when the lock is lost mid-work (a late refresh on a loaded machine): reported, not a crash', async () => {
+    const file = join(work, 'lost.safetensors');
+    const lost: Error[] = [];
+    const result = await withFileLock(
+      file,
+      async () => {
+        rmSync(`${file}.lock`, { recursive: true }); // another process's takeover, as proper-lockfile sees it
+        await new Promise((r) => setTimeout(r, 2500)); // past the next refresh (every 1 s here)
+        return 'done';
+      },
+      { staleMs: 2000, onCompromised: (e) => lost.push(e) },
+    );
+    expect(result).toBe('done');
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as Error & { code?: string }).code).toBe('ECOMPROMISED');
+    expect(await withFileLock(file, async () => 'again', { staleMs: 2000 })).toBe('again'); // the file is usable
+  }, 20_000);
+
   it('takes over the lock of a process that died holding it once the lock is stale', async () => {
     const file = join(work, 'dead.safetensors');
     // a child takes the lock and is killed without releasing it; the interval keeps it alive (a bare pending promise

@@ -145,6 +145,9 @@ export interface EpochSummary {
   readonly lr: number;
 }
 
+/** How often a training loop hands the event loop to timers, in ms. */
+const YIELD_EVERY_MS = 200;
+
 /** Mean cross-entropy of logits [N, K] against integer labels [N] (log-softmax, numerically stable). */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
@@ -317,6 +320,7 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
     await setSlots(optimizer, optKind, step, vars, keys, r?.slots);
     if (r?.modelRng !== undefined) rngModel.setRngState?.(r.modelRng);
     lastSave = performance.now();
+    let lastYield = lastSave;
     for (let epoch = r?.epoch ?? 0; epoch < options.epochs; epoch++) {
       const lr = options.cosine ? cosineAnnealingLr(options.lr, epoch, options.epochs) : options.lr;
       optimizer.setLearningRate(lr);
@@ -362,6 +366,12 @@ export async function trainClassifier(model: ClassifierModel, data: BatchSource,
           (ck?.everySteps !== undefined && step % ck.everySteps === 0) ||
           (ck?.everySeconds !== undefined && performance.now() - lastSave >= ck.everySeconds * 1000);
         if (due) await save();
+        // Let timers run (a model-cache lock's refresh, progress): awaiting tensor data alone never leaves the
+        // microtask queue, so a long epoch on a loaded machine would starve them.
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = performance.now();
+        }
       }
       if (skip > 0) {
         throw new ConfigError(`Cannot resume trainClassifier: epoch ${epoch} has fewer batches than the ${r?.batchInEpoch} the state says were done (did the data change?).`, { field: 'resume' });

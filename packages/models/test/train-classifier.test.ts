@@ -52,6 +52,22 @@ describe('trainClassifier / evaluate', () => {
     disposeAll([train, test]);
   });
 
+  it('lets timers run during a long epoch (a model-cache lock is refreshed by one)', async () => {
+    const train = toyBatches(4, 16, 7);
+    const m = createModel('bnCnn', { blocks: [16, 16], numClasses: 2, seed: 3 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const t0 = performance.now();
+    // one epoch of many steps that never awaits anything but tensor data
+    await trainClassifier(m, () => Array.from({ length: 400 }, (_, i) => train[i % 4]!), { lr: 0.01, epochs: 1, disposeBatches: false });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect(ms).toBeGreaterThan(600); // long enough for the check to mean something
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    m.dispose();
+    disposeAll([train]);
+  });
+
   it('SGD step matches the PyTorch update rule (momentum, weight decay)', async () => {
     const m = createModel('bnCnn', { blocks: [2], numClasses: 2, seed: 4 });
     const head = m.namedVariables().get('6.weight')!;
