@@ -323,10 +323,15 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Partial sums of a filter gradient: a fixed number, so that the summation order depends on the shapes only. */
+#define FILTER_GROUPS 4
+
 /*
- * conv2dBackpropFilter(heap, geom..., xOff, dwOff, dyOff): dw = im2col(x)ᵀ @ dy. Chunks are summed in chunk
- * order; on the per-thread path each thread sums its (static) chunks, then the threads' sums are added in
- * thread order, so a result is reproducible for a given thread count.
+ * conv2dBackpropFilter(heap, geom..., xOff, dwOff, dyOff): dw = im2col(x)ᵀ @ dy. The chunks are split into at most
+ * FILTER_GROUPS contiguous groups; each group sums its chunks in chunk order into its own partial sum (group 0 into
+ * dw), and the groups' sums are added in group order. The groups depend on the shapes only and SGEMM never splits
+ * the depth, so the result is bit-identical for any thread count (threads take whole groups, or one thread runs
+ * them in turn with a threaded SGEMM).
  */
 static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
   float *heap;
@@ -342,25 +347,25 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
     return NULL;
   }
   const int64_t step = chunk_rows(&g), chunks = (R + step - 1) / step;
-  const int nt = per_thread(chunks) ? threads_now() : 1;
-  /* Partial sums: thread 0 writes dw itself, thread t > 0 its own slice of `part`. */
-  float *part = nt > 1 ? (float *)calloc((size_t)((nt - 1) * WS), sizeof(float)) : NULL;
-  if (nt > 1 && !part) {
+  const int64_t groups = chunks < FILTER_GROUPS ? chunks : FILTER_GROUPS;
+  /* Partial sums: group 0 writes dw itself, group i > 0 its own slice of `part`. */
+  float *part = groups > 1 ? (float *)calloc((size_t)((groups - 1) * WS), sizeof(float)) : NULL;
+  if (groups > 1 && !part) {
     napi_throw_error(env, "PROMPTKD_NATIVE", "promptkd native: out of memory for filter-gradient partial sums");
     return NULL;
   }
   memset(dw, 0, sizeof(float) * (size_t)WS);
-  FOR_CHUNKS(chunks, (step < R ? step : R) * K, {
-    extern int omp_get_thread_num(void);
-    const int t = nt > 1 ? omp_get_thread_num() : 0;
-    float *acc = t == 0 ? dw : part + (t - 1) * WS;
-    const int64_t r0 = c * step, r1 = r0 + step < R ? r0 + step : R;
-    im2col(&g, x, buf, r0, r1);
-    sgemm_rm(1, 0, K, g.co, r1 - r0, 1.0f, buf, K, dy + r0 * g.co, g.co, 1.0f, acc, g.co);
+  FOR_CHUNKS(groups, (step < R ? step : R) * K, {
+    float *acc = c == 0 ? dw : part + (c - 1) * WS;
+    for (int64_t k = c * chunks / groups; k < (c + 1) * chunks / groups; k++) {
+      const int64_t r0 = k * step, r1 = r0 + step < R ? r0 + step : R;
+      im2col(&g, x, buf, r0, r1);
+      sgemm_rm(1, 0, K, g.co, r1 - r0, 1.0f, buf, K, dy + r0 * g.co, g.co, 1.0f, acc, g.co);
+    }
   });
-  for (int t = 1; t < nt; t++) {
-    const float *p = part + (t - 1) * WS;
-    for (int64_t i = 0; i < WS; i++) dw[i] += p[i];
+  for (int64_t i = 1; i < groups; i++) {
+    const float *p = part + (i - 1) * WS;
+    for (int64_t j = 0; j < WS; j++) dw[j] += p[j];
   }
   free(part);
   return NULL;

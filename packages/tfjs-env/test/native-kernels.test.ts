@@ -87,6 +87,35 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
     tf.dispose([a, b]);
   });
 
+  it('the im2col convolutions and their gradients are bit-identical on 1, 2 and 3 threads (the filter gradient sums fixed groups of chunks)', () => {
+    const x = rand([6, 12, 12, 5]) as tf.Tensor4D;
+    const w = rand([3, 3, 5, 7]) as tf.Tensor4D;
+    const dy = rand([6, 12, 12, 7]) as tf.Tensor4D;
+    const engine = loadNativeAddon().engines().includes('openblas') ? 'openblas' : 'builtin';
+    addon.setEngine(engine);
+    const run = (threads: number, chunk: number): Buffer[] => {
+      addon.setThreads(threads);
+      addon.setConvChunk(chunk);
+      return tf.tidy(() => [
+        tf.conv2d(x, w, 1, 'same'),
+        tf.conv2dTranspose(dy, w, x.shape, 1, 'same'), // Conv2DBackpropInput
+        tf.grad((f: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, f, 1, 'same'), dy)))(w), // Conv2DBackpropFilter
+      ].map((t) => Buffer.from((t.dataSync() as Float32Array).buffer)));
+    };
+    // 0 = default chunks; 200 floats = several chunks, so that more than one group and the per-thread path run
+    for (const chunk of [0, 200]) {
+      const one = run(1, chunk);
+      for (const threads of [2, 3]) {
+        const many = run(threads, chunk);
+        many.forEach((b, i) => expect(b.equals(one[i]!), `${engine} chunk ${chunk}, ${threads} threads, output ${i}`).toBe(true));
+      }
+    }
+    addon.setThreads(2);
+    addon.setConvChunk(0);
+    addon.setEngine(engines()[0]!.engine);
+    tf.dispose([x, w, dy]);
+  });
+
   it('BatchMatMul: broadcasting both batch dims (the cpu kernel cannot: checked by hand)', () => {
     const a = rand([2, 1, 7, 5]);
     const b = rand([3, 5, 3]);
