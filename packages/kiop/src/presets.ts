@@ -12,7 +12,7 @@ const evalHost = { ...reference, hostBnTrainMode: false } as const;
 /**
  * Presets are data. `paper` holds the reference hyper-parameters (kiop-spec §1.3; for GPU users);
  * `cpu` is the CPU study (sized for ≤ 2 h per pair of four variants on 2 cores; not yet timed); `demo` is the
- * README's main job (14.9–16.0 min on 2 cores from scratch with the built-in kernels, 11.3 with OpenBLAS/oneDNN);
+ * README's main job (11.6 min on 2 cores from scratch with the built-in kernels; 14.9–16.0 min on slower machines);
  * `smoke` is for tests (seconds).
  * `cpu` and `demo` were budgeted from measurements (apps/kiop-bench/RESULTS.md): a 64-px canvas, two synthesis
  * rounds per epoch with a narrower generator (ngf 32) and fewer generator iterations than the paper's 200, and the
