@@ -99,7 +99,7 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
       return tf.tidy(() => [
         tf.conv2d(x, w, 1, 'same'),
         tf.conv2dTranspose(dy, w, x.shape, 1, 'same'), // Conv2DBackpropInput
-        tf.grad((f: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, f, 1, 'same'), dy)))(w), // Conv2DBackpropFilter
+        tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 1, 'same'), dy)))(w), // Conv2DBackpropFilter
       ].map((t) => Buffer.from((t.dataSync() as Float32Array).buffer)));
     };
     // 0 = default chunks; 200 floats = several chunks, so that more than one group and the per-thread path run
