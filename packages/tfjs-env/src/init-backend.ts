@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from '@promptkd/core';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { backendLine } from './backend-line.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
@@ -201,6 +202,14 @@ function resolveNative(options: InitBackendOptions): boolean | 'auto' {
 /** The Debian/Ubuntu packages that give the native kernels their fastest engines, and the rebuild. */
 const FASTER_ENGINES = 'sudo apt-get install libopenblas-dev libdnnl-dev, then npx promptkd-build-native';
 
+/**
+ * How to get the faster engines here: only the rebuild when oneDNN's headers are already installed (the addon was
+ * built before them), else the packages and the rebuild.
+ */
+function fasterEnginesHint(headers: readonly string[] = ['/usr/include/oneapi/dnnl/dnnl.hpp', '/usr/local/include/oneapi/dnnl/dnnl.hpp']): string {
+  return headers.some((h) => existsSync(h)) ? 'npx promptkd-build-native (the oneDNN headers are installed; this build predates them)' : FASTER_ENGINES;
+}
+
 async function setUpNative(options: InitBackendOptions, load: (s: string) => Promise<unknown>): Promise<NativeChoice> {
   const want = resolveNative(options);
   if (want === false) return { active: false, threads: 0, reason: 'disabled' };
@@ -224,5 +233,5 @@ async function setUpNative(options: InitBackendOptions, load: (s: string) => Pro
   registerNativeKernels(addon);
   const engine = typeof addon.engine === 'function' ? (addon.engine as () => string)() : undefined;
   const engines = typeof addon.engines === 'function' ? (addon.engines as () => string[])() : [];
-  return { active: true, threads: addon.getThreads(), engine, faster: engines.includes('onednn') ? undefined : FASTER_ENGINES };
+  return { active: true, threads: addon.getThreads(), engine, faster: engines.includes('onednn') ? undefined : fasterEnginesHint() };
 }
