@@ -117,7 +117,10 @@ export async function prepareCdlBackbone(options: PrepareCdlBackboneOptions): Pr
     label: `${preset.data.dataset} ${role} D=${shape.dim}`,
     log,
     // processes sharing the cache (grid workers on one machine or one shared folder) pretrain a backbone once
-    lock: (file, fn) => withFileLock(file, fn, { onWait: () => log(`${role}: another process is pretraining ${basename(file)}; waiting for it`) }),
+    lock: (file, fn) => withFileLock(file, fn, {
+      onWait: () => log(`${role}: another process is pretraining ${basename(file)}; waiting for it`),
+      onCompromised: () => log(`${role}: the lock on ${basename(file)} was taken over by another process; both pretrain it`),
+    }),
     metadata: { role, dataset: preset.data.dataset, recipe: JSON.stringify(preset.pretraining) },
     checkpoint: {
       store: (at) => partialCheckpointStore({ ...at, log }),

@@ -82,7 +82,10 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
     label,
     log,
     // processes sharing the cache (grid workers) pretrain a model once; the others wait and load it
-    lock: (file, fn) => withFileLock(file, fn, { onWait: () => log(`another process is pretraining ${basename(file)}; waiting for it`) }),
+    lock: (file, fn) => withFileLock(file, fn, {
+      onWait: () => log(`another process is pretraining ${basename(file)}; waiting for it`),
+      onCompromised: () => log(`the lock on ${basename(file)} was taken over by another process; both pretrain it`),
+    }),
     metadata: { dataset, arch: preset.arch, recipe: JSON.stringify(recipe) },
     checkpoint: {
       store: (at) => partialCheckpointStore({ ...at, log }),
