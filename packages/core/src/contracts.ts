@@ -40,7 +40,9 @@ export interface ApplyOptions {
    * Eval-mode BatchNorm statistics to use INSTEAD of the model's running statistics, by BN layer name (the names of
    * {@link BatchNormTap}; e.g. prompt-specific population statistics, `bnPopulationStatistics` of @promptkd/models).
    * Every BN layer must have an entry; the model's own buffers are neither read nor written. Only with
-   * `bnStatistics: 'running'` and `training` false (a ConfigError otherwise).
+   * `bnStatistics: 'running'` and `training` false (a ConfigError otherwise). Statistics of shape `[N, C]` give each
+   * row of the batch its own (row i normalised exactly as a forward of that row alone with row i's `[C]` statistics):
+   * one forward for images that need different statistics (a mixed batch of prompts).
    */
   readonly bnOverride?: Readonly<Record<string, BatchNormStatistics>>;
   /** Collect per-BN-layer statistics (CMI). Default false. */
@@ -49,10 +51,13 @@ export interface ApplyOptions {
   readonly taps?: readonly string[];
 }
 
-/** Per-channel statistics a BatchNorm layer normalises with: mean and biased variance, `[C]` each. */
+/**
+ * Per-channel statistics a BatchNorm layer normalises with: mean and biased variance, `[C]` each — or, as an
+ * eval-mode override ({@link ApplyOptions.bnOverride}), `[N, C]` each: one set per row of the batch.
+ */
 export interface BatchNormStatistics {
-  readonly mean: tf.Tensor1D;
-  readonly variance: tf.Tensor1D;
+  readonly mean: tf.Tensor1D | tf.Tensor2D;
+  readonly variance: tf.Tensor1D | tf.Tensor2D;
 }
 
 /** Result of a forward pass. */

@@ -191,7 +191,8 @@ export class BatchNorm2d {
         if (this.bias) y = tf.add(y, this.bias);
       }
     } else {
-      const { mean: usedMean, variance: usedVar } = ctx.bnOverride ? this.override(ctx.bnOverride) : { mean: this.runningMean, variance: this.runningVar };
+      const { mean: usedMean, variance: usedVar } = ctx.bnOverride ? this.override(ctx.bnOverride, x.shape[0]) : { mean: this.runningMean, variance: this.runningVar };
+      // [C], or [N, 1, 1, C] for per-row statistics: the same arithmetic per element either way
       let scale: tf.Tensor = tf.rsqrt(tf.add(usedVar, eps));
       if (this.weight) scale = tf.mul(scale, this.weight);
       let shift: tf.Tensor = tf.neg(tf.mul(usedMean, scale));
@@ -201,8 +202,8 @@ export class BatchNorm2d {
     return y;
   }
 
-  /** This layer's entry of `ApplyOptions.bnOverride`, checked. */
-  private override(stats: Readonly<Record<string, BatchNormStatistics>>): BatchNormStatistics {
+  /** This layer's entry of `ApplyOptions.bnOverride`, checked; per-row `[N, C]` statistics come back as `[N, 1, 1, C]`. */
+  private override(stats: Readonly<Record<string, BatchNormStatistics>>, rows: number): { mean: tf.Tensor; variance: tf.Tensor } {
     const s = stats[this.name];
     if (!s) {
       throw new ConfigError(
@@ -211,13 +212,16 @@ export class BatchNorm2d {
         { field: 'bnOverride', layer: this.name },
       );
     }
-    if (s.mean.size !== this.channels || s.variance.size !== this.channels) {
+    const perRow = s.mean.rank === 2 || s.variance.rank === 2;
+    const fits = (t: tf.Tensor) => (perRow ? t.rank === 2 && t.shape[0] === rows && t.shape[1] === this.channels : t.rank === 1 && t.size === this.channels);
+    if (!fits(s.mean) || !fits(s.variance)) {
       throw new ShapeError(
-        `bnOverride '${this.name}': mean and variance need ${this.channels} channels, got ${s.mean.size} and ${s.variance.size}.`,
+        `bnOverride '${this.name}': mean and variance need [${this.channels}] (every row) or [${rows}, ${this.channels}] (one per row), ` +
+          `got [${s.mean.shape.join(', ')}] and [${s.variance.shape.join(', ')}].`,
         { field: 'bnOverride', layer: this.name, expected: this.channels },
       );
     }
-    return s;
+    return perRow ? { mean: tf.reshape(s.mean, [rows, 1, 1, this.channels]), variance: tf.reshape(s.variance, [rows, 1, 1, this.channels]) } : s;
   }
 }
 

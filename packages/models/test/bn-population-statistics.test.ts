@@ -70,13 +70,42 @@ describe('bnPopulationStatistics (PyTorch fixture)', () => {
     m.dispose();
   });
 
+  it('per-row statistics [N, C]: each row equals a forward of that row alone on its own [C] statistics, bit for bit', () => {
+    const m = fixtureModel();
+    const x = nhwc(fx.x_nchw);
+    const rows = slices(x, [4, 4, 4]);
+    const sets = rows.map((b) => bnOverrideTensors(bnPopulationStatistics(m, [b])));
+    const assign = [0, 2, 1, 1, 0, 2, 2, 1, 0, 0, 1, 2]; // row i uses set assign[i]
+    const perRow = Object.fromEntries(
+      Object.keys(sets[0]!).map((layer) => {
+        const pick = (w: 'mean' | 'variance') => tf.stack(assign.map((a) => sets[a]![layer]![w])) as tf.Tensor2D;
+        return [layer, { mean: pick('mean'), variance: pick('variance') }];
+      }),
+    );
+    const start = tf.memory().numTensors;
+    const mixed = m.apply(x, { bnOverride: perRow });
+    const got = mixed.logits.arraySync();
+    mixed.logits.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    assign.forEach((a, i) => {
+      const alone = m.apply(tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]), { bnOverride: sets[a]! });
+      expect(Float32Array.from(got[i]!), `row ${i}`).toEqual(Float32Array.from(alone.logits.dataSync()));
+      alone.logits.dispose();
+    });
+    disposeAll([x, ...rows, ...sets, perRow]);
+    m.dispose();
+  });
+
   it('refuses a missing layer, a wrong channel count, and an override with batch statistics; leaks nothing', () => {
     const m = fixtureModel();
     const x = tf.zeros([2, 8, 8, 3]) as tf.Tensor4D;
     const override = bnOverrideTensors(bnPopulationStatistics(m, [x]));
     const start = tf.memory().numTensors;
     expect(() => m.apply(x, { bnOverride: { '1': override['1']! } })).toThrow(/no statistics for BatchNorm layer '4'/);
-    expect(() => m.apply(x, { bnOverride: { ...override, '4': override['1']! } })).toThrow(/need 5 channels, got 4/);
+    expect(() => m.apply(x, { bnOverride: { ...override, '4': override['1']! } })).toThrow(/need \[5\] \(every row\) or \[2, 5\] \(one per row\), got \[4\] and \[4\]/);
+    const rows3 = { mean: tf.zeros([3, 4]) as tf.Tensor2D, variance: tf.ones([3, 4]) as tf.Tensor2D };
+    expect(() => m.apply(x, { bnOverride: { ...override, '1': rows3 } })).toThrow(/\[2, 4\] \(one per row\), got \[3, 4\]/);
+    disposeAll([rows3.mean, rows3.variance]);
     expect(() => m.apply(x, { bnOverride: override, bnStatistics: 'batch' })).toThrow(/cannot be combined/);
     expect(() => m.apply(x, { bnOverride: override, training: true })).toThrow(/cannot be combined/);
     expect(() => bnPopulationStatistics(m, [])).toThrow(/at least one batch/);

@@ -4,10 +4,11 @@
 // The server runs as its own process (the real CLI); autocannon runs here. Not part of `npm test`.
 //
 //   npm run bench:load -w @promptkd/serve -- --host <model.safetensors|cache key> --prompts <dir> [--duration 15]
-//       [--connections 32] [--repeat 3] [--max-batch-size 32] [--max-wait-ms 2] [--out load.json]
+//       [--connections 32] [--repeat 3] [--max-batch-size 32] [--max-wait-ms 2] [--body png|raw] [--out load.json]
 //
-// The prompt folder needs 8 prompts for scenario (b) (fewer: it uses what there is). Requests are PNG bodies of real
-// test images of each prompt's source dataset when the dataset loads offline, random images otherwise.
+// The prompt folder needs 8 prompts for scenario (b) (fewer: it uses what there is). Requests are PNG bodies (or, with
+// --body raw, the same pixels as raw float32 NHWC, the programs' path) of real test images of each prompt's source
+// dataset when the dataset loads offline, random images otherwise.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     'max-batch-size': { type: 'string', default: '32' },
     'max-wait-ms': { type: 'string', default: '2' },
     repeat: { type: 'string', default: '3' },
+    body: { type: 'string', default: 'png' },
     out: { type: 'string' },
   },
 });
@@ -36,6 +38,10 @@ if (!args.host || !args.prompts) {
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const repeat = Number(args.repeat);
+if (args.body !== 'png' && args.body !== 'raw') {
+  console.error(`--body must be png or raw, got ${args.body}`);
+  process.exit(2);
+}
 const cli = fileURLToPath(new URL('../../../apps/cli/bin/promptkd.mjs', import.meta.url));
 
 /** Starts `promptkd serve` on a free port; resolves with its URL and a stop function. */
@@ -49,7 +55,7 @@ function startServer(extra) {
     child.stderr.on('data', (d) => {
       err += d;
       const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) resolve({ url: m[1], backend: /using backend[^\n]*/.exec(err)?.[0] ?? '', stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      if (m) resolve({ url: m[1], backend: /promptkd: backend[^\n]*/.exec(err)?.[0] ?? '', stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
     });
     child.once('exit', (code) => reject(new Error(`promptkd serve exited with ${code}:\n${err}`)));
   });
@@ -60,14 +66,20 @@ async function imageFor(p) {
   const [h, w, c] = p.imageShape;
   try {
     const test = await loadDataset(p.sourceDataset, { split: 'test' });
-    if (test.height === h && test.width === w && test.channels === c) {
-      return { png: Buffer.from(encode({ width: w, height: h, channels: c, depth: 8, data: test.images.subarray(0, h * w * c) })), real: true };
-    }
+    if (test.height === h && test.width === w && test.channels === c) return body(test.images.subarray(0, h * w * c), [h, w, c], true);
   } catch {
     // not available offline: random pixels are as costly to serve
   }
-  const data = Uint8Array.from({ length: h * w * c }, (_, i) => (i * 2654435761) >>> 24);
-  return { png: Buffer.from(encode({ width: w, height: h, channels: c, depth: 8, data })), real: false };
+  return body(Uint8Array.from({ length: h * w * c }, (_, i) => (i * 2654435761) >>> 24), [h, w, c], false);
+}
+
+/** One request body of these 8-bit pixels: a PNG, or float32 NHWC in [0, 1] (`--body raw`). */
+function body(pixels, [h, w, c], real) {
+  if (args.body === 'raw') {
+    const f = Float32Array.from(pixels, (v) => v / 255);
+    return { bytes: Buffer.from(f.buffer), type: 'application/octet-stream', query: `&shape=1,${h},${w},${c}`, real };
+  }
+  return { bytes: Buffer.from(encode({ width: w, height: h, channels: c, depth: 8, data: pixels })), type: 'image/png', query: '', real };
 }
 
 const batching = ['--max-batch-size', args['max-batch-size'], '--max-wait-ms', args['max-wait-ms']];
@@ -82,7 +94,7 @@ await probe.stop();
 const prompts = listing.prompts.slice(0, 8);
 if (prompts.length === 0) throw new Error(`no prompts served from ${args.prompts}`);
 const bodies = await Promise.all(prompts.map(imageFor));
-const request = (p, i) => ({ method: 'POST', path: `/v1/prompts/${p.id}/predict?k=5`, headers: { 'content-type': 'image/png' }, body: bodies[i].png });
+const request = (p, i) => ({ method: 'POST', path: `/v1/prompts/${p.id}/predict?k=5${bodies[i].query}`, headers: { 'content-type': bodies[i].type }, body: bodies[i].bytes });
 const scenarios = [
   { name: '(a) one prompt', requests: [request(prompts[0], 0)] },
   { name: `(b) ${prompts.length} prompts mixed`, requests: prompts.map(request) },
@@ -128,7 +140,7 @@ for (const s of scenarios) {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
-  `Load test: ${connections} connections × ${duration} s per run, median of ${repeat} alternating runs per cell, on 127.0.0.1, PNG bodies (${bodies.some((b) => b.real) ? 'real test images' : 'random images'}), host ${listing.host.arch} (${listing.host.dataset ?? '?'}), ${cpus().length} cores, ${cpu}`,
+  `Load test: ${connections} connections × ${duration} s per run, median of ${repeat} alternating runs per cell, on 127.0.0.1, ${args.body === 'raw' ? 'raw float32' : 'PNG'} bodies (${bodies.some((b) => b.real) ? 'real test images' : 'random images'}), host ${listing.host.arch} (${listing.host.dataset ?? '?'}), ${cpus().length} cores, ${cpu}`,
   `server: ${backend}`,
   '',
   '| scenario | server | req/s | p50 ms | p99 ms | mean batch | failed |',

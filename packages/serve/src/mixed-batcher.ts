@@ -2,6 +2,25 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, NonFiniteError, PromptKdError, type ApplyOptions, type ClassifierModel } from '@promptkd/core';
 import type { ServedPrompt } from './served-prompt.js';
 
+/** Prompts whose rows can share a host forward: on the host's running statistics, or each on its own. */
+const bnKind = (p: ServedPrompt): 'running' | 'own' => (p.bnOverride ? 'own' : 'running');
+
+/**
+ * The host's options for one forward over rows of these prompts (row order): eval mode, and for prompts with their own
+ * BN statistics a per-row `bnOverride` — each layer's statistics of the row's prompt, `[N, C]` (or `[C]` when every row
+ * has the same prompt). Call inside a tidy.
+ */
+function hostOptions(rows: readonly ServedPrompt[]): ApplyOptions {
+  const prompts = [...new Set(rows)];
+  const first = prompts[0]!;
+  if (!first.bnOverride || prompts.length === 1) return first.hostOptions();
+  const index = tf.tensor1d(rows.map((p) => prompts.indexOf(p)), 'int32');
+  const perRow = (layer: string, which: 'mean' | 'variance') =>
+    tf.gather(tf.stack(prompts.map((p) => p.bnOverride![layer]![which])), index) as tf.Tensor2D;
+  const bnOverride = Object.fromEntries(Object.keys(first.bnOverride).map((layer) => [layer, { mean: perRow(layer, 'mean'), variance: perRow(layer, 'variance') }]));
+  return { training: false, bnOverride };
+}
+
 /** Dynamic batching settings of {@link MixedBatcher}. */
 export interface BatchingOptions {
   /** Most images in one host forward (default 32). 1 turns batching off: one request per forward. */
@@ -35,7 +54,7 @@ export interface BatchInfo {
   readonly requests: number;
   /** Distinct prompts in the batch. */
   readonly prompts: number;
-  /** Host forwards run (one per distinct canvas size and BN statistics). */
+  /** Host forwards run (one per canvas size and BN kind: the host's running statistics, or prompts' own). */
   readonly forwards: number;
   readonly seconds: number;
 }
@@ -68,8 +87,9 @@ interface Job extends PredictJobInput {
  * a fixed pattern (KiOP's nested pads; checked at load) share their preprocessing and canvas ops across the batch:
  * one pad, one gather of the patterns by row, one add. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
  * only and the result equals the one-request-at-a-time path exactly (tested bit for bit). Prompts trained with the
- * host's batch norm on batch statistics carry their own BN statistics (`bnMode: 'promptStatistics'`): their rows go
- * through a separate eval-mode host forward on those statistics, one per distinct set, and stay as exact.
+ * host's batch norm on batch statistics carry their own BN statistics (`bnMode: 'promptStatistics'`): their rows share
+ * one eval-mode host forward in which every row is normalised with its own prompt's statistics (per-row `bnOverride`),
+ * and stay as exact.
  *
  * A batch closes when it holds `maxBatchSize` images or its oldest request has waited `maxWaitMs`. A request
  * whose client aborted is dropped before it runs; a request whose row is not finite fails alone
@@ -226,14 +246,15 @@ export class MixedBatcher {
 
   /**
    * Groups rows that can share their canvas computation (additive prompts with the same preprocessing and canvas
-   * geometry and BN statistics: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other
-   * prompt: its own group), then runs one host forward per canvas size and BN statistics and reads the rows through each π.
+   * geometry and BN kind: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other
+   * prompt: its own group), then runs one host forward per canvas size and BN kind (running statistics, or each row
+   * its prompt's own) and reads the rows through each π.
    */
   private forward(jobs: readonly Job[]): { results: (RowResult[] | Error)[]; forwards: number } {
     const groups = new Map<unknown, Job[]>();
     for (const job of jobs) {
       const p = job.prompt;
-      const key = p.additive ? `${p.preprocessKey}|${p.canvasShape.join('x')}|${p.additive.top},${p.additive.left}|${p.bnKey}` : p;
+      const key = p.additive ? `${p.preprocessKey}|${p.canvasShape.join('x')}|${p.additive.top},${p.additive.left}|${bnKind(p)}` : p;
       const list = groups.get(key);
       if (list) list.push(job);
       else groups.set(key, [job]);
@@ -243,18 +264,18 @@ export class MixedBatcher {
     const canvasData = new Map<Job[], Float32Array>();
     const logitsByForward = new Map<string, { data: Float32Array; k: number }>();
     tf.tidy(() => {
-      // one host forward per canvas size and BN statistics (the host's running ones, or a prompt's own)
+      // one host forward per canvas size and BN kind (the host's running statistics, or each row its prompt's own)
       const forwards = new Map<string, tf.Tensor4D[]>();
-      const hostOptions = new Map<string, ApplyOptions>();
+      const rowPrompts = new Map<string, ServedPrompt[]>();
       const rowsIn = new Map<string, number>();
       for (const list of groups.values()) {
         const first = list[0]!.prompt;
         const [h, w, c] = first.imageShape;
         const n = list.reduce((a, j) => a + j.count, 0);
         const pixels = new Float32Array(n * h * w * c);
-        const fkey = `${first.canvasShape.join('x')}|${first.bnKey}`;
-        hostOptions.set(fkey, first.hostOptions());
+        const fkey = `${first.canvasShape.join('x')}|${bnKind(first)}`;
         const base = rowsIn.get(fkey) ?? 0;
+        rowPrompts.set(fkey, [...(rowPrompts.get(fkey) ?? []), ...list.flatMap((j) => new Array<ServedPrompt>(j.count).fill(j.prompt))]);
         let groupRow = 0;
         for (const job of list) {
           pixels.set(job.images, groupRow * h * w * c);
@@ -282,7 +303,7 @@ export class MixedBatcher {
       }
       for (const [key, canvases] of forwards) {
         const stacked = canvases.length === 1 ? (canvases[0] as tf.Tensor4D) : tf.concat(canvases, 0);
-        const logits = this.host.apply(stacked, hostOptions.get(key)).logits;
+        const logits = this.host.apply(stacked, hostOptions(rowPrompts.get(key)!)).logits;
         logitsByForward.set(key, { data: logits.dataSync() as Float32Array, k: logits.shape[1] });
       }
     });

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
 import { CheckpointError, type ApplyOptions, type BatchNormStatistics } from '@promptkd/core';
 import type { Transform } from '@promptkd/datasets';
 import { SegmentedPrompt, type LoadedPromptArtifact, type ParameterCount, type VisualPrompt } from '@promptkd/visual-prompt';
@@ -62,11 +61,9 @@ export class ServedPrompt {
   readonly preprocessKey: string;
   /**
    * The host's BN statistics for this prompt (bnMode `promptStatistics`), by layer; undefined: the running statistics.
-   * Rows of prompts with different statistics go through separate host forwards.
+   * Rows of such prompts share one host forward, each row normalised with its own prompt's statistics.
    */
   bnOverride: Readonly<Record<string, BatchNormStatistics>> | undefined;
-  /** Equal for prompts whose host forward can be shared: `running`, or a hash of the prompt's BN statistics. */
-  bnKey = 'running';
 
   private constructor(
     readonly id: string,
@@ -195,7 +192,6 @@ export class ServedPrompt {
     if (listed.length !== layers.length || layers.some((l) => !listed.includes(l.layer))) {
       throw bad(`its statistics are for BN layers [${listed.join(', ')}] and the host has [${layers.map((l) => l.layer).join(', ')}]`);
     }
-    const hash = createHash('sha1');
     const arrays: { layer: string; mean: Float32Array; variance: Float32Array }[] = [];
     for (const { layer, channels } of layers) {
       const mean = this.artifact.extraTensors[bnTensorName(layer, 'mean')];
@@ -205,12 +201,9 @@ export class ServedPrompt {
         throw bad(`layer '${layer}' has ${channels} channels and its statistics have ${mean.data.length} / ${variance.data.length} values`);
       }
       if (variance.data.some((v) => v < 0)) throw bad(`layer '${layer}' has a negative variance`);
-      hash.update(layer).update(new Uint8Array(mean.data.buffer, mean.data.byteOffset, mean.data.byteLength));
-      hash.update(new Uint8Array(variance.data.buffer, variance.data.byteOffset, variance.data.byteLength));
       arrays.push({ layer, mean: mean.data, variance: variance.data });
     }
     this.bnOverride = Object.fromEntries(arrays.map((a) => [a.layer, { mean: tf.tensor1d(a.mean), variance: tf.tensor1d(a.variance) }]));
-    this.bnKey = `stats:${hash.digest('hex')}`;
   }
 
   private disposeBnStatistics(): void {

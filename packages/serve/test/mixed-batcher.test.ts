@@ -50,6 +50,25 @@ describe('MixedBatcher', () => {
     });
   });
 
+  it('prompts with their own BN statistics share one host forward, each row on its own statistics, bit-equal to one at a time', async () => {
+    const withStats = [11, 12, 13].map((seed, i) => makePrompt(`s${i}`, fixture, { seed, bnStatistics: true, task: i === 1 ? 'cifar' : 'fashion' }));
+    const stat = withStats.map(serve);
+    const infos: { images: number; prompts: number; forwards: number }[] = [];
+    const batcher = new MixedBatcher(host.model, { maxBatchSize: 64, maxWaitMs: 20 }, (i) => infos.push(i));
+    // with an eval-mode prompt of the same canvas size: it runs in a forward of its own, on the running statistics
+    const jobs = [...stat, served[0]!, stat[0]!].map((p, i) => ({ prompt: p, count: 1 + (i % 2), images: image(p, 40 + i, 1 + (i % 2)) }));
+    const before = tf.memory().numTensors;
+    const results = await Promise.all(jobs.map((j) => batcher.predict(j)));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(infos).toEqual([expect.objectContaining({ requests: 5, prompts: 4, forwards: 2 })]);
+    jobs.forEach((j, i) => {
+      const f = j.prompt === served[0] ? fixtures[0]! : withStats[stat.indexOf(j.prompt)]!;
+      expect(results[i]!.map((r) => bits(r.logits))).toEqual(referenceLogits(fixture, f, j.images, j.count).map(bits));
+    });
+    for (const p of stat) p.retire();
+    for (const p of withStats) p.prompt.dispose();
+  });
+
   it('KiOP prompts take the shared additive canvas path; a prompt that is not additive takes its own, with equal results', async () => {
     expect(served.map((p) => p.additive !== undefined)).toEqual([true, true, true]);
     expect(served.map((p) => [p.additive!.top, p.additive!.left])).toEqual([[4, 4], [4, 4], [6, 6]]); // 32 px images centred in 40 / 40 / 44 px canvases
