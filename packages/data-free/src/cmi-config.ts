@@ -36,6 +36,12 @@ export interface CmiConfig {
   readonly cropPadding: number;
   /** Area range of the local view's random resized crop. Reference [0.25, 1]. */
   readonly localScale: readonly [number, number];
+  /**
+   * Re-initialise the generator at the start of every round (reference: yes). `false` keeps training the same
+   * generator across rounds (fresh z and Adam state each round), so later rounds start from a generator that
+   * already maps z to the teacher's classes (a warm start, as in Fast-DFKD; not the KiOP/CMI reference).
+   */
+  readonly resetGenerator: boolean;
   /** Seed of every random choice (targets, z, re-init, augmentation, negatives, head init). */
   readonly seed: number;
 }
@@ -59,6 +65,7 @@ export const CMI_DEFAULTS: CmiConfig = {
   headHidden: undefined,
   cropPadding: 4,
   localScale: [0.25, 1],
+  resetGenerator: true,
   seed: 0,
 };
 

@@ -159,7 +159,7 @@ export class CMISynthesizer implements Synthesizer {
     const rng = this.rngs.views;
     const targets = sortedRandomTargets(n, this.teacher.numClasses, this.rngs.targets);
 
-    this.generator.reinitialize(this.rngs.init);
+    if (cfg.resetGenerator || this.rounds === 0) this.generator.reinitialize(this.rngs.init);
     const zSeed = this.rngs.init.seed();
     const z = tf.tidy(() => tf.variable(tf.randomNormal([n, this.nz], 0, 1, 'float32', zSeed), true)) as tf.Variable<tf.Rank.R2>;
     const optG = adam(cfg.lrGenerator, cfg.betas[0], cfg.betas[1], 1e-8);
@@ -278,7 +278,7 @@ export class CMISynthesizer implements Synthesizer {
 
   /**
    * The state that survives rounds — image bank, feature bank, contrastive head and its Adam, RNG streams,
-   * round count — as tensors (the caller disposes them) and JSON, for checkpoints.
+   * round count, and the generator's weights when it is kept across rounds (`resetGenerator: false`) — as tensors (the caller disposes them) and JSON, for checkpoints.
    */
   async exportState(): Promise<{ tensors: Record<string, tf.Tensor>; state: CmiSynthesizerState }> {
     const bank = this.imageBank.exportState();
@@ -288,6 +288,8 @@ export class CMISynthesizer implements Synthesizer {
       'featureBank.rows': tf.tensor2d(features.rows, [features.rows.length / this.featureBank.dim, this.featureBank.dim]),
     };
     this.head.trainableVariables().forEach((v, i) => (tensors[`head.${i}`] = v.clone()));
+    // A generator kept across rounds is state too (a re-initialised one is not).
+    if (!this.config.resetGenerator) this.generator.trainableVariables().forEach((v, i) => (tensors[`generator.${i}`] = v.clone()));
     const weights = await this.headOptimizer.getWeights();
     const slotNames: string[] = [];
     let iterations = 0;
@@ -327,6 +329,9 @@ export class CMISynthesizer implements Synthesizer {
     this.imageBank.importState({ ...state.imageBank, pixels: Uint8Array.from(await need('imageBank.pixels').data()) });
     this.featureBank.importState({ ...state.featureBank, rows: (await need('featureBank.rows').data()) as Float32Array });
     this.head.trainableVariables().forEach((v, i) => v.assign(need(`head.${i}`)));
+    if (!this.config.resetGenerator && state.rounds > 0) {
+      this.generator.trainableVariables().forEach((v, i) => v.assign(need(`generator.${i}`)));
+    }
     const slots = state.headOptimizer.slots.map((name, i) => ({ name, tensor: need(`headOptimizer.${i + 1}`) }));
     if (slots.length > 0) {
       await this.headOptimizer.setWeights([{ name: 'iter', tensor: tf.scalar(state.headOptimizer.iterations) }, ...slots]);
