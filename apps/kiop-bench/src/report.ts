@@ -45,6 +45,8 @@ export function kiopTable(cells: readonly KiopFoundCell[], title = 'KiOP results
       { key: 'keptIteration', header: 'kept it.', align: 'right' },
       { key: 'bankPerClass', header: 'bank/class', align: 'right' },
       { key: 'bankAgreement', header: 'bank agr. %', align: 'right' },
+      { key: 'untrainedAccB', header: 'untrained Acc.B %', align: 'right' },
+      { key: 'predictedClasses', header: 'classes pred.', align: 'right' },
       { key: 'minutes', header: 'min', align: 'right' },
     ],
     rows,
@@ -55,6 +57,9 @@ export function kiopTable(cells: readonly KiopFoundCell[], title = 'KiOP results
       'Diagnostics of the last epoch, source B\'s bank: synth. target agr. = how often the source\'s argmax equals the ' +
         'synthesis target on the kept batch; kept it. = the generator iteration kept; bank/class = fewest–most bank images ' +
         'of one class; bank agr. = how often the prompted host agrees with the source on the bank it trains on.',
+      'untrained Acc.B = the prompt before its first step, with the label mapping it starts from (what the mapping alone gives); ' +
+        'classes pred. = exp(entropy) of how often each source class is predicted on the source test set, final epoch ' +
+        '(10 = every class equally often, 1 = one class for every image).',
       'real-data ref. (not KiOP): the same prompt and budget trained by KD on real source training images; it measures ' +
         'what the data-free synthesis costs and is not part of the paper\'s method.',
       ...dataNotes(cells),
@@ -62,9 +67,12 @@ export function kiopTable(cells: readonly KiopFoundCell[], title = 'KiOP results
   };
 }
 
-/** The last epoch's synthesis and bank diagnostics of source B (empty strings when the variant has none). */
-function finalDiagnostics(c: KiopFoundCell): Record<'targetAgreement' | 'keptIteration' | 'bankPerClass' | 'bankAgreement', string> {
+/** The last epoch's synthesis, bank and prediction diagnostics of source B and the untrained prompt's Acc.B (empty strings when absent). */
+function finalDiagnostics(
+  c: KiopFoundCell,
+): Record<'targetAgreement' | 'keptIteration' | 'bankPerClass' | 'bankAgreement' | 'untrainedAccB' | 'predictedClasses', string> {
   const last = c.results.epochs[c.results.epochs.length - 1];
+  const classes = c.results.final.predictedClassesB;
   const syn = last?.synthesis.B;
   const agreement = last?.diagnostics?.bankAgreementB;
   return {
@@ -72,6 +80,8 @@ function finalDiagnostics(c: KiopFoundCell): Record<'targetAgreement' | 'keptIte
     keptIteration: syn?.iteration === undefined ? '' : String(syn.iteration),
     bankPerClass: syn?.bankMinPerClass === undefined ? '' : `${syn.bankMinPerClass}–${syn.bankMaxPerClass}`,
     bankAgreement: pct(agreement),
+    untrainedAccB: pct(c.results.epochs[0]?.diagnostics?.['untrained.accB']),
+    predictedClasses: classes === undefined ? '' : classes.toFixed(1),
   };
 }
 

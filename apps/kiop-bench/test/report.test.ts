@@ -14,13 +14,13 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** A finished cell whose results hold only what the table reads. */
 function finish(pair: string, variant: string, seed: number, accB: number): void {
-  const metrics = { accA: 0.9, accB };
+  const metrics = { accA: 0.9, accB, predictedClassesB: 10 * accB };
   const results = {
     host: { dataset: 'mnist', cleanAccuracy: 0.99, weights: 'h' },
     sources: [{ dataset: 'svhn', cleanAccuracy: 0.95, weights: 's' }],
     final: metrics,
     best: { epoch: 0, metrics },
-    epochs: [{ epoch: 0, metrics, synthesis: {} }],
+    epochs: [{ epoch: 0, metrics, synthesis: {}, diagnostics: { 'untrained.accB': accB / 2 } }],
     seconds: 60,
   } as unknown as CellResults;
   createRunFolder(root, { name: `${pair}/${variant}__s${seed}`, config: {}, seed }).writeResults(results);
@@ -38,5 +38,8 @@ describe('kiop-bench report', () => {
     const table = kiopTable(cells);
     expect(table.rows.map((r) => (r as Record<string, unknown>).method)).toEqual(['Vanilla-KD', 'KiOP-T', 'KiOP-BF', 'KiOP-BF']);
     expect(table.rows.map((r) => (r as Record<string, unknown>).accB)).toEqual(['20.00', '30.00', '40.00', '50.00']);
+    // the untrained prompt's Acc.B (epoch 0) and the effective number of predicted classes (final epoch)
+    expect(table.rows.map((r) => (r as Record<string, unknown>).untrainedAccB)).toEqual(['10.00', '15.00', '20.00', '25.00']);
+    expect(table.rows.map((r) => (r as Record<string, unknown>).predictedClasses)).toEqual(['2.0', '3.0', '4.0', '5.0']);
   });
 });

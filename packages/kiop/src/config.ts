@@ -31,6 +31,11 @@ export const synthesisSchema = z.object({
   /** Contrastive head hidden width ('feature' = D, as the reference) and output width. */
   headHidden: z.union([z.literal('feature'), z.number().int().positive()]),
   headOut: z.number().int().positive(),
+  /**
+   * Re-initialise the generator every round, as the reference does (default true). `false` keeps training one
+   * generator across rounds (a warm start; not the paper's method).
+   */
+  resetGenerator: z.boolean().optional(),
 });
 
 /** Reference-code behaviours that differ from the paper (kiop-spec §6). All off by default. */
@@ -74,10 +79,14 @@ export const kiopConfigSchema = z.object({
   alpha: z.number().nonnegative(),
   beta: z.number().nonnegative(),
   /**
-   * Label mapping LM: random label mapping (RLM), fixed for the run, as the paper and the reference code.
-   * (Frequency/iterative mapping live in `@promptkd/label-mapping`; they are not part of KiOP's data-free loop.)
+   * Label mapping LM. `random`: a random mapping (RLM) fixed for the run, as the paper and the reference code.
+   * `iterative`: ILM (ILM-VP), data-free (kiop-spec §2.4): at the start of every knowledge-storing period the
+   * frequency mapping is recomputed from the prompted host's argmax and the source's argmax on images of the stream
+   * the prompt trains on (the synthetic bank; real images for the real-data reference). Not the paper's method; one
+   * source only. A list π fixes LM to it (source class j reads host logit π[j]; e.g. a mapping found by another run —
+   * with real data, so not data-free); one source only.
    */
-  labelMapping: z.enum(['random']),
+  labelMapping: z.union([z.enum(['random', 'iterative']), z.array(z.number().int().nonnegative()).min(1)]),
   /** Vanilla-KD: learning rate of the host network trained by data-free KD (CMI's student recipe). */
   vanillaLr: z.number().positive(),
   synthesis: synthesisSchema,

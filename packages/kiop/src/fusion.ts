@@ -48,11 +48,16 @@ export class FusedModels {
     return tf.tidy(() => this.hostLogits(this.prompt.apply(x, { upTo: 1 })));
   }
 
+  /** f_A(P_{k+1}(...PC(x))): the host's K_A logits of source k's canvas, before LM_k. */
+  promptedHostLogits(k: number, x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.hostLogits(this.prompt.apply(x, { upTo: k + 1 })));
+  }
+
   /** SM_k (k ≥ 1): K_k logits of source k through segments 1..k+1 and LM_k. `smk(1)` is SMB. */
   smk(k: number, x: tf.Tensor4D): tf.Tensor2D {
     const mapping = this.mappings[k - 1];
     if (!mapping) throw new RangeError(`No source ${k}: this fusion has ${this.mappings.length} source(s).`);
-    return tf.tidy(() => mapping.apply(this.hostLogits(this.prompt.apply(x, { upTo: k + 1 }))));
+    return tf.tidy(() => mapping.apply(this.promptedHostLogits(k, x)));
   }
 
   /**

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, type Synthesizer } from '@promptkd/core';
+import { ConfigError, type Resumable, type Synthesizer } from '@promptkd/core';
+import { IterativeLabelMapping } from '@promptkd/label-mapping';
 import { bankAgreement } from './bank-agreement.js';
 import { bankStream } from './bank-stream.js';
-import { top1Accuracy } from './evaluate.js';
+import { effectiveClasses, evaluatePredictions, top1Accuracy } from './evaluate.js';
 import { promptBnStatistics } from './prompt-bn-statistics.js';
+import { updateIterativeMapping } from './iterative-mapping-update.js';
 import { epochSeed, reseedAll } from './reseed.js';
 import { FusedModels } from './fusion.js';
 import { preservationTerm, sourceTerm } from './kl-terms.js';
@@ -80,6 +82,23 @@ export function createPromptSession(
   }
 
   let evaluations = 0;
+  const iterative = ctx.mappings.map((m) => (m instanceof IterativeLabelMapping ? m : undefined));
+  /** The current iterative mappings as JSON (checkpoints): π per source, null for fixed ones. */
+  const mappingState: Resumable<(number[] | null)[]> = {
+    exportState: async () => ({ tensors: {}, state: iterative.map((m) => (m ? [...m.mapping] : null)) }),
+    importState: async (saved) => {
+      const pis = saved.state;
+      if (!Array.isArray(pis) || pis.length !== iterative.length) {
+        throw new ConfigError(`The saved label mappings (${JSON.stringify(pis)}) do not match this run's ${iterative.length} source(s).`, {
+          field: 'resume',
+        });
+      }
+      iterative.forEach((m, i) => {
+        const pi = pis[i];
+        if (m && Array.isArray(pi)) m.restore(pi);
+      });
+    },
+  };
 
   /** The step's images: N rows from each source bank (B, C, ...) and from the host bank (A) when there is one. */
   const drawBatch = (): Record<string, tf.Tensor4D> => {
@@ -118,10 +137,35 @@ export function createPromptSession(
     },
     drawBatch,
     batchLossTerms,
+    ...(iterative.some(Boolean)
+      ? {
+          extraState: mappingState,
+          beforeStoring(epoch: number) {
+            // data-free ILM: recompute each LM_k from the images the prompt is about to train on
+            const out: Record<string, number> = {};
+            iterative.forEach((m, i) => {
+              if (!m) return;
+              const k = i + 1;
+              const images = sourceData === 'real' ? ctx.sourceTrain![i]! : synthesizers.find((s) => s.bank === String.fromCharCode(65 + k))!.synthesizer;
+              out[`labelMappingChanged${String.fromCharCode(65 + k)}`] = updateIterativeMapping(
+                m,
+                images,
+                sources[i]!,
+                (x) => fused.promptedHostLogits(k, x),
+                sourceData === 'real' ? undefined : ctx.sourceAugment?.[i],
+                { n: Math.ceil(512 / config.batchSize) * config.batchSize, batchSize: config.batchSize, seed: epochSeed(config.seed, epoch, 200 + k), epoch },
+              );
+            });
+            return out;
+          },
+        }
+      : {}),
     async evaluate() {
       const out: Record<string, number> = { accA: await top1Accuracy((x) => fused.sma(x), ctx.hostTest) };
       for (let k = 1; k <= sources.length; k++) {
-        out[sourceAccuracyName(k)] = await top1Accuracy((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
+        const { accuracy, predicted } = await evaluatePredictions((x) => fused.smk(k, x), ctx.sourceTests[k - 1]!);
+        out[sourceAccuracyName(k)] = accuracy;
+        out[`predictedClasses${String.fromCharCode(65 + k)}`] = effectiveClasses(predicted);
       }
       return out;
     },

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ClassifierModel, LabelMapping, PaperRef, Rng, Synthesizer } from '@promptkd/core';
+import type { ClassifierModel, LabelMapping, PaperRef, Resumable, Rng, Synthesizer } from '@promptkd/core';
 import type { KiopConfig } from './config.js';
 import type { PromptBnStatistics } from './prompt-bn-statistics.js';
 import type { Augment, EvalSet, ImageStream, NestedPrompt, SynthesizerFactory } from './ports.js';
@@ -52,7 +52,17 @@ export interface VariantSession {
    */
   drawBatch?(): Record<string, tf.Tensor4D>;
   batchLossTerms?(batch: Readonly<Record<string, tf.Tensor4D>>): Record<string, tf.Scalar>;
-  /** Acc.A, Acc.B (and Acc.C), in [0, 1]. */
+  /**
+   * Called at the start of every knowledge-storing period, after the synthesis rounds (e.g. the data-free iterative
+   * label mapping is recomputed here). Returns diagnostics for the epoch's record.
+   */
+  beforeStoring?(epoch: number): Record<string, number>;
+  /** State beyond tensors that a resumed run needs (e.g. the current iterative label mapping). */
+  readonly extraState?: Resumable;
+  /**
+   * Acc.A, Acc.B (and Acc.C), in [0, 1], and `predictedClassesB` (, `C`): the effective number of source classes
+   * predicted on the source test set (`effectiveClasses`).
+   */
   evaluate(): Promise<Record<string, number>>;
   /**
    * Per-epoch diagnostics beyond the paper's metrics (e.g. `bankAgreementB`: how often the prompted host agrees with

@@ -90,9 +90,10 @@ export const cosineLr = cosineAnnealingLr;
 
 /**
  * The loop every KiOP variant shares (kiop-spec §4.3). Per epoch: the Synthesize Period (each synthesizer runs
- * `roundsPerEpoch` rounds), the Knowledge Storing Period (`kdSteps` SGD steps with momentum 0.9 and weight decay
- * on the variant's trainable variables, cosine learning rate), then evaluation of Acc.A (SMA on the host test set)
- * and Acc.B (SMB on the source test set).
+ * `roundsPerEpoch` rounds), the session's `beforeStoring` (the iterative label mapping), the Knowledge Storing Period
+ * (`kdSteps` SGD steps with momentum 0.9 and weight decay on the variant's trainable variables, cosine learning rate),
+ * then evaluation of Acc.A (SMA on the host test set) and Acc.B (SMB on the source test set). Epoch 0 also evaluates
+ * the untrained prompt before its first step (`untrained.*` in the epoch's diagnostics).
  */
 export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promise<KiopResult> {
   const { config } = ctx;
@@ -128,6 +129,9 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
           hooks.onSynthesis?.({ epoch, bank, round, losses: step.losses });
         }
       }
+      const beforeStoring = session.beforeStoring?.(epoch);
+      // what the untrained prompt (or student) scores, with the label mapping it starts from: the baseline the trained prompt is measured against
+      const untrained = epoch === 0 ? Object.fromEntries(Object.entries(await session.evaluate()).map(([k, v]) => [`untrained.${k}`, v])) : undefined;
       const sums: Record<string, number> = {};
       for (let step = 0; step < config.kdSteps; step++) {
         const values = knowledgeStoringStep(session, optimizer, config);
@@ -139,7 +143,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       }
       const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / config.kdSteps]));
       const metrics = await session.evaluate();
-      const diagnostics = session.diagnostics?.();
+      const diagnostics = beforeStoring || untrained || session.diagnostics ? { ...untrained, ...beforeStoring, ...session.diagnostics?.() } : undefined;
       const record: KiopEpoch = {
         epoch, lr, losses, synthesis, metrics, ...(diagnostics ? { diagnostics } : {}),
         seconds: (performance.now() - started) / 1000,

@@ -38,7 +38,7 @@ function synthesizerPart(s: Synthesizer & ResumableSynthesizer): Resumable {
  * Everything a KiOP run needs to continue exactly at an epoch boundary (kiop-spec §4.3): the trained tensors
  * (`state/<name>`: the prompt, or Vanilla-KD's student with its BN statistics), the momentum buffers
  * (`optimizer/<name>/momentum`, by the same names), every synthesizer's banks, contrastive head and head optimizer
- * (`synth/<bank>/...`) and the finished epochs. The random streams need no saving: the loop reseeds them from
+ * (`synth/<bank>/...`), the session's extra state (the iterative label mapping) and the finished epochs. The random streams need no saving: the loop reseeds them from
  * (seed, epoch) at every epoch start.
  */
 export function kiopTrainingState(session: VariantSession, optimizer: tf.Optimizer, history: KiopEpoch[]): KiopTraining {
@@ -50,6 +50,7 @@ export function kiopTrainingState(session: VariantSession, optimizer: tf.Optimiz
     state: resumableVariables(() => session.stateVariables()),
     optimizer: resumableOptimizer(optimizer, names),
     synth: resumableParts(Object.fromEntries(session.synthesizers.map(({ bank, synthesizer }) => [bank, synthesizerPart(synthesizer)]))),
+    ...(session.extraState ? { session: session.extraState } : {}),
   });
   return {
     get history() {

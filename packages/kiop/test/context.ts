@@ -1,5 +1,5 @@
 import { Rng } from '@promptkd/core';
-import { randomLabelMappingSlices } from '@promptkd/label-mapping';
+import { IterativeLabelMapping, randomLabelMappingSlices } from '@promptkd/label-mapping';
 import { SegmentedPrompt } from '@promptkd/visual-prompt';
 import { kiopConfigSchema, kiopPresets, type KiopConfig, type KiopContext, type KiopVariantKey } from '@promptkd/kiop';
 import { NoiseSynthesizer, TinyClassifier, randomEvalSet } from './fakes.js';
@@ -27,7 +27,9 @@ export function fakeContext(variant: KiopVariantKey, options: { sources?: number
     host,
     sources,
     prompt,
-    mappings: randomLabelMappingSlices(10, sources.map((s) => s.numClasses), 0),
+    mappings: randomLabelMappingSlices(10, sources.map((s) => s.numClasses), 0).map((m) =>
+      config.labelMapping === 'iterative' ? new IterativeLabelMapping({ hostClasses: 10, sourceClasses: m.mapping.length, initial: m.mapping }) : m,
+    ),
     hostTest: randomEvalSet(6, 10, 100),
     sourceTests: sources.map((_, i) => randomEvalSet(6, 4, 200 + i)),
     hostTrain: { next: (n) => new NoiseSynthesizer().sample(n, Rng.fromSeed(n)) },

@@ -125,10 +125,15 @@ describe('host BatchNorm modes', () => {
         expect(tf.memory().numTensors).toBe(tensorsBefore);
         const after = new Map([...host.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync())]));
         for (const [k, v] of before) expect(after.get(k), k).toEqual(v);
-        // the diagnostics of every bank it trains on are reported (the real-data reference: its real images)
+        // the diagnostics of every bank it trains on are reported (the real-data reference: its real images), and at
+        // epoch 0 the untrained prompt's accuracies
         const diag = result.epochs[0]!.diagnostics ?? {};
-        expect(Object.keys(diag).sort()).toEqual(variant === 'kiopBF' ? ['bankAgreementA', 'bankAgreementB'] : ['bankAgreementB']);
+        const untrained = ['untrained.accA', 'untrained.accB', 'untrained.predictedClassesB'];
+        expect(Object.keys(diag).sort()).toEqual([...(variant === 'kiopBF' ? ['bankAgreementA', 'bankAgreementB'] : ['bankAgreementB']), ...untrained]);
+        expect(Object.keys(result.epochs[1]?.diagnostics ?? {}).some((k) => k.startsWith('untrained.'))).toBe(false);
         for (const v of Object.values(diag)) expect(v).toBeGreaterThanOrEqual(0);
+        expect(result.final.predictedClassesB).toBeGreaterThanOrEqual(1);
+        expect(result.final.predictedClassesB).toBeLessThanOrEqual(10);
         if (variant === 'realDataRef') expect(result.epochs[0]!.synthesis).toEqual({});
         else expect(result.epochs[0]!.synthesis.B).toHaveProperty('targetAgreement');
         for (const m of [host, source]) m.dispose();

@@ -51,7 +51,7 @@ describe('runKiopCell', () => {
     expect(tf.memory().numTensors).toBe(n0);
     expect(folder.dir).toBe(join(work, name));
     expect(results.epochs).toHaveLength(config.epochs);
-    expect(Object.keys(results.final).sort()).toEqual(['accA', 'accB']);
+    expect(Object.keys(results.final).sort()).toEqual(['accA', 'accB', 'predictedClassesB']);
     expect(results.host).toEqual({ dataset: 'mnist', cleanAccuracy: host.cleanAccuracy, weights: host.weights, data: host.data });
     expect(results.sources).toEqual([{ dataset: 'fashionMnist', cleanAccuracy: source.cleanAccuracy, weights: source.weights, data: source.data }]);
     expect(results.promptParameters?.stored).toBeGreaterThan(0);

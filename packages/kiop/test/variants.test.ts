@@ -38,7 +38,9 @@ describe('KiOP variants', () => {
         multiModel: ['L_A', 'L_B', 'L_C', 'loss'],
       }[variant];
       expect(terms).toEqual(expectedTerms);
-      expect(Object.keys(result.final).sort()).toEqual(variant === 'multiModel' ? ['accA', 'accB', 'accC'] : ['accA', 'accB']);
+      expect(Object.keys(result.final).sort()).toEqual(
+        variant === 'multiModel' ? ['accA', 'accB', 'accC', 'predictedClassesB', 'predictedClassesC'] : ['accA', 'accB', 'predictedClassesB'],
+      );
       f.dispose();
     });
   }

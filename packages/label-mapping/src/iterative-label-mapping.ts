@@ -76,6 +76,17 @@ export class IterativeLabelMapping implements LabelMapping {
     return this.current;
   }
 
+  /** Sets π to a saved mapping (resuming a run), validated like `initial`. */
+  restore(mapping: readonly number[]): void {
+    const restored = new FixedLabelMapping(mapping, this.hostClasses, 'iterative');
+    if (restored.sourceClasses !== this.sourceClasses) {
+      throw new ConfigError(`Iterative label mapping: the saved mapping has ${restored.sourceClasses} entries, expected ${this.sourceClasses}.`, {
+        field: 'mapping',
+      });
+    }
+    this.current = restored;
+  }
+
   /**
    * At the start of `epoch`: if an update is due, calls `evidence()` (run the prompted host over the data,
    * returning host predictions and target labels) and recomputes. Returns whether it updated.

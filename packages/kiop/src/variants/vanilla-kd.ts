@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, type ClassifierModel } from '@promptkd/core';
 import { bankStream } from '../bank-stream.js';
-import { top1Accuracy } from '../evaluate.js';
+import { effectiveClasses, evaluatePredictions, top1Accuracy } from '../evaluate.js';
 import { sourceTerm } from '../kl-terms.js';
 import { reseedAll } from '../reseed.js';
 import type { KiopVariant } from '../session.js';
@@ -71,7 +71,7 @@ export const vanillaKd: KiopVariant = {
         return { L_B: sourceTerm(student.apply(x, { training: true }).logits, t, config.temperature) };
       },
       async evaluate() {
-        const accB = await top1Accuracy((x) => student.apply(x, { training: false }).logits, ctx.sourceTests[0]!);
+        const b = await evaluatePredictions((x) => student.apply(x, { training: false }).logits, ctx.sourceTests[0]!);
         // Acc.A: the trained backbone with the host's original head restored.
         const restored = build(host.numClasses);
         try {
@@ -80,7 +80,7 @@ export const vanillaKd: KiopVariant = {
           for (const [n, v] of originalHead) vars.get(n)!.assign(v);
           restored.setTrainable(false);
           const accA = await top1Accuracy((x) => restored.apply(x, { training: false }).logits, ctx.hostTest);
-          return { accA, accB };
+          return { accA, accB: b.accuracy, predictedClassesB: effectiveClasses(b.predicted) };
         } finally {
           restored.dispose();
         }
