@@ -10,14 +10,15 @@ export async function evaluatePredictions(
   let total = 0;
   const predicted: number[] = [];
   for await (const { x, y } of data()) {
-    const [pred, hits] = tf.tidy(() => {
-      const p = tf.argMax(logitsOf(x), 1).toInt();
-      return [p, tf.equal(p, y.toInt()).sum()];
-    });
-    for (const c of await pred!.data()) predicted[c] = (predicted[c] ?? 0) + 1;
-    correct += (await hits!.data())[0] as number;
-    total += y.shape[0];
-    tf.dispose([pred!, hits!, x, y]);
+    const pred = tf.tidy(() => tf.argMax(logitsOf(x), 1));
+    const [p, labels] = await Promise.all([pred.data(), y.data()]);
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i] as number;
+      predicted[c] = (predicted[c] ?? 0) + 1;
+      if (c === labels[i]) correct++;
+    }
+    total += p.length;
+    tf.dispose([pred, x, y]);
   }
   return { accuracy: total === 0 ? Number.NaN : correct / total, predicted: Array.from(predicted, (n) => n ?? 0) };
 }
