@@ -5,19 +5,27 @@ import type { ServedPrompt } from './served-prompt.js';
 /** Prompts whose rows can share a host forward: on the host's running statistics, or each on its own. */
 const bnKind = (p: ServedPrompt): 'running' | 'own' => (p.bnOverride ? 'own' : 'running');
 
+/** Rows of `size` values: row i is `rows[i]`'s `values(prompt)` (a copy per row; no kernel call). */
+function perRow(rows: readonly ServedPrompt[], size: number, values: (p: ServedPrompt) => Float32Array): Float32Array {
+  const out = new Float32Array(rows.length * size);
+  rows.forEach((p, i) => out.set(values(p), i * size));
+  return out;
+}
+
 /**
  * The host's options for one forward over rows of these prompts (row order): eval mode, and for prompts with their own
  * BN statistics a per-row `bnOverride` — each layer's statistics of the row's prompt, `[N, C]` (or `[C]` when every row
  * has the same prompt). Call inside a tidy.
  */
 function hostOptions(rows: readonly ServedPrompt[]): ApplyOptions {
-  const prompts = [...new Set(rows)];
-  const first = prompts[0]!;
-  if (!first.bnOverride || prompts.length === 1) return first.hostOptions();
-  const index = tf.tensor1d(rows.map((p) => prompts.indexOf(p)), 'int32');
-  const perRow = (layer: string, which: 'mean' | 'variance') =>
-    tf.gather(tf.stack(prompts.map((p) => p.bnOverride![layer]![which])), index) as tf.Tensor2D;
-  const bnOverride = Object.fromEntries(Object.keys(first.bnOverride).map((layer) => [layer, { mean: perRow(layer, 'mean'), variance: perRow(layer, 'variance') }]));
+  const first = rows[0]!;
+  if (!first.bnOverrideData || rows.every((p) => p === first)) return first.hostOptions();
+  const bnOverride = Object.fromEntries(
+    Object.entries(first.bnOverrideData).map(([layer, { mean }]) => {
+      const stat = (which: 'mean' | 'variance') => tf.tensor2d(perRow(rows, mean.length, (p) => p.bnOverrideData![layer]![which]), [rows.length, mean.length]);
+      return [layer, { mean: stat('mean'), variance: stat('variance') }];
+    }),
+  );
   return { training: false, bnOverride };
 }
 
@@ -85,7 +93,7 @@ interface Job extends PredictJobInput {
  * so a batch applies each prompt to its own images, stacks the canvases and runs ONE host forward (per canvas
  * size), then reads each prompt's label mapping π off its rows. Prompts whose canvas is the zero-padded image plus
  * a fixed pattern (KiOP's nested pads; checked at load) share their preprocessing and canvas ops across the batch:
- * one pad, one gather of the patterns by row, one add. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
+ * one pad and one add of the prompts' patterns, row by row. The host runs in eval mode (batch norm on running statistics), so every row depends on its own image
  * only and the result equals the one-request-at-a-time path exactly (tested bit for bit). Prompts trained with the
  * host's batch norm on batch statistics carry their own BN statistics (`bnMode: 'promptStatistics'`): their rows share
  * one eval-mode host forward in which every row is normalised with its own prompt's statistics (per-row `bnOverride`),
@@ -246,7 +254,7 @@ export class MixedBatcher {
 
   /**
    * Groups rows that can share their canvas computation (additive prompts with the same preprocessing and canvas
-   * geometry and BN kind: one preprocessing, one pad, one gather of the prompts' patterns and one add; any other
+   * geometry and BN kind: one preprocessing, one pad and one add of the rows' patterns; any other
    * prompt: its own group), then runs one host forward per canvas size and BN kind (running statistics, or each row
    * its prompt's own) and reads the rows through each π.
    */
@@ -275,7 +283,8 @@ export class MixedBatcher {
         const pixels = new Float32Array(n * h * w * c);
         const fkey = `${first.canvasShape.join('x')}|${bnKind(first)}`;
         const base = rowsIn.get(fkey) ?? 0;
-        rowPrompts.set(fkey, [...(rowPrompts.get(fkey) ?? []), ...list.flatMap((j) => new Array<ServedPrompt>(j.count).fill(j.prompt))]);
+        const rows = list.flatMap((j) => new Array<ServedPrompt>(j.count).fill(j.prompt));
+        rowPrompts.set(fkey, [...(rowPrompts.get(fkey) ?? []), ...rows]);
         let groupRow = 0;
         for (const job of list) {
           pixels.set(job.images, groupRow * h * w * c);
@@ -285,15 +294,11 @@ export class MixedBatcher {
         const x = first.preprocess(tf.tensor4d(pixels, [n, h, w, c]));
         let canvas: tf.Tensor4D;
         if (first.additive) {
-          const prompts = [...new Set(list.map((j) => j.prompt))];
-          const index = new Int32Array(n);
-          let r = 0;
-          for (const job of list) index.fill(prompts.indexOf(job.prompt), r, (r += job.count));
-          const [sh, sw] = first.canvasShape;
+          const [sh, sw, sc] = first.canvasShape;
           const { top, left } = first.additive;
           const padded = tf.pad(x, [[0, 0], [top, sh - x.shape[1] - top], [left, sw - x.shape[2] - left], [0, 0]]);
-          const patterns = tf.stack(prompts.map((p) => p.additive!.pattern)) as tf.Tensor4D;
-          canvas = tf.add(padded, tf.gather(patterns, tf.tensor1d(index, 'int32')));
+          // each row's pattern, copied in JS (a gather of the patterns cost about as much as the host forward)
+          canvas = tf.add(padded, tf.tensor4d(perRow(rows, sh * sw * sc, (p) => p.additive!.patternData), [n, sh, sw, sc]));
         } else {
           canvas = first.canvas(x);
         }

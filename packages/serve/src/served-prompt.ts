@@ -29,12 +29,12 @@ export interface PromptSummary {
 
 /**
  * A prompt whose canvas is the zero-padded image plus a fixed pattern: `canvas(x) = pad(x) + P` bit for bit (KiOP's
- * nested expansive pads are: the rings are added where the padded image is exactly 0). Such prompts share one pad,
- * one gather and one add for a whole mixed batch.
+ * nested expansive pads are: the rings are added where the padded image is exactly 0). Such prompts share one pad
+ * and one add for a whole mixed batch.
  */
 export interface AdditiveCanvas {
-  /** P = canvas(0), `[S, S, C]`. */
-  readonly pattern: tf.Tensor3D;
+  /** P = canvas(0), `[S, S, C]` row-major (a batch copies each row's pattern: no kernel call). */
+  readonly patternData: Float32Array;
   /** Where the image's top-left pixel lands in the canvas. */
   readonly top: number;
   readonly left: number;
@@ -64,6 +64,8 @@ export class ServedPrompt {
    * Rows of such prompts share one host forward, each row normalised with its own prompt's statistics.
    */
   bnOverride: Readonly<Record<string, BatchNormStatistics>> | undefined;
+  /** {@link bnOverride}'s values by layer, for building a mixed batch's per-row statistics without kernel calls. */
+  bnOverrideData: Readonly<Record<string, { readonly mean: Float32Array; readonly variance: Float32Array }>> | undefined;
 
   private constructor(
     readonly id: string,
@@ -204,11 +206,13 @@ export class ServedPrompt {
       arrays.push({ layer, mean: mean.data, variance: variance.data });
     }
     this.bnOverride = Object.fromEntries(arrays.map((a) => [a.layer, { mean: tf.tensor1d(a.mean), variance: tf.tensor1d(a.variance) }]));
+    this.bnOverrideData = Object.fromEntries(arrays.map((a) => [a.layer, { mean: a.mean.slice(), variance: a.variance.slice() }]));
   }
 
   private disposeBnStatistics(): void {
     if (this.bnOverride) tf.dispose(Object.values(this.bnOverride).flatMap((s) => [s.mean, s.variance]));
     this.bnOverride = undefined;
+    this.bnOverrideData = undefined;
   }
 
   /** How the host runs for this prompt: eval mode, on the prompt's BN statistics when it has them. */
@@ -270,7 +274,7 @@ export class ServedPrompt {
         const viaPad = tf.add(tf.pad(r, [[0, 0], [top, sh - xh - top], [left, sw - xw - left], [0, 0]]), pattern).dataSync();
         if (direct.some((v, i) => !Object.is(v, viaPad[i]))) return undefined;
       }
-      return { pattern: tf.keep(pattern), top, left };
+      return { patternData: Float32Array.from(pattern.dataSync()), top, left };
     });
   }
 
@@ -329,7 +333,6 @@ export class ServedPrompt {
 
   private free(): void {
     this.prompt.dispose();
-    this.additive?.pattern.dispose();
     this.disposeBnStatistics();
   }
 }

@@ -73,7 +73,6 @@ describe('MixedBatcher', () => {
     expect(served.map((p) => p.additive !== undefined)).toEqual([true, true, true]);
     expect(served.map((p) => [p.additive!.top, p.additive!.left])).toEqual([[4, 4], [4, 4], [6, 6]]); // 32 px images centred in 40 / 40 / 44 px canvases
     const own = serve(fixtures[0]!);
-    own.additive!.pattern.dispose();
     own.additive = undefined;
     const batcher = new MixedBatcher(host.model, { maxBatchSize: 64, maxWaitMs: 20 });
     const x = image(own, 21, 2);
