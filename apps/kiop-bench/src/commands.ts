@@ -8,7 +8,7 @@ import { QUEUE_OPTION_FLAGS, runGridOnQueue, wantsQueue } from '@promptkd/grid-b
 import { writeServablePrompts } from '@promptkd/serve';
 import { CLI_ENTRY, cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { kiopCellKind } from './grid-queue.js';
-import { collectCells, writeReport } from './report.js';
+import { claimThresholds, collectCells, writeReport } from './report.js';
 import { serveCommandLine, servedLine } from './serve-hints.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -143,7 +143,7 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
         outcomes = await runCells(cells, root, o.jobs);
       }
       const failed = outcomes.filter((x) => x.status === 'failed');
-      const { markdown } = await writeReport(root, collectCells(root));
+      const { markdown } = await writeReport(root, collectCells(root), { claims: claimThresholds[o.preset as PresetName] });
       process.stdout.write(`${markdown}\n`);
       if (failed.length) throw new Error(`${failed.length} cell(s) failed: ${failed.map((f) => f.cell.id).join(', ')}`);
     });
@@ -163,8 +163,9 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .command('table')
     .description('write the results table (markdown + CSV) and curves of a grid folder')
     .argument('<dir>', 'grid root')
-    .action(async (dir: string) => {
-      const { markdown } = await writeReport(resolve(dir), collectCells(resolve(dir)));
+    .addOption(new Option('--preset <name>', "the grid's preset: picks the claims' thresholds").choices(PRESET_NAMES).default('cpu'))
+    .action(async (dir: string, o: { preset: PresetName }) => {
+      const { markdown } = await writeReport(resolve(dir), collectCells(resolve(dir)), { claims: claimThresholds[o.preset] });
       process.stdout.write(`${markdown}\n`);
     });
   kiop

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { collectCells, writeReport } from './report.js';
+import { claimThresholds, collectCells, writeReport } from './report.js';
 import { checkDataAvailable, gridCells, pretrainModels, runCells } from './commands.js';
 import { prepareParticipant } from '@promptkd/kiop/node';
 import { cellArgs, resolveCell, type PresetName } from './cells.js';
@@ -34,7 +34,7 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
   process.stderr.write(`running ${cells.length} cells, ${options.jobs} at a time (one process each)\n`);
   const outcomes = await runCells(cells, root, options.jobs);
   const found = collectCells(root);
-  const { markdown } = await writeReport(root, found, `KiOP demo (${options.pairs.join(', ')}; ${preset} preset)`);
+  const { markdown } = await writeReport(root, found, { title: `KiOP demo (${options.pairs.join(', ')}; ${preset} preset)`, claims: claimThresholds[preset] });
   const minutes = (performance.now() - t0) / 60000;
   process.stdout.write(`\n${markdown}\n`);
   const served = found.filter((c) => c.results.served);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { featuresTap } from './feature-alignment.js';
 import type { BatchNormStatistics, ClassifierModel, LabelMapping } from '@promptkd/core';
 import type { FidelityConfig } from './config.js';
 import type { NestedPrompt } from './ports.js';
@@ -51,6 +52,15 @@ export class FusedModels {
   /** f_A(P_{k+1}(...PC(x))): the host's K_A logits of source k's canvas, before LM_k. */
   promptedHostLogits(k: number, x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => this.hostLogits(this.prompt.apply(x, { upTo: k + 1 })));
+  }
+
+  /** The host's penultimate features (tap `features`, `[N, D]`) of source k's canvas, BN as in {@link hostLogits}. */
+  promptedHostFeatures(k: number, x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const canvas = this.prompt.apply(x, { upTo: k + 1 });
+      const mode = this.fidelity.hostBnTrainMode ? 'batch' : 'running';
+      return featuresTap(this.host.apply(canvas, { training: false, bnStatistics: mode, taps: ['features'] }), this.host.name);
+    });
   }
 
   /** SM_k (k ≥ 1): K_k logits of source k through segments 1..k+1 and LM_k. `smk(1)` is SMB. */

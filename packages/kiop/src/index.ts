@@ -5,6 +5,7 @@ export { FusedModels } from './fusion.js';
 export { effectiveClasses, evaluatePredictions, top1Accuracy } from './evaluate.js';
 export { bankStream } from './bank-stream.js';
 export { bankAgreement, bankBatches } from './bank-agreement.js';
+export { featureAlignment, featuresTap, MissingFeaturesError, modelFeatures, type FeatureAlignment } from './feature-alignment.js';
 export { updateIterativeMapping } from './iterative-mapping-update.js';
 export { sourceTerm, preservationTerm } from './kl-terms.js';
 export { createPromptSession, PROMPT_BN_IMAGES, type PreservationData } from './prompt-session.js';
@@ -25,6 +26,7 @@ export {
 export { kiopTrainingState, type KiopTraining, type KiopTrainingJson } from './training-state.js';
 export { createKiopContext, type KiopParticipant, type KiopPipelineInput } from './pipeline.js';
 export { bankAugment } from './bank-augment.js';
+export { checkKiopClaims, type KiopClaimCell, type KiopClaimCheck, type KiopClaimThresholds } from './kiop-claims.js';
 export { withReferenceNormalization } from './renormalize.js';
 export { epochSeed } from './reseed.js';
 export { sourceAccuracyName } from './source-accuracy-name.js';

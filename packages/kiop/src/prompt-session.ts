@@ -3,6 +3,7 @@ import { ConfigError, type Resumable, type Synthesizer } from '@promptkd/core';
 import { IterativeLabelMapping } from '@promptkd/label-mapping';
 import { bankAgreement } from './bank-agreement.js';
 import { bankStream } from './bank-stream.js';
+import { featureAlignment, MissingFeaturesError, modelFeatures } from './feature-alignment.js';
 import { effectiveClasses, evaluatePredictions, top1Accuracy } from './evaluate.js';
 import { promptBnStatistics } from './prompt-bn-statistics.js';
 import { updateIterativeMapping } from './iterative-mapping-update.js';
@@ -81,7 +82,6 @@ export function createPromptSession(
     hostStream = bankStream(synthesizer, ctx.rng.fork(), ctx.hostAugment);
   }
 
-  let evaluations = 0;
   const iterative = ctx.mappings.map((m) => (m instanceof IterativeLabelMapping ? m : undefined));
   /** The current iterative mappings as JSON (checkpoints): π per source, null for fixed ones. */
   const mappingState: Resumable<(number[] | null)[]> = {
@@ -169,9 +169,10 @@ export function createPromptSession(
       }
       return out;
     },
-    diagnostics() {
+    async diagnostics(epoch) {
+      // images drawn with a seed of their own per epoch, so a resumed run reports the same numbers
+      const seed = epochSeed(config.seed, epoch, 300);
       // Does the prompted host agree with each teacher on the bank it trains on?
-      evaluations++;
       const out: Record<string, number> = {};
       for (const { bank, synthesizer } of synthesizers) {
         const k = bank === 'A' ? 0 : bank.charCodeAt(0) - 65;
@@ -181,7 +182,7 @@ export function createPromptSession(
         out[`bankAgreement${bank}`] = bankAgreement(synthesizer, teacher, prompted, augment, {
           n: Math.ceil(256 / config.batchSize) * config.batchSize,
           batchSize: config.batchSize,
-          seed: config.seed * 7919 + evaluations,
+          seed,
         });
       }
       // the real-data reference: agreement on the real training images it trains on (streams restart every epoch)
@@ -193,6 +194,27 @@ export function createPromptSession(
             seed: 0,
           });
         });
+      }
+      // Do the source's features and the prompted host's place the training images of class c near real class c?
+      for (let k = 1; k <= sources.length; k++) {
+        const letter = String.fromCharCode(65 + k);
+        const source = sources[k - 1]!;
+        const images = sourceData === 'real' ? ctx.sourceTrain![k - 1]! : synthesizers.find((s) => s.bank === letter)!.synthesizer;
+        const augment = sourceData === 'real' ? undefined : ctx.sourceAugment?.[k - 1];
+        const options = { n: Math.ceil(256 / config.batchSize) * config.batchSize, batchSize: config.batchSize, seed };
+        const teacher = (x: tf.Tensor4D) => source.apply(x, { training: false }).logits;
+        try {
+          const viaSource = await featureAlignment(modelFeatures(source), ctx.sourceTests[k - 1]!, images, teacher, augment, options);
+          const viaHost = await featureAlignment((x) => fused.promptedHostFeatures(k, x), ctx.sourceTests[k - 1]!, images, teacher, augment, options);
+          Object.assign(out, {
+            [`alignment.source${letter}`]: viaSource.bank,
+            [`alignment.host${letter}`]: viaHost.bank,
+            [`separability.source${letter}`]: viaSource.real,
+            [`separability.host${letter}`]: viaHost.real,
+          });
+        } catch (e) {
+          if (!(e instanceof MissingFeaturesError)) throw e; // a model without a 'features' tap: no alignment diagnostics
+        }
       }
       return out;
     },

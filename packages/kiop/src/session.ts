@@ -66,9 +66,9 @@ export interface VariantSession {
   evaluate(): Promise<Record<string, number>>;
   /**
    * Per-epoch diagnostics beyond the paper's metrics (e.g. `bankAgreementB`: how often the prompted host agrees with
-   * the source on the bank it trains on). Optional; must not consume the training streams' randomness.
+   * the source on the bank it trains on) after `epoch`. Optional; must not consume the training streams' randomness.
    */
-  diagnostics?(): Record<string, number>;
+  diagnostics?(epoch: number): Record<string, number> | Promise<Record<string, number>>;
   /**
    * Restarts every random stream of the session (bank sampling, real-data order, synthesizers) from `seed`.
    * The loop calls it at the start of each epoch with a seed derived from (config.seed, epoch), so a run resumed

@@ -143,7 +143,7 @@ export async function trainKiop(ctx: KiopContext, hooks: KiopHooks = {}): Promis
       }
       const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / config.kdSteps]));
       const metrics = await session.evaluate();
-      const diagnostics = beforeStoring || untrained || session.diagnostics ? { ...untrained, ...beforeStoring, ...session.diagnostics?.() } : undefined;
+      const diagnostics = beforeStoring || untrained || session.diagnostics ? { ...untrained, ...beforeStoring, ...(await session.diagnostics?.(epoch)) } : undefined;
       const record: KiopEpoch = {
         epoch, lr, losses, synthesis, metrics, ...(diagnostics ? { diagnostics } : {}),
         seconds: (performance.now() - started) / 1000,

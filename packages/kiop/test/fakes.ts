@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ApplyOptions, ClassifierModel, ModelOutput, Rng, Synthesizer, SynthesisStep } from '@promptkd/core';
 
 /**
- * A tiny ClassifierModel for wiring tests: per-channel global average pool + spatial-std features → linear head.
+ * A tiny ClassifierModel for wiring tests: per-channel global average pool + spatial-std features (tap `features`) → linear head.
  * Accepts any input size (like the hosts KiOP uses). Head = `fc.weight` [2C, K], `fc.bias` [K].
  */
 export class TinyClassifier implements ClassifierModel {
@@ -25,16 +25,18 @@ export class TinyClassifier implements ClassifierModel {
     });
   }
 
-  apply(x: tf.Tensor4D, _options: ApplyOptions = {}): ModelOutput {
-    const logits = tf.tidy(() => {
+  apply(x: tf.Tensor4D, options: ApplyOptions = {}): ModelOutput {
+    const [logits, features] = tf.tidy(() => {
       const [n, h, w] = x.shape;
       const flat = tf.reshape(x, [n * h * w, 3]);
       const mixed = tf.reshape(tf.tanh(tf.matMul(flat, this.vars.get('proj.weight')!)), [n, h * w, 3]);
       const mean = tf.mean(mixed, 1);
       const std = tf.sqrt(tf.add(tf.mean(tf.square(tf.sub(mixed, tf.expandDims(mean, 1))), 1), 1e-6));
-      const feat = tf.concat([mean, std], 1);
-      return tf.add(tf.matMul(feat, this.vars.get('fc.weight')!), this.vars.get('fc.bias')!) as tf.Tensor2D;
+      const feat = tf.concat([mean, std], 1) as tf.Tensor2D;
+      return [tf.add(tf.matMul(feat, this.vars.get('fc.weight')!), this.vars.get('fc.bias')!) as tf.Tensor2D, feat] as const;
     });
+    if (options.taps?.includes('features')) return { logits, taps: { features } };
+    features.dispose();
     return { logits, taps: {} };
   }
 

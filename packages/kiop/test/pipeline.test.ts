@@ -129,9 +129,13 @@ describe('host BatchNorm modes', () => {
         // epoch 0 the untrained prompt's accuracies
         const diag = result.epochs[0]!.diagnostics ?? {};
         const untrained = ['untrained.accA', 'untrained.accB', 'untrained.predictedClassesB'];
-        expect(Object.keys(diag).sort()).toEqual([...(variant === 'kiopBF' ? ['bankAgreementA', 'bankAgreementB'] : ['bankAgreementB']), ...untrained]);
+        const banks = variant === 'kiopBF' ? ['bankAgreementA', 'bankAgreementB'] : ['bankAgreementB'];
+        const alignment = ['alignment.hostB', 'alignment.sourceB'];
+        const separability = ['separability.hostB', 'separability.sourceB'];
+        expect(Object.keys(diag).sort()).toEqual([...alignment, ...banks, ...separability, ...untrained]);
         expect(Object.keys(result.epochs[1]?.diagnostics ?? {}).some((k) => k.startsWith('untrained.'))).toBe(false);
         for (const v of Object.values(diag)) expect(v).toBeGreaterThanOrEqual(0);
+        for (const k of [...alignment, ...separability]) expect(diag[k]).toBeLessThanOrEqual(1);
         expect(result.final.predictedClassesB).toBeGreaterThanOrEqual(1);
         expect(result.final.predictedClassesB).toBeLessThanOrEqual(10);
         if (variant === 'realDataRef') expect(result.epochs[0]!.synthesis).toEqual({});
