@@ -1,9 +1,9 @@
 import { ConfigError, Rng, type ClassifierModel, type Normalization } from '@promptkd/core';
 import { CMISynthesizer, type SynthesisGenerator } from '@promptkd/data-free';
 import { BatchLoader, NORMALIZATIONS, evalBatches, kiopTransform, subset, type ImageDataset } from '@promptkd/datasets';
-import { FixedLabelMapping, IterativeLabelMapping, randomLabelMappingSlices } from '@promptkd/label-mapping';
 import { SegmentedPrompt } from '@promptkd/visual-prompt';
 import { bankAugment } from './bank-augment.js';
+import { createLabelMappings } from './label-mappings.js';
 import type { KiopConfig } from './config.js';
 import type { EvalSet, ImageStream, SynthesizerFactory } from './ports.js';
 import { withReferenceNormalization } from './renormalize.js';
@@ -36,22 +36,6 @@ export interface KiopPipelineInput {
   readonly evalBatchSize?: number;
   /** Synthesis progress. */
   readonly onSynthesisIteration?: (bank: string, iteration: number, loss: number) => void;
-}
-
-/** A label mapping given as a list, checked against the host's and the source's class counts. */
-function givenMapping(mapping: readonly number[], hostClasses: number, sourceClasses: number): FixedLabelMapping {
-  if (mapping.length !== sourceClasses) {
-    throw new ConfigError(`labelMapping lists ${mapping.length} host classes; the source has ${sourceClasses} classes, give one host class for each.`, {
-      field: 'labelMapping',
-    });
-  }
-  try {
-    return new FixedLabelMapping(mapping, hostClasses, 'given');
-  } catch (e) {
-    throw new ConfigError(`labelMapping ${JSON.stringify(mapping)} is not a mapping into ${hostClasses} host classes: ${(e as Error).message}`, {
-      field: 'labelMapping',
-    });
-  }
 }
 
 function evalSet(p: KiopParticipant, limit: number | undefined, batchSize: number): EvalSet {
@@ -92,25 +76,12 @@ export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext;
   const imageSize = config.promptSizes[0]!;
   const rng = Rng.fromSeed(config.seed);
   const prompt = new SegmentedPrompt({ sizes: config.promptSizes, channels: host.model.inputChannels });
-  const slices = randomLabelMappingSlices(
+  const mappings = createLabelMappings(
+    config.labelMapping,
     host.model.numClasses,
     sources.map((s) => s.model.numClasses),
     config.seed,
   );
-  const lm = config.labelMapping;
-  if (lm !== 'random' && sources.length > 1) {
-    throw new ConfigError(
-      `labelMapping ${JSON.stringify(lm)} maps one source; this run has ${sources.length} (their disjoint host-class slices need the 'random' mapping).`,
-      { field: 'labelMapping' },
-    );
-  }
-  // ILM starts from the random mapping and is recomputed by the session before each knowledge-storing period
-  const mappings =
-    lm === 'random'
-      ? slices
-      : lm === 'iterative'
-        ? slices.map((m) => new IterativeLabelMapping({ hostClasses: host.model.numClasses, sourceClasses: m.mapping.length, initial: m.mapping }))
-        : [givenMapping(lm, host.model.numClasses, sources[0]!.model.numClasses)];
   const referenceNorm: Normalization | undefined =
     config.fidelity.normalization === 'reference'
       ? (NORMALIZATIONS as Record<string, Normalization>)[sources[0]!.dataset === 'fashionMnist' ? 'mnist' : sources[0]!.dataset] ??
