@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 
 /** Options of {@link withFileLock}. */
@@ -55,4 +55,17 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, option
     // a compromised lock is no longer ours to release (it may be another process's now)
     if (!compromised) await release().catch(() => undefined);
   }
+}
+
+/**
+ * The `lock` of a model cache that processes share: {@link withFileLock}, logging once when it waits for another
+ * process's pretraining and when the lock was lost while it pretrained. `who` starts each line (e.g. a model's role).
+ */
+export function modelCacheLock(log: (line: string) => void, who?: string): <T>(file: string, fn: () => Promise<T>) => Promise<T> {
+  const prefix = who ? `${who}: ` : '';
+  return (file, fn) =>
+    withFileLock(file, fn, {
+      onWait: () => log(`${prefix}another process is pretraining ${basename(file)}; waiting for it`),
+      onCompromised: () => log(`${prefix}the lock on ${basename(file)} was taken over by another process; both pretrain it`),
+    });
 }

@@ -58,7 +58,7 @@ export type { ConfigIssue, Presets, StandardPresetName } from './config.js';
 export { runGrid, createInProcessQueue } from './grid.js';
 export type { GridCell, GridCellContext, GridOutcome, GridQueue, RunCell, RunGridOptions, InProcessQueueOptions } from './grid.js';
 export { shareCoresAmongJobs } from './share-cores.js';
-export { withFileLock } from './file-lock.js';
+export { modelCacheLock, withFileLock } from './file-lock.js';
 export type { FileLockOptions } from './file-lock.js';
 export { savePartialTraining, loadPartialTraining } from './partial-training.js';
 export type { PartialTrainingCheckpoint, TrainerState } from './partial-training.js';

@@ -3,12 +3,21 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withFileLock } from '../src/index.js';
+import { modelCacheLock, withFileLock } from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'promptkd-lock-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('withFileLock', () => {
+  it('modelCacheLock says once, with who is waiting, that another holder is pretraining the file', async () => {
+    const lines: string[] = [];
+    const lock = modelCacheLock((line) => lines.push(line), 'teacher');
+    const file = join(work, 'cached.safetensors');
+    const hold = (ms: number) => lock(file, async () => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
+    expect(await Promise.all([hold(300), hold(0)])).toEqual([300, 0]);
+    expect(lines).toEqual(['teacher: another process is pretraining cached.safetensors; waiting for it']);
+  });
+
   it('serialises holders in this process: the second waits for the first, is told so, and sees its file', async () => {
     const file = join(work, 'model.safetensors');
     const log = join(work, 'order.log');

@@ -1,8 +1,8 @@
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError, combineCallbacks } from '@promptkd/core';
 import { fromVisionTransformer, type PromptableViT } from '@promptkd/continual';
 import { BatchLoader, disposeTensorTasks, evalBatches, resizeTransform, type ImageDataset, type Transform } from '@promptkd/datasets/node';
-import { createProgress, partialCheckpointStore, withFileLock } from '@promptkd/experiments';
+import { createProgress, modelCacheLock, partialCheckpointStore } from '@promptkd/experiments';
 import { VisionTransformer, cacheKeyOf, evaluate, loadOrTrainCached, modelCacheDir, trainClassifier } from '@promptkd/models/node';
 import { loadCdlData } from './cdl-data.js';
 import type { KdpRunPreset, VitShape } from './presets.js';
@@ -117,10 +117,7 @@ export async function prepareCdlBackbone(options: PrepareCdlBackboneOptions): Pr
     label: `${preset.data.dataset} ${role} D=${shape.dim}`,
     log,
     // processes sharing the cache (grid workers on one machine or one shared folder) pretrain a backbone once
-    lock: (file, fn) => withFileLock(file, fn, {
-      onWait: () => log(`${role}: another process is pretraining ${basename(file)}; waiting for it`),
-      onCompromised: () => log(`${role}: the lock on ${basename(file)} was taken over by another process; both pretrain it`),
-    }),
+    lock: modelCacheLock(log, role),
     metadata: { role, dataset: preset.data.dataset, recipe: JSON.stringify(preset.pretraining) },
     checkpoint: {
       store: (at) => partialCheckpointStore({ ...at, log }),

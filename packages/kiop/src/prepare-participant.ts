@@ -1,7 +1,6 @@
-import { basename } from 'node:path';
 import { BatchLoader, compose, evalBatches, kiopTransform, loadDataset, randomCropTransform, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { combineCallbacks } from '@promptkd/core';
-import { createProgress, partialCheckpointStore, withFileLock } from '@promptkd/experiments';
+import { createProgress, modelCacheLock, partialCheckpointStore } from '@promptkd/experiments';
 import { cacheKeyOf, evaluate, loadOrTrainCached, trainClassifier, type FunctionalClassifier } from '@promptkd/models/node';
 import { buildPresetNetwork, pretrainRecipe, type ParticipantPreset } from './participant-presets.js';
 
@@ -82,10 +81,7 @@ export async function prepareParticipant(options: PrepareParticipantOptions): Pr
     label,
     log,
     // processes sharing the cache (grid workers) pretrain a model once; the others wait and load it
-    lock: (file, fn) => withFileLock(file, fn, {
-      onWait: () => log(`another process is pretraining ${basename(file)}; waiting for it`),
-      onCompromised: () => log(`the lock on ${basename(file)} was taken over by another process; both pretrain it`),
-    }),
+    lock: modelCacheLock(log),
     metadata: { dataset, arch: preset.arch, recipe: JSON.stringify(recipe) },
     checkpoint: {
       store: (at) => partialCheckpointStore({ ...at, log }),
