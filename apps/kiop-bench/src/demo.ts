@@ -43,7 +43,7 @@ export async function demo(options: { out: string; jobs: number; pairs: string[]
     for (const c of served) process.stdout.write(`  ${c.pair} ${c.variant} s${c.seed}: ${servedLine(c.results)}\n`);
   }
   process.stdout.write(`\nrun folders:    ${root}/<host>__<source>/<variant>__s<seed>/ (metrics.jsonl, results.json, checkpoints/)\n`);
-  process.stdout.write(`table:          ${root}/kiop-results.md (+ .csv)\n`);
+  process.stdout.write(`tables:         ${root}/kiop-results.md, kiop-claims.md (+ .csv)\n`);
   process.stdout.write(`curves:         ${root}/curves-<pair>.svg|png\n`);
   process.stdout.write(`prompt images:  ${root}/<pair>/<variant>__s${options.seed}/figures/prompt.png\n`);
   process.stdout.write(`one cell again: promptkd ${cellArgs(cells[0]!, root).join(' ')}\n`);

@@ -163,6 +163,7 @@ export function kiopSummaryTable(cells: readonly KiopFoundCell[], title = 'KiOP 
  */
 export function kiopClaimsTable(cells: readonly KiopFoundCell[], thresholds: KiopClaimThresholds, title = 'The paper\'s claims'): Table {
   const verdict = (holds: boolean | undefined) => (holds === undefined ? 'n/a' : holds ? 'holds' : 'not reached');
+  const checks = checkKiopClaims(cells, thresholds);
   return {
     title,
     columns: [
@@ -172,12 +173,12 @@ export function kiopClaimsTable(cells: readonly KiopFoundCell[], thresholds: Kio
       { key: 'verdict', header: 'verdict' },
       { key: 'detail', header: 'Acc. % (threshold)' },
     ],
-    rows: checkKiopClaims(cells, thresholds).map((c) => ({ pair: pairLabel(c.pair), seed: c.seed, claim: c.claim, verdict: verdict(c.holds), detail: c.detail })),
+    rows: checks.map((c) => ({ pair: pairLabel(c.pair), seed: c.seed, claim: c.claim, verdict: verdict(c.holds), detail: c.detail })),
     notes: [
       `K1: KiOP-B / KiOP-BF Acc.A ≥ clean host − ${pct(thresholds.k1MaxDrop ?? 0.15, 0)} points; Vanilla-KD Acc.A ≤ ${pct(thresholds.k1VanillaFraction ?? 0.5, 0)} % of the clean host's.`,
       `K2: |Acc.B(KiOP-BF) − Acc.B(KiOP-B)| ≤ ${pct(thresholds.k2MaxGap ?? 0.1, 0)} points.`,
       `K3: KiOP-B / KiOP-BF Acc.B ≥ ${pct(thresholds.k3MinAccB, 0)} % and ≥ the real-data reference's − ${pct(thresholds.k3MaxGapToReference ?? 0.1, 0)} points.`,
-      'mean: the claim on each method\'s mean over the pair\'s seeds.',
+      ...(checks.some((c) => c.seed === 'mean') ? ['mean: the claim on each method\'s mean over the pair\'s seeds.'] : []),
     ],
   };
 }

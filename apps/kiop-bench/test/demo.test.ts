@@ -28,6 +28,7 @@ describe('promptkd demo (smoke preset)', () => {
     expect(first.stderr).toMatch(/fashionMnist: \d+ train \/ \d+ test images, clean accuracy \d+\.\d\d%/);
     expect(existsSync(join(out, 'mnist__fashionMnist', 'kiopB__s0', 'figures', 'bank-B.png'))).toBe(true);
     expect(existsSync(join(out, 'kiop-results.md'))).toBe(true);
+    expect(existsSync(join(out, 'kiop-claims.md'))).toBe(true); // K1–K3 with a verdict each
     expect(existsSync(join(out, 'kiop-results.csv'))).toBe(true);
     expect(existsSync(join(out, 'curves-mnist__fashionMnist.png'))).toBe(true);
     for (const v of ['kiopT', 'kiopB', 'kiopBF']) expect(existsSync(join(out, 'mnist__fashionMnist', `${v}__s0`, 'figures', 'prompt.png'))).toBe(true);
