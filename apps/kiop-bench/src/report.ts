@@ -87,15 +87,15 @@ function finalDiagnostics(
     keptIteration: syn?.iteration === undefined ? '' : String(syn.iteration),
     bankPerClass: syn?.bankMinPerClass === undefined ? '' : `${syn.bankMinPerClass}–${syn.bankMaxPerClass}`,
     bankAgreement: pct(agreement),
-    alignment: pair(last?.diagnostics, 'alignment'),
-    separability: pair(last?.diagnostics, 'separability'),
+    alignment: sourceAndHost(last?.diagnostics, 'alignment'),
+    separability: sourceAndHost(last?.diagnostics, 'separability'),
     untrainedAccB: pct(c.results.epochs[0]?.diagnostics?.['untrained.accB']),
     predictedClasses: classes === undefined ? '' : classes.toFixed(1),
   };
 }
 
 /** `<source> / <host>` of a diagnostic measured through both models (`alignment.sourceB`, `alignment.hostB`), in %. */
-function pair(diagnostics: Readonly<Record<string, number>> | undefined, name: string): string {
+function sourceAndHost(diagnostics: Readonly<Record<string, number>> | undefined, name: string): string {
   const source = diagnostics?.[`${name}.sourceB`];
   const host = diagnostics?.[`${name}.hostB`];
   return source === undefined || host === undefined ? '' : `${pct(source, 1)} / ${pct(host, 1)}`;

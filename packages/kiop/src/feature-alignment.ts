@@ -38,24 +38,19 @@ export function modelFeatures(model: ClassifierModel): (x: tf.Tensor4D) => tf.Te
 
 const normalize = (f: tf.Tensor2D): tf.Tensor2D => tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12));
 
-/**
- * Diagnostic: does a model see the images a prompt trains on the way it sees real images of the same class?
- * Class means μ_c of the L2-normalised `features` of real labelled images (the source's test set); each of `n`
- * training images ({@link bankBatches}), labelled with the teacher's argmax, goes to the nearest mean by cosine.
- * High `bank` for the source but low for the prompted host says the synthetic images carry the source's classes
- * in a form the host does not share with real images, so a prompt fitted to them cannot carry over.
- * Not part of KiOP: it reads labelled real images.
- */
-export async function featureAlignment(
-  features: (x: tf.Tensor4D) => tf.Tensor2D,
-  real: EvalSet,
-  images: Synthesizer | ImageStream,
-  teacherLogits: (x: tf.Tensor4D) => tf.Tensor2D,
-  augment: Augment | undefined,
-  options: { n: number; batchSize: number; seed: number },
-): Promise<FeatureAlignment> {
-  // real features, normalised, with their labels
-  const realRows: Float32Array[] = [];
+/** Class means of a feature space, from real labelled images ({@link realClassMeans}). */
+export interface ClassMeans {
+  /** μ_c, L2-normalised, one per class. */
+  readonly means: readonly Float64Array[];
+  /** Nearest-class-mean accuracy on the images the means came from ({@link FeatureAlignment.real}). */
+  readonly separability: number;
+  /** The class whose mean is nearest (cosine) to an L2-normalised feature row. */
+  nearest(row: ArrayLike<number>): number;
+}
+
+/** Class means μ_c of the L2-normalised `features` of real labelled images, and the nearest-mean accuracy on them. */
+export async function realClassMeans(features: (x: tf.Tensor4D) => tf.Tensor2D, real: EvalSet): Promise<ClassMeans> {
+  const rows: Float32Array[] = [];
   const labels: number[] = [];
   let dim = 0;
   for await (const { x, y } of real()) {
@@ -65,17 +60,15 @@ export async function featureAlignment(
       const [data, ys] = await Promise.all([f.data(), y.data()]);
       f.dispose();
       for (let i = 0; i < ys.length; i++) {
-        realRows.push((data as Float32Array).subarray(i * dim, (i + 1) * dim));
+        rows.push((data as Float32Array).subarray(i * dim, (i + 1) * dim));
         labels.push(ys[i] as number);
       }
     } finally {
       tf.dispose([x, y]);
     }
   }
-  if (labels.length === 0) return { bank: Number.NaN, real: Number.NaN };
-  const classes = Math.max(...labels) + 1;
-  const means = Array.from({ length: classes }, () => new Float64Array(dim));
-  realRows.forEach((row, i) => row.forEach((v, j) => (means[labels[i]!]![j]! += v)));
+  const means = Array.from({ length: labels.length ? Math.max(...labels) + 1 : 0 }, () => new Float64Array(dim));
+  rows.forEach((row, i) => row.forEach((v, j) => (means[labels[i]!]![j]! += v)));
   for (const m of means) {
     const norm = Math.hypot(...m) || 1;
     m.forEach((v, j) => (m[j] = v / norm));
@@ -90,16 +83,58 @@ export async function featureAlignment(
     });
     return best;
   };
-  const realHits = realRows.filter((row, i) => nearest(row) === labels[i]).length;
+  const hits = rows.filter((row, i) => nearest(row) === labels[i]).length;
+  return { means, separability: labels.length ? hits / labels.length : Number.NaN, nearest };
+}
 
-  let hits = 0;
+/**
+ * For each feature space, the fraction of `n` training images ({@link bankBatches}), labelled with the teacher's
+ * argmax, whose features are nearest to that label's class mean ({@link FeatureAlignment.bank}). One pass over the
+ * images and one teacher forward per batch for all spaces.
+ */
+export async function bankAlignment(
+  spaces: readonly { readonly features: (x: tf.Tensor4D) => tf.Tensor2D; readonly means: ClassMeans }[],
+  images: Synthesizer | ImageStream,
+  teacherLogits: (x: tf.Tensor4D) => tf.Tensor2D,
+  augment: Augment | undefined,
+  options: { n: number; batchSize: number; seed: number },
+): Promise<number[]> {
+  const hits = spaces.map(() => 0);
   let total = 0;
   for (const x of bankBatches(images, augment, options)) {
-    const [f, t] = tf.tidy(() => [normalize(features(x)), tf.argMax(teacherLogits(x), 1)] as const);
-    const [data, target] = await Promise.all([f.data(), t.data()]);
-    for (let i = 0; i < target.length; i++) if (nearest(data.subarray(i * dim, (i + 1) * dim)) === target[i]) hits++;
-    total += target.length;
-    tf.dispose([f, t]);
+    const target = tf.tidy(() => tf.argMax(teacherLogits(x), 1));
+    const labels = await target.data();
+    target.dispose();
+    for (const [k, { features, means }] of spaces.entries()) {
+      const f = tf.tidy(() => normalize(features(x)));
+      const [, dim] = f.shape;
+      const data = await f.data();
+      f.dispose();
+      for (let i = 0; i < labels.length; i++) if (means.nearest(data.subarray(i * dim, (i + 1) * dim)) === labels[i]) hits[k]!++;
+    }
+    total += labels.length;
   }
-  return { bank: total === 0 ? Number.NaN : hits / total, real: realHits / labels.length };
+  return hits.map((h) => (total === 0 ? Number.NaN : h / total));
+}
+
+/**
+ * Diagnostic: does a model see the images a prompt trains on the way it sees real images of the same class?
+ * Class means μ_c of the L2-normalised `features` of real labelled images (the source's test set); each of `n`
+ * training images ({@link bankBatches}), labelled with the teacher's argmax, goes to the nearest mean by cosine.
+ * High `bank` for the source but low for the prompted host says the synthetic images carry the source's classes
+ * in a form the host does not share with real images, so a prompt fitted to them cannot carry over.
+ * Not part of KiOP: it reads labelled real images. ({@link realClassMeans} + {@link bankAlignment} for one model.)
+ */
+export async function featureAlignment(
+  features: (x: tf.Tensor4D) => tf.Tensor2D,
+  real: EvalSet,
+  images: Synthesizer | ImageStream,
+  teacherLogits: (x: tf.Tensor4D) => tf.Tensor2D,
+  augment: Augment | undefined,
+  options: { n: number; batchSize: number; seed: number },
+): Promise<FeatureAlignment> {
+  const means = await realClassMeans(features, real);
+  if (means.means.length === 0) return { bank: Number.NaN, real: Number.NaN };
+  const [bank] = await bankAlignment([{ features, means }], images, teacherLogits, augment, options);
+  return { bank: bank!, real: means.separability };
 }

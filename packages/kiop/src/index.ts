@@ -5,7 +5,16 @@ export { FusedModels } from './fusion.js';
 export { effectiveClasses, evaluatePredictions, top1Accuracy } from './evaluate.js';
 export { bankStream } from './bank-stream.js';
 export { bankAgreement, bankBatches } from './bank-agreement.js';
-export { featureAlignment, featuresTap, MissingFeaturesError, modelFeatures, type FeatureAlignment } from './feature-alignment.js';
+export {
+  bankAlignment,
+  featureAlignment,
+  featuresTap,
+  MissingFeaturesError,
+  modelFeatures,
+  realClassMeans,
+  type ClassMeans,
+  type FeatureAlignment,
+} from './feature-alignment.js';
 export { updateIterativeMapping } from './iterative-mapping-update.js';
 export { sourceTerm, preservationTerm } from './kl-terms.js';
 export { createPromptSession, PROMPT_BN_IMAGES, type PreservationData } from './prompt-session.js';

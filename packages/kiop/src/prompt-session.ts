@@ -3,7 +3,7 @@ import { ConfigError, type Resumable, type Synthesizer } from '@promptkd/core';
 import { IterativeLabelMapping } from '@promptkd/label-mapping';
 import { bankAgreement } from './bank-agreement.js';
 import { bankStream } from './bank-stream.js';
-import { featureAlignment, MissingFeaturesError, modelFeatures } from './feature-alignment.js';
+import { bankAlignment, MissingFeaturesError, modelFeatures, realClassMeans, type ClassMeans } from './feature-alignment.js';
 import { effectiveClasses, evaluatePredictions, top1Accuracy } from './evaluate.js';
 import { promptBnStatistics } from './prompt-bn-statistics.js';
 import { updateIterativeMapping } from './iterative-mapping-update.js';
@@ -82,6 +82,8 @@ export function createPromptSession(
     hostStream = bankStream(synthesizer, ctx.rng.fork(), ctx.hostAugment);
   }
 
+  /** Per source, the class means of its (frozen) features on its real test images, once computed. */
+  const sourceMeans: (ClassMeans | undefined)[] = [];
   const iterative = ctx.mappings.map((m) => (m instanceof IterativeLabelMapping ? m : undefined));
   /** The current iterative mappings as JSON (checkpoints): π per source, null for fixed ones. */
   const mappingState: Resumable<(number[] | null)[]> = {
@@ -204,13 +206,17 @@ export function createPromptSession(
         const options = { n: Math.ceil(256 / config.batchSize) * config.batchSize, batchSize: config.batchSize, seed };
         const teacher = (x: tf.Tensor4D) => source.apply(x, { training: false }).logits;
         try {
-          const viaSource = await featureAlignment(modelFeatures(source), ctx.sourceTests[k - 1]!, images, teacher, augment, options);
-          const viaHost = await featureAlignment((x) => fused.promptedHostFeatures(k, x), ctx.sourceTests[k - 1]!, images, teacher, augment, options);
+          // the frozen source's class means do not change: computed once; the prompted host's every epoch
+          const sourceFeatures = modelFeatures(source);
+          const sourceSpace = { features: sourceFeatures, means: (sourceMeans[k - 1] ??= await realClassMeans(sourceFeatures, ctx.sourceTests[k - 1]!)) };
+          const hostFeatures = (x: tf.Tensor4D) => fused.promptedHostFeatures(k, x);
+          const hostSpace = { features: hostFeatures, means: await realClassMeans(hostFeatures, ctx.sourceTests[k - 1]!) };
+          const [viaSource, viaHost] = await bankAlignment([sourceSpace, hostSpace], images, teacher, augment, options);
           Object.assign(out, {
-            [`alignment.source${letter}`]: viaSource.bank,
-            [`alignment.host${letter}`]: viaHost.bank,
-            [`separability.source${letter}`]: viaSource.real,
-            [`separability.host${letter}`]: viaHost.real,
+            [`alignment.source${letter}`]: viaSource,
+            [`alignment.host${letter}`]: viaHost,
+            [`separability.source${letter}`]: sourceSpace.means.separability,
+            [`separability.host${letter}`]: hostSpace.means.separability,
           });
         } catch (e) {
           if (!(e instanceof MissingFeaturesError)) throw e; // a model without a 'features' tap: no alignment diagnostics

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { featureAlignment } from '../src/feature-alignment.js';
+import { bankAlignment, featureAlignment, realClassMeans } from '../src/feature-alignment.js';
 import type { EvalSet, ImageStream } from '../src/ports.js';
 
 beforeAll(async () => {
@@ -35,6 +35,22 @@ describe('featureAlignment', () => {
     const teacher = (x: tf.Tensor4D) => tf.tidy(() => tf.add(features(x), tf.tensor2d([[0, 9], [0, 0], [0, 0], [0, 0]]).slice([0, 0], [x.shape[0], 2])) as tf.Tensor2D);
     const three = await featureAlignment(features, real, bank, teacher, undefined, { n: 4, batchSize: 4, seed: 0 });
     expect(three.bank).toBe(3 / 4);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('bankAlignment scores several feature spaces in one pass, each as featureAlignment alone does', async () => {
+    const bank = stream([[3, 0], [0, 2], [1, 1.2], [0.5, 0.1]]);
+    const swapped = (x: tf.Tensor4D) => tf.tidy(() => tf.reverse(features(x), 1) as tf.Tensor2D);
+    const before = tf.memory().numTensors;
+    const spaces = [
+      { features, means: await realClassMeans(features, real) },
+      { features: swapped, means: await realClassMeans(swapped, real) },
+    ];
+    const options = { n: 4, batchSize: 2, seed: 0 };
+    const both = await bankAlignment(spaces, bank, (x) => features(x), undefined, options);
+    const alone = await Promise.all([features, swapped].map((f) => featureAlignment(f, real, bank, (x) => features(x), undefined, options)));
+    expect(both).toEqual(alone.map((a) => a.bank));
+    expect(spaces.map((s) => s.means.separability)).toEqual(alone.map((a) => a.real));
     expect(tf.memory().numTensors).toBe(before);
   });
 });
