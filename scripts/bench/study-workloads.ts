@@ -221,6 +221,7 @@ function fixedBank(images: tf.Tensor4D): Synthesizer {
     key: 'fixed',
     synthesize: () => Promise.reject(new Error('fixed bank: no synthesis in the bench step')),
     sample: (n) => tf.slice(images, [0, 0, 0, 0], [n, -1, -1, -1]),
+    draw: (n) => tf.slice(images, [0, 0, 0, 0], [n, -1, -1, -1]),
     dispose: () => {},
   };
 }

@@ -156,6 +156,8 @@ export interface Synthesizer {
   synthesize(): Promise<SynthesisStep>;
   /** `n` images from the bank, NHWC float32 in [0,1]. */
   sample(n: number, rng?: Rng): tf.Tensor4D;
+  /** `n` bank images picked by `rng` alone, leaving the order {@link Synthesizer.sample} follows untouched (diagnostics). */
+  draw(n: number, rng: Rng): tf.Tensor4D;
   dispose(): void;
 }
 

@@ -350,6 +350,11 @@ export class CMISynthesizer implements Synthesizer {
     return this.imageBank.sample(n, rng);
   }
 
+  /** n bank images picked by `rng` alone; the order {@link sample} follows is left as it is (diagnostics). */
+  draw(n: number, rng: Rng): tf.Tensor4D {
+    return this.imageBank.draw(n, rng);
+  }
+
   /** Frees the head and its optimiser. The teacher, generator and student belong to the caller. */
   dispose(): void {
     if (this.disposed) return;

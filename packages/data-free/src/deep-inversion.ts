@@ -209,6 +209,11 @@ export class DeepInversionSynthesizer implements Synthesizer {
     return this.imageBank.sample(n, rng);
   }
 
+  /** n bank images picked by `rng` alone; the order {@link sample} follows is left as it is (diagnostics). */
+  draw(n: number, rng: Rng): tf.Tensor4D {
+    return this.imageBank.draw(n, rng);
+  }
+
   dispose(): void {
     // nothing persistent on the device
   }

@@ -173,12 +173,7 @@ export class ImageBank {
    * @param rng — shuffling stream; defaults to the bank's own seeded stream.
    */
   sample(n: number, rng?: Rng): tf.Tensor4D {
-    if (this.count === 0) {
-      throw new ConfigError('The image bank is empty: run at least one synthesis round before sampling.', {
-        field: 'bank',
-      });
-    }
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`sample(n): n must be a positive integer, got ${n}.`, { field: 'n' });
+    this.checkDraw(n, 'sample');
     const r = rng ?? this.rng;
     const picked: number[] = [];
     while (picked.length < n) {
@@ -188,6 +183,18 @@ export class ImageBank {
       }
       picked.push(this.order[this.cursor++] as number);
     }
+    return this.get(picked);
+  }
+
+  /**
+   * n images picked by `rng` alone, without repeats until the bank is exhausted (then from a fresh permutation):
+   * a draw for diagnostics that leaves the pass and position {@link ImageBank.sample} follows as they are, so
+   * looking at the bank does not change what training reads next.
+   */
+  draw(n: number, rng: Rng): tf.Tensor4D {
+    this.checkDraw(n, 'draw');
+    const picked: number[] = [];
+    while (picked.length < n) picked.push(...rng.permutation(this.count).slice(0, n - picked.length));
     return this.get(picked);
   }
 
@@ -210,6 +217,15 @@ export class ImageBank {
     this.order = [...state.order];
     this.cursor = state.cursor;
     this.rng = Rng.fromState(state.rng);
+  }
+
+  private checkDraw(n: number, method: string): void {
+    if (this.count === 0) {
+      throw new ConfigError('The image bank is empty: run at least one synthesis round before sampling.', {
+        field: 'bank',
+      });
+    }
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${method}(n): n must be a positive integer, got ${n}.`, { field: 'n' });
   }
 
   private compact(): void {

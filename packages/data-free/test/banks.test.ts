@@ -80,6 +80,40 @@ describe('ImageBank', () => {
     tf.dispose([imgs, got, s]);
   });
 
+  it('draw picks by its own rng and leaves the order sample follows untouched', () => {
+    const pixelIds = (t: tf.Tensor4D) => {
+      const d = t.dataSync();
+      t.dispose();
+      return Array.from({ length: d.length }, (_, i) => Math.round((d[i] as number) * 255));
+    };
+    const make = () => {
+      const bank = new ImageBank({ height: 1, width: 1, channels: 1, seed: 3 });
+      const imgs = tf.tidy(() => tf.div(tf.reshape(tf.range(0, 10), [10, 1, 1, 1]), 255) as tf.Tensor4D);
+      bank.add(imgs);
+      imgs.dispose();
+      return bank;
+    };
+    const plain = make();
+    const looked = make();
+    expect(() => looked.draw(0, Rng.fromSeed(1))).toThrow(/positive integer/);
+    const stream = Rng.fromSeed(7);
+    const streamCopy = Rng.fromSeed(7);
+    const first = pixelIds(plain.sample(4, stream));
+    expect(pixelIds(looked.sample(4, streamCopy))).toEqual(first);
+    // a diagnostic draw in between: 12 images (more than the bank) with their own rng, each pass without repeats
+    const drawn = pixelIds(looked.draw(12, Rng.fromSeed(99)));
+    expect(new Set(drawn.slice(0, 10)).size).toBe(10);
+    expect(pixelIds(looked.draw(12, Rng.fromSeed(99)))).toEqual(drawn);
+    // training continues where it was, as if nothing had been drawn
+    expect(pixelIds(looked.sample(9, streamCopy))).toEqual(pixelIds(plain.sample(9, stream)));
+    expect(looked.exportState().cursor).toBe(plain.exportState().cursor);
+    // whereas sample() with another rng does move the shared position
+    const moved = make();
+    moved.sample(4, Rng.fromSeed(7));
+    moved.sample(3, Rng.fromSeed(99));
+    expect(moved.exportState().cursor).not.toBe(make().exportState().cursor);
+  });
+
   it('persists into an empty folder, refuses a folder with stale files, and resumes', () => {
     const root = mkdtempSync(join(tmpdir(), 'pkd-bank-'));
     const dir = join(root, 'bank');

@@ -3,7 +3,7 @@ import { Rng, type ClassifierModel, type Synthesizer } from '@promptkd/core';
 import type { Augment, ImageStream } from './ports.js';
 
 /**
- * `n` images of a bank (sampled with their own seeded stream, augmented as for training) or of a real training
+ * `n` images of a bank (drawn with their own seeded stream, leaving the bank's training order alone, augmented as for training) or of a real training
  * stream (already augmented by it), in batches of at most `batchSize`. Each batch is disposed when the loop moves on.
  */
 export function* bankBatches(
@@ -12,7 +12,7 @@ export function* bankBatches(
   options: { n: number; batchSize: number; seed: number },
 ): Generator<tf.Tensor4D> {
   const rng = Rng.fromSeed(options.seed);
-  const draw = 'sample' in bank ? (n: number) => bank.sample(n, rng) : (n: number) => bank.next(n);
+  const draw = 'draw' in bank ? (n: number) => bank.draw(n, rng) : (n: number) => bank.next(n);
   for (let done = 0; done < options.n; done += options.batchSize) {
     const raw = draw(Math.min(options.batchSize, options.n - done));
     const x = augment ? tf.tidy(() => augment(raw, rng)) : raw;

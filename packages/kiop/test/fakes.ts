@@ -72,6 +72,10 @@ export class NoiseSynthesizer implements Synthesizer {
     return tf.randomUniform([n, this.size, this.size, 3], 0, 1, 'float32', rng?.seed() ?? 1);
   }
 
+  draw(n: number, rng: Rng): tf.Tensor4D {
+    return this.sample(n, rng);
+  }
+
   /** Resumable: the round counter (what its reports depend on). */
   async exportState() {
     return { tensors: {}, state: { rounds: this.rounds } };
