@@ -87,6 +87,11 @@ export const kiopConfigSchema = z.object({
    * with real data, so not data-free); one source only.
    */
   labelMapping: z.union([z.enum(['random', 'iterative']), z.array(z.number().int().nonnegative()).min(1)]),
+  /**
+   * Images each per-epoch diagnostic reads (bank agreement, feature alignment; rounded up to whole batches);
+   * default 256. Diagnostics only: no training step depends on it.
+   */
+  diagnosticImages: z.number().int().positive().optional(),
   /** Vanilla-KD: learning rate of the host network trained by data-free KD (CMI's student recipe). */
   vanillaLr: z.number().positive(),
   synthesis: synthesisSchema,

@@ -13,7 +13,7 @@ const evalHost = { ...reference, hostBnTrainMode: false } as const;
  * Presets are data. `paper` holds the reference hyper-parameters (kiop-spec §1.3; for GPU users);
  * `cpu` is the CPU study (one pair, four variants and the real-data reference: 48 min on 2 cores); `demo` is the
  * README's main job (11.6 min on 2 cores from scratch with the built-in kernels; 14.9–16.0 min on slower machines);
- * `smoke` is for tests (seconds).
+ * `smoke` is for tests (seconds; its diagnostics read 32 images instead of 256).
  * `cpu` and `demo` were budgeted from measurements (apps/kiop-bench/RESULTS.md): a 64-px canvas, two synthesis
  * rounds per epoch with a narrower generator (ngf 32) and fewer generator iterations than the paper's 200, and the
  * host's BatchNorm on batch statistics. The paper's τ = 20 stays: on the demo pair KiOP-B reached 15.9 % Acc.B at
@@ -53,7 +53,7 @@ export const kiopPresets: Record<'paper' | 'cpu' | 'demo' | 'smoke', Omit<KiopCo
   smoke: {
     epochs: 2, kdSteps: 3, batchSize: 8, promptSizes: [32, 36, 48],
     lr: 0.8, momentum: 0.9, weightDecay: 1e-4, temperature: 20, alpha: 1, beta: 1,
-    labelMapping: 'random', vanillaLr: 0.1,
+    labelMapping: 'random', vanillaLr: 0.1, diagnosticImages: 32,
     synthesis: {
       gSteps: 3, roundsPerEpoch: 1, lrG: 0.01, nz: 16, ngf: 8, bn: 1, oh: 1, adv: 0.5, cr: 0.8, crT: 0.6,
       bankCapacity: 64, nNeg: 16, headHidden: 32, headOut: 16,

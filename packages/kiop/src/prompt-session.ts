@@ -23,6 +23,9 @@ export type SourceData = 'synthetic' | 'real';
 /** Images the prompt-specific BN statistics are measured on (rounded up to whole training batches). */
 export const PROMPT_BN_IMAGES = 512;
 
+/** Images per per-epoch diagnostic when the config does not say (`diagnosticImages`). */
+export const DIAGNOSTIC_IMAGES = 256;
+
 /**
  * The session shared by the prompt variants (KiOP-T, KiOP-B, KiOP-BF, multi-model): host and sources frozen,
  * only the nested prompt trains on
@@ -174,6 +177,7 @@ export function createPromptSession(
     async diagnostics(epoch) {
       // images drawn with a seed of their own per epoch, so a resumed run reports the same numbers
       const seed = epochSeed(config.seed, epoch, 300);
+      const n = Math.ceil((config.diagnosticImages ?? DIAGNOSTIC_IMAGES) / config.batchSize) * config.batchSize;
       // Does the prompted host agree with each teacher on the bank it trains on?
       const out: Record<string, number> = {};
       for (const { bank, synthesizer } of synthesizers) {
@@ -182,7 +186,7 @@ export function createPromptSession(
         const augment = k === 0 ? ctx.hostAugment : ctx.sourceAugment?.[k - 1];
         const prompted = k === 0 ? (x: tf.Tensor4D) => fused.sma(x) : (x: tf.Tensor4D) => fused.smk(k, x);
         out[`bankAgreement${bank}`] = bankAgreement(synthesizer, teacher, prompted, augment, {
-          n: Math.ceil(256 / config.batchSize) * config.batchSize,
+          n,
           batchSize: config.batchSize,
           seed,
         });
@@ -191,7 +195,7 @@ export function createPromptSession(
       if (sourceData === 'real') {
         sources.forEach((teacher, i) => {
           out[`bankAgreement${String.fromCharCode(66 + i)}`] = bankAgreement(ctx.sourceTrain![i]!, teacher, (x) => fused.smk(i + 1, x), undefined, {
-            n: Math.ceil(256 / config.batchSize) * config.batchSize,
+            n,
             batchSize: config.batchSize,
             seed: 0,
           });
@@ -203,7 +207,7 @@ export function createPromptSession(
         const source = sources[k - 1]!;
         const images = sourceData === 'real' ? ctx.sourceTrain![k - 1]! : synthesizers.find((s) => s.bank === letter)!.synthesizer;
         const augment = sourceData === 'real' ? undefined : ctx.sourceAugment?.[k - 1];
-        const options = { n: Math.ceil(256 / config.batchSize) * config.batchSize, batchSize: config.batchSize, seed };
+        const options = { n, batchSize: config.batchSize, seed };
         const teacher = (x: tf.Tensor4D) => source.apply(x, { training: false }).logits;
         try {
           // the frozen source's class means do not change: computed once; the prompted host's every epoch
