@@ -158,6 +158,8 @@ describe.skipIf(!redisServer)(`kiop grid on BullMQ workers${redisServer ? '' : `
     const collected = join(work, 't4-collect');
     await finish(start(['grid', 'collect', '--queue', redis.url, '--grid', 't4', '--out', collected]));
     expect(table(collected)).toEqual(table(ref));
+    // the cells record their preset, so collect writes the claims table too, as the in-process grid does
+    expect(readFileSync(join(collected, 'kiop-claims.md'), 'utf8')).toEqual(readFileSync(join(ref, 'kiop-claims.md'), 'utf8'));
   }, 600_000);
 });
 

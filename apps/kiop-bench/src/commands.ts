@@ -8,7 +8,7 @@ import { QUEUE_OPTION_FLAGS, runGridOnQueue, wantsQueue } from '@promptkd/grid-b
 import { writeServablePrompts } from '@promptkd/serve';
 import { CLI_ENTRY, cellId, checkCell, PRESET_NAMES, resolveCell, runCellInChild, type KiopCellSpec, type PresetName } from './cells.js';
 import { kiopCellKind } from './grid-queue.js';
-import { claimThresholds, collectCells, writeReport } from './report.js';
+import { claimThresholds, collectCells, recordedClaimThresholds, writeReport } from './report.js';
 import { serveCommandLine, servedLine } from './serve-hints.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -32,7 +32,7 @@ export async function runOneCell(spec: KiopCellSpec, root: string, weights: { ho
     sources.push(await prepareParticipant({ dataset: ds, preset: bench, seed: 0, weights: weights.sources?.[i], log }));
   }
   try {
-    return await runKiopCell({ root, name: cellId(spec), config, preset: bench, host, sources, writePromptArtifacts: writeServablePrompts });
+    return await runKiopCell({ root, name: cellId(spec), config, preset: bench, presetName: spec.preset, host, sources, writePromptArtifacts: writeServablePrompts });
   } finally {
     host.model.dispose();
     for (const s of sources) s.model.dispose();
@@ -163,9 +163,12 @@ export function kiopCommand(init: () => Promise<unknown>): Command {
     .command('table')
     .description('write the results table (markdown + CSV) and curves of a grid folder')
     .argument('<dir>', 'grid root')
-    .addOption(new Option('--preset <name>', "the grid's preset: picks the claims' thresholds").choices(PRESET_NAMES).default('cpu'))
-    .action(async (dir: string, o: { preset: PresetName }) => {
-      const { markdown } = await writeReport(resolve(dir), collectCells(resolve(dir)), { claims: claimThresholds[o.preset] });
+    .addOption(new Option('--preset <name>', "the grid's preset: picks the claims' thresholds (default: the preset the cells recorded)").choices(PRESET_NAMES))
+    .action(async (dir: string, o: { preset?: PresetName }) => {
+      const cells = collectCells(resolve(dir));
+      const claims = o.preset ? claimThresholds[o.preset] : recordedClaimThresholds(cells);
+      if (!claims) process.stderr.write('no claims table: the cells record no single preset; pass --preset to name it\n');
+      const { markdown } = await writeReport(resolve(dir), cells, claims ? { claims } : {});
       process.stdout.write(`${markdown}\n`);
     });
   kiop

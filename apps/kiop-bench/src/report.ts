@@ -121,6 +121,16 @@ export const claimThresholds: Record<PresetName, KiopClaimThresholds> = {
 
 const pairLabel = (pair: string): string => pair.replace('__', ' ← ');
 
+/**
+ * The claims' thresholds of the preset the cells recorded (`results.json`'s `preset`), when they all name the same
+ * known preset; undefined for cells written before presets were recorded or from different presets.
+ */
+export function recordedClaimThresholds(cells: readonly KiopFoundCell[]): KiopClaimThresholds | undefined {
+  const presets = new Set(cells.map((c) => c.results.preset));
+  const [preset] = presets;
+  return presets.size === 1 && preset !== undefined && Object.hasOwn(claimThresholds, preset) ? claimThresholds[preset as PresetName] : undefined;
+}
+
 /** One metric of every cell by pair (column group), variant (row) and seed: what {@link meanStdTable} takes. */
 function seedGrid(cells: readonly KiopFoundCell[], value: (c: KiopFoundCell) => number | undefined): SeedGrid {
   const grid = new Map<string, Map<string, Map<number, number>>>();
@@ -185,7 +195,7 @@ export function kiopClaimsTable(cells: readonly KiopFoundCell[], thresholds: Kio
 
 /**
  * Writes the table (markdown + CSV), and with more than one seed in a pair the mean ± std table, the claims table
- * (markdown + CSV) and one training-curve figure (SVG + PNG) per pair into `root`. Returns the markdown of the tables.
+ * (markdown + CSV; thresholds from `options.claims`, else from the preset the cells recorded) and one training-curve figure (SVG + PNG) per pair into `root`. Returns the markdown of the tables.
  */
 export async function writeReport(
   root: string,
@@ -201,8 +211,9 @@ export async function writeReport(
     writeTable(root, summary, { name: 'kiop-summary' });
     tables.push(summary);
   }
-  if (options.claims) {
-    const claims = kiopClaimsTable(cells, options.claims);
+  const thresholds = options.claims ?? recordedClaimThresholds(cells);
+  if (thresholds) {
+    const claims = kiopClaimsTable(cells, thresholds);
     writeTable(root, claims, { name: 'kiop-claims' });
     tables.push(claims);
   }

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunFolder } from '@promptkd/experiments';
-import { claimThresholds, collectCells, kiopTable, writeReport } from '../src/report.js';
+import { claimThresholds, collectCells, kiopTable, recordedClaimThresholds, writeReport } from '../src/report.js';
 import type { KiopCellResults as CellResults } from '@promptkd/kiop/node';
 
 let root: string;
@@ -13,7 +13,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** A finished cell whose results hold only what the table reads. */
-function finish(pair: string, variant: string, seed: number, accB: number, accA = 0.9): void {
+function finish(pair: string, variant: string, seed: number, accB: number, accA = 0.9, preset?: string): void {
   const metrics = { accA, accB, predictedClassesB: 10 * accB };
   const results = {
     host: { dataset: 'mnist', cleanAccuracy: 0.99, weights: 'h' },
@@ -22,6 +22,7 @@ function finish(pair: string, variant: string, seed: number, accB: number, accA 
     best: { epoch: 0, metrics },
     epochs: [{ epoch: 0, metrics, synthesis: {}, diagnostics: { 'untrained.accB': accB / 2, 'alignment.sourceB': 0.8, 'alignment.hostB': accB, 'separability.sourceB': 0.9, 'separability.hostB': 0.5 } }],
     seconds: 60,
+    ...(preset ? { preset } : {}),
   } as unknown as CellResults;
   createRunFolder(root, { name: `${pair}/${variant}__s${seed}`, config: {}, seed }).writeResults(results);
 }
@@ -63,5 +64,18 @@ describe('kiop-bench report', () => {
     const k3 = markdown.split('\n').filter((l) => l.includes('| K3 |'));
     expect(k3.map((l) => l.includes('| holds |'))).toEqual([false, true, true]);
     expect(k3[0]).toContain('10.0 / 15.0 ≥ 20.0');
+  });
+
+  it("takes the claims' thresholds from the preset the cells recorded, and writes none when they record none or several", async () => {
+    finish('svhn__mnist', 'kiopB', 0, 0.25, 0.9, 'demo');
+    finish('svhn__mnist', 'kiopBF', 0, 0.25, 0.9, 'demo');
+    expect(recordedClaimThresholds(collectCells(root))).toEqual(claimThresholds.demo);
+    const { markdown } = await writeReport(root, collectCells(root));
+    // 25 % holds at the demo's 20 % (it would not at cpu's 30 %)
+    expect(markdown.split('\n').find((l) => l.includes('| K3 |'))).toContain('| holds |');
+    finish('svhn__mnist', 'realDataRef', 0, 0.3, 0.9, 'cpu');
+    expect(recordedClaimThresholds(collectCells(root))).toBeUndefined();
+    finish('svhn__mnist', 'realDataRef', 0, 0.3, 0.9, 'nonsense');
+    expect(recordedClaimThresholds(collectCells(root))).toBeUndefined();
   });
 });

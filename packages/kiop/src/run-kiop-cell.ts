@@ -28,6 +28,8 @@ export interface KiopCellResults extends Omit<KiopResult, 'promptBnStatistics'> 
   readonly promptParameters: { effective: number; stored: number } | undefined;
   /** Wall time of the cell (training and evaluation; excludes preparing the participants). */
   readonly seconds: number;
+  /** The KiOP preset the cell's config came from (`demo`, `cpu`, …), when the caller named it; tables pick the claims' thresholds by it. */
+  readonly preset?: string;
   /** Servable prompt artifacts (one per source), for `promptkd serve`. */
   readonly promptArtifacts?: readonly string[];
   /**
@@ -69,6 +71,8 @@ export interface RunKiopCellOptions {
   readonly host: PreparedParticipant;
   /** Frozen sources (models B, C, …) with their data. */
   readonly sources: readonly PreparedParticipant[];
+  /** The KiOP preset `config` came from, recorded in `results.json` as `preset`. */
+  readonly presetName?: string;
   /** No progress bar. */
   readonly quiet?: boolean;
   /**
@@ -147,6 +151,7 @@ export async function runKiopCell(options: RunKiopCellOptions): Promise<{ folder
       sources: sources.map((s) => ({ dataset: s.dataset, cleanAccuracy: s.cleanAccuracy, weights: s.weights, data: s.data })),
       promptParameters: usesPrompt ? prompt.parameterCount() : undefined,
       seconds: (performance.now() - started) / 1000,
+      ...(options.presetName ? { preset: options.presetName } : {}),
       ...(promptArtifacts ? { promptArtifacts } : {}),
       ...(served ? { served } : {}),
     };
