@@ -146,7 +146,9 @@ extern "C" int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float 
     Key key;
     key[0] = kind;
     for (int i = 0; i < 15; i++) key[i + 1] = g[i];
-    key[16] = promptkd_onednn::threads();
+    // multiply-adds: n·ho·wo output pixels × co × kh·kw·ci
+    const promptkd_onednn::CallThreads threads(g[0] * g[13] * g[14] * g[4] * g[5] * g[6] * g[3]);
+    key[16] = threads.count();
     auto it = plans.find(key);
     if (it == plans.end()) {
       if (plans.size() >= promptkd_onednn::kMaxPlans) plans.clear();

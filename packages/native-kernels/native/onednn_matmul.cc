@@ -2,7 +2,8 @@
  * Batched GEMM on oneDNN's matmul (its AVX-512 brgemm kernels), used by kernels.c's gemm when the addon is built
  * with oneDNN: about 10–15% faster than OpenBLAS on the ViT's projections and twice as fast on batches of small
  * attention products (measured in scripts/bench, 2 threads). Transposes are strides, batch broadcast is a batch
- * dimension of 1; operands stay where they are on the wasm heap. One primitive per shape, kept.
+ * dimension of 1; operands stay where they are on the wasm heap. One primitive per shape, kept. Small products
+ * run on one thread (CallThreads).
  */
 #include "onednn_matmul.h"
 
@@ -52,7 +53,8 @@ std::unique_ptr<Plan> make_plan(const Key &k) {
 extern "C" int promptkd_onednn_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, int64_t stride_a, int64_t stride_b,
                                       const float *a, const float *b, float *c, const char **error) {
   try {
-    const Key key{batch, stride_a == 0 ? 1 : batch, stride_b == 0 ? 1 : batch, m, n, k, trans_a, trans_b, promptkd_onednn::threads()};
+    const promptkd_onednn::CallThreads threads(batch * m * n * k);
+    const Key key{batch, stride_a == 0 ? 1 : batch, stride_b == 0 ? 1 : batch, m, n, k, trans_a, trans_b, threads.count()};
     auto it = plans.find(key);
     if (it == plans.end()) {
       if (plans.size() >= promptkd_onednn::kMaxPlans) plans.clear();

@@ -23,6 +23,8 @@ const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k:
   { n: 3, h: 10, w: 9, ci: 64, co: 32, k: 3, s: 2, pad: 'same' },
   { n: 2, h: 6, w: 6, ci: 48, co: 64, k: 1, s: 2, pad: 'valid' },
 ];
+/** 18.9 M multiply-adds, above the size below which oneDNN calls run on one thread (2^24): all threads run it. */
+const LARGE_CONV = { n: 2, h: 16, w: 16, ci: 64, co: 64, k: 3, s: 1, pad: 'same' as Pad };
 
 describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the wasm heap) match the cpu backend', () => {
   let addon: NativeAddon;
@@ -54,6 +56,8 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
       // the built-in SGEMM's narrow (≤ 16 columns) and wide micro-tiles, edge tiles and several depth blocks
       [[37, 300], [300, 9]],
       [[130, 70], [70, 50]],
+      // 2^24 multiply-adds: oneDNN runs products this large on all threads, smaller ones on one
+      [[256, 256], [256, 256]],
     ];
     for (const engine of addon.engines()) {
       addon.setEngine(engine);
@@ -166,6 +170,21 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
       addon.setEngine(engines()[0]!.engine);
     });
   }
+
+  it('oneDNN: a convolution and both gradients above the one-thread size (on all threads)', async () => {
+    if (!addon.engines().includes('onednn')) return; // a build without oneDNN
+    addon.setEngine('onednn');
+    const c = LARGE_CONV;
+    const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
+    const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
+    const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+    await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, 'large conv');
+    const dy = rand([c.n, c.h, c.w, c.co]);
+    await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, 'large conv');
+    await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, 'large conv');
+    tf.dispose([x, w, dy]);
+    addon.setEngine(engines()[0]!.engine);
+  });
 
   it("engine names the engine; engines lists this build's; setEngine rejects unknown names", () => {
     const engine = addon.engine();
