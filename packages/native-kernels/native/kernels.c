@@ -96,6 +96,37 @@ static int64_t even_stride(const int32_t *offs, int64_t batch) {
   return s;
 }
 
+/*
+ * Products of at most this many multiply-adds skip the built-in SGEMM's packing, whose fixed cost dominates tiny
+ * products: an attention head's 17×19×16 product took 5 µs packed (256 of them, the KDP student's: 1.3 ms).
+ */
+#define GEMM_TINY (1 << 16)
+
+/* Row-major C = op(A)·op(B) by plain loops, each entry summed over the depth in order (built-in engine, tiny products). */
+static void tiny_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                      int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    float *ci = c + i * ldc;
+    if (tb) {
+      /* B stored [n, k]: one dot product per entry */
+      for (int64_t j = 0; j < n; j++) {
+        const float *bj = b + j * ldb;
+        float acc = 0.0f;
+        for (int64_t p = 0; p < k; p++) acc += (ta ? a[p * lda + i] : a[i * lda + p]) * bj[p];
+        ci[j] = acc;
+      }
+    } else {
+      /* B stored [k, n]: rows of B scaled into the row of C, depth in order */
+      for (int64_t j = 0; j < n; j++) ci[j] = 0.0f;
+      for (int64_t p = 0; p < k; p++) {
+        const float aip = ta ? a[p * lda + i] : a[i * lda + p];
+        const float *bp = b + p * ldb;
+        for (int64_t j = 0; j < n; j++) ci[j] += aip * bp[j];
+      }
+    }
+  }
+}
+
 /* Products of at most this many multiply-adds run whole on one thread when there are enough of them. */
 #define GEMM_SMALL (1 << 22)
 
@@ -130,7 +161,10 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
       if (r != 0) return NULL;
     }
   }
-#define GEMM_ONE(i) sgemm_rm(ta, tb, M, N, K, 1.0f, heap + ao[i], ta ? M : K, heap + bo[i], tb ? K : N, 0.0f, heap + co[i], N)
+  const int tiny = engine_now == ENGINE_BUILTIN && M * N * K <= GEMM_TINY;
+#define GEMM_ONE(i)                                                                                      \
+  (tiny ? tiny_gemm(ta, tb, M, N, K, heap + ao[i], ta ? M : K, heap + bo[i], tb ? K : N, heap + co[i], N) \
+        : sgemm_rm(ta, tb, M, N, K, 1.0f, heap + ao[i], ta ? M : K, heap + bo[i], tb ? K : N, 0.0f, heap + co[i], N))
   /* Many small products (attention heads): whole products per thread with single-threaded SGEMM, one fork/join
    * per call instead of OpenBLAS's per product. OpenBLAS splits M and N, never K, so every entry is summed in the
    * same order either way. */
