@@ -24,6 +24,14 @@ export interface CollectResultsOptions {
   readonly match?: (segments: readonly string[]) => boolean;
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false; // a dangling link
+  }
+}
+
 /**
  * The results collector of a grid: every run folder `depth` folders under `root` that holds a `results.json`
  * (a finished cell; unfinished or failed cells have none), in id order. A missing root gives none. A
@@ -49,7 +57,9 @@ export function collectResults<R = unknown>(root: string, options: CollectResult
       return;
     }
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(path.join(dir, entry.name), [...segments, entry.name]);
+      const child = path.join(dir, entry.name);
+      // a symlinked run folder counts (grids put together from several runs' folders); depth bounds the walk
+      if (entry.isDirectory() || (entry.isSymbolicLink() && isDirectory(child))) walk(child, [...segments, entry.name]);
     }
   };
   if (fs.existsSync(root)) walk(path.resolve(root), []);

@@ -48,4 +48,23 @@ describe('collectResults', () => {
     expect(() => collectResults(root, { depth: 2 })).toThrow(/kd__s0.results\.json is not valid JSON/);
     expect(() => collectResults(root, { depth: 0 })).toThrow(ConfigError);
   });
+
+  it('follows symlinked pair and run folders (a grid put together from several runs), and skips dangling links', () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'pkd-collect-other-'));
+    try {
+      createRunFolder(elsewhere, { name: 'p/kd__s1', config: {}, seed: 1 }).writeResults({ acc: 0.5 });
+      createRunFolder(elsewhere, { name: 'q/kd__s0', config: {}, seed: 0 }).writeResults({ acc: 0.25 });
+      finish('p/kd__s0', 0, 0.1);
+      fs.symlinkSync(path.join(elsewhere, 'p', 'kd__s1'), path.join(root, 'p', 'kd__s1')); // a run folder
+      fs.symlinkSync(path.join(elsewhere, 'q'), path.join(root, 'q')); // a pair folder
+      fs.symlinkSync(path.join(elsewhere, 'gone'), path.join(root, 'p', 'kd__s2'));
+      expect(collectResults<{ acc: number }>(root, { depth: 2 }).map((f) => [f.id, f.results.acc])).toEqual([
+        ['p/kd__s0', 0.1],
+        ['p/kd__s1', 0.5],
+        ['q/kd__s0', 0.25],
+      ]);
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
 });
