@@ -112,7 +112,7 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   const k = ks.length === 1 ? k0 : tf.concat(ks, 1);
   const v = vs.length === 1 ? v0 : tf.concat(vs, 1);
   const q = tf.mul(q0, dh ** -0.5);
-  const scores = tf.matMul(q, tf.transpose(k, [0, 2, 1])); // [N·H, L, Lk]
+  const scores = tf.matMul(q, k, false, true); // [N·H, L, Lk]; kᵀ as a flag, not a copy
   const attn = tf.softmax(scores);
   const o = tf.matMul(attn, v); // [N·H, L, d_h]
   const merged = tf.reshape(tf.transpose(tf.reshape(o, [n, heads, l, dh]), [0, 2, 1, 3]), [n * l, d]);
