@@ -195,7 +195,8 @@ export function kiopClaimsTable(cells: readonly KiopFoundCell[], thresholds: Kio
 
 /**
  * Writes the table (markdown + CSV), and with more than one seed in a pair the mean ± std table, the claims table
- * (markdown + CSV; thresholds from `options.claims`, else from the preset the cells recorded) and one training-curve figure (SVG + PNG) per pair into `root`. Returns the markdown of the tables.
+ * (markdown + CSV; thresholds from `options.claims`, else from the preset the cells recorded) and one
+ * training-curve figure (SVG + PNG) per pair into `root`. Returns the markdown of the tables.
  */
 export async function writeReport(
   root: string,
