@@ -4,7 +4,8 @@ import type { Augment, ImageStream } from './ports.js';
 
 /**
  * `n` images of a bank (drawn with their own seeded stream, leaving the bank's training order alone, augmented as
- * for training) or of a real training stream (already augmented by it), in batches of at most `batchSize`. Each batch is disposed when the loop moves on.
+ * for training) or of a real training stream (already augmented by it), in batches of at most `batchSize`. Each
+ * batch is disposed when the loop moves on.
  */
 export function* bankBatches(
   bank: Synthesizer | ImageStream,
