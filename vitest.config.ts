@@ -10,6 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: process.env.CI ? ['default', ['json', { outputFile: '.vitest-results.json' }]] : ['default'],
+    // on CI also a JSON file for scripts/test-summary.mjs (PROMPTKD_TEST_RESULTS names another, for a second run)
+    reporters: process.env.CI ? ['default', ['json', { outputFile: process.env.PROMPTKD_TEST_RESULTS ?? '.vitest-results.json' }]] : ['default'],
   },
 });
