@@ -3,9 +3,9 @@ import { Rng, type ClassifierModel, type Synthesizer } from '@promptkd/core';
 import type { Augment, ImageStream } from './ports.js';
 
 /**
- * `n` images of a bank (drawn with their own seeded stream, leaving the bank's training order alone, augmented as
- * for training) or of a real training stream (already augmented by it), in batches of at most `batchSize`. Each
- * batch is disposed when the loop moves on.
+ * `n` images of a bank (one draw with their own seeded stream, so no image repeats while the bank has enough, and
+ * the bank's training order is left alone; augmented as for training) or of a real training stream (already
+ * augmented by it), in batches of at most `batchSize`. Each batch is disposed when the loop moves on.
  */
 export function* bankBatches(
   bank: Synthesizer | ImageStream,
@@ -13,15 +13,20 @@ export function* bankBatches(
   options: { n: number; batchSize: number; seed: number },
 ): Generator<tf.Tensor4D> {
   const rng = Rng.fromSeed(options.seed);
-  const draw = 'draw' in bank ? (n: number) => bank.draw(n, rng) : (n: number) => bank.next(n);
-  for (let done = 0; done < options.n; done += options.batchSize) {
-    const raw = draw(Math.min(options.batchSize, options.n - done));
-    const x = augment ? tf.tidy(() => augment(raw, rng)) : raw;
-    try {
-      yield x;
-    } finally {
-      tf.dispose(x === raw ? [x] : [x, raw]);
+  const drawn = 'draw' in bank ? bank.draw(options.n, rng) : undefined;
+  try {
+    for (let done = 0; done < options.n; done += options.batchSize) {
+      const size = Math.min(options.batchSize, options.n - done);
+      const raw = drawn ? tf.slice(drawn, done, size) : (bank as ImageStream).next(size);
+      const x = augment ? tf.tidy(() => augment(raw, rng)) : raw;
+      try {
+        yield x;
+      } finally {
+        tf.dispose(x === raw ? [x] : [x, raw]);
+      }
     }
+  } finally {
+    drawn?.dispose();
   }
 }
 

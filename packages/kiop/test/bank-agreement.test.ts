@@ -42,4 +42,23 @@ describe('bankBatches', () => {
     tf.dispose([...first, ...next]);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it("a diagnostic's images are one draw: no image repeats across its batches while the bank has enough", () => {
+    const before = tf.memory().numTensors;
+    const { synthesizer } = bankSynthesizer();
+    const ids = (n: number, seed: number) => {
+      const out: number[] = [];
+      for (const x of bankBatches(synthesizer, undefined, { n, batchSize: 3, seed })) out.push(...Array.from(x.dataSync(), (v) => Math.round(v * 255)));
+      return out;
+    };
+    for (const seed of [0, 1, 2, 3]) {
+      const seven = ids(7, seed);
+      expect(seven).toHaveLength(7);
+      expect(new Set(seven).size).toBe(7);
+      const twelve = ids(12, seed);
+      expect(new Set(twelve.slice(0, 10)).size).toBe(10); // the whole bank once, then a fresh permutation
+      expect(ids(12, seed)).toEqual(twelve); // seeded
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
