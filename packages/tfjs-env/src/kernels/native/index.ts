@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelArgs } from '../wasm-backend.js';
 import type { NativeKernelsAddon } from './heap.js';
 import { nativeBatchMatMul } from './native-batch-mat-mul.js';
+import { nativeFusedMatMul } from './native-fused-mat-mul.js';
 import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } from './native-conv2d.js';
 import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
 import { FUSED_KERNELS } from './native-fused.js';
@@ -16,6 +17,7 @@ type Factory = NativeKernelFactory;
 /** Kernel name → native implementation; each falls back to the kernel it replaces for cases it does not cover. */
 const NATIVE_KERNELS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
   [tf.BatchMatMul, nativeBatchMatMul],
+  [tf._FusedMatMul, nativeFusedMatMul],
   [tf.Conv2D, nativeConv2D],
   [tf.Conv2DBackpropInput, nativeConv2DBackpropInput],
   [tf.Conv2DBackpropFilter, nativeConv2DBackpropFilter],
