@@ -7,6 +7,7 @@ export * from './safetensors.js';
 export * from './gelu.js';
 export * from './layer-norm.js';
 export * from './batch-norm-training.js';
+export * from './scaled-dot-attention.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng, ShapeError, type ApplyOptions, type ModelOutput } from '@promptkd/core';
+import { ConfigError, Rng, ShapeError, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { LayerNorm, Linear, gelu, tap, type ForwardContext } from './layers.js';
 import { init } from './param-store.js';
@@ -60,17 +60,14 @@ export interface AttentionWeights {
   readonly projBias?: tf.Tensor1D;
 }
 
-function toHeads(t: tf.Tensor, n: number, heads: number): tf.Tensor3D {
-  // [N|1, L, D] → [N·H, L, d]
-  let u = t as tf.Tensor3D;
-  if (u.shape[0] !== n) {
-    if (u.shape[0] !== 1) {
-      throw new ShapeError(`Prefix/extra tokens have batch ${u.shape[0]}, expected ${n} or 1.`, { actual: u.shape });
-    }
-    u = tf.tile(u, [n, 1, 1]);
+/** Prefix or extra tokens `[N|1, L, D]` for a batch of N: tiled when given once for the whole batch. */
+function forBatch(t: tf.Tensor, n: number): tf.Tensor3D {
+  const u = t as tf.Tensor3D;
+  if (u.shape[0] === n) return u;
+  if (u.shape[0] !== 1) {
+    throw new ShapeError(`Prefix/extra tokens have batch ${u.shape[0]}, expected ${n} or 1.`, { actual: u.shape });
   }
-  const [, l, d] = u.shape;
-  return tf.reshape(tf.transpose(tf.reshape(u, [n, l, heads, d / heads]), [0, 2, 1, 3]), [n * heads, l, d / heads]);
+  return tf.tile(u, [n, 1, 1]);
 }
 
 /**
@@ -94,28 +91,24 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   }
   let qkv: tf.Tensor = tf.matMul(tf.reshape(x, [n * l, d]), w.qkvWeight);
   if (w.qkvBias) qkv = tf.add(qkv, w.qkvBias);
-  // [N·L, 3D] → [3, N·H, L, d_h]
-  const parts = tf.reshape(tf.transpose(tf.reshape(qkv, [n, l, 3, heads, dh]), [2, 0, 3, 1, 4]), [3, n * heads, l, dh]);
-  const [q0, k0, v0] = tf.split(parts, 3, 0).map((t) => tf.reshape(t, [n * heads, l, dh]) as tf.Tensor3D) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  // [N·L, 3D] → q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
+  const [q, k0, v0] = tf.split(tf.reshape(qkv, [n, l, 3 * d]), 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
   const ks: tf.Tensor3D[] = [];
   const vs: tf.Tensor3D[] = [];
   if (prefix?.prepend) {
-    ks.push(toHeads(prefix.prepend.key, n, heads));
-    vs.push(toHeads(prefix.prepend.value, n, heads));
+    ks.push(forBatch(prefix.prepend.key, n));
+    vs.push(forBatch(prefix.prepend.value, n));
   }
   ks.push(k0);
   vs.push(v0);
   if (prefix?.append) {
-    ks.push(toHeads(prefix.append.key, n, heads));
-    vs.push(toHeads(prefix.append.value, n, heads));
+    ks.push(forBatch(prefix.append.key, n));
+    vs.push(forBatch(prefix.append.value, n));
   }
   const k = ks.length === 1 ? k0 : tf.concat(ks, 1);
   const v = vs.length === 1 ? v0 : tf.concat(vs, 1);
-  const q = tf.mul(q0, dh ** -0.5);
-  const scores = tf.matMul(q, k, false, true); // [N·H, L, Lk]; kᵀ as a flag, not a copy
-  const attn = tf.softmax(scores);
-  const o = tf.matMul(attn, v); // [N·H, L, d_h]
-  const merged = tf.reshape(tf.transpose(tf.reshape(o, [n, heads, l, dh]), [0, 2, 1, 3]), [n * l, d]);
+  // [N, L, D]: one fused kernel where the backend has it, the heads read and written in place (no head transposes)
+  const merged = tf.reshape(scaledDotAttention(q, k, v, heads, dh ** -0.5), [n * l, d]);
   let y: tf.Tensor = tf.matMul(merged, w.projWeight);
   if (w.projBias) y = tf.add(y, w.projBias);
   return tf.reshape(y, [n, l, d]);

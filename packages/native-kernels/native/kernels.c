@@ -501,6 +501,8 @@ napi_value promptkd_register_pooling(napi_env env, napi_value exports);
 napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
 /* Defined in optimizers.c: fused Adam and SGD-with-momentum updates. */
 napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
+/* Defined in attention.c: scaled dot-product attention, forward and backward. */
+napi_value promptkd_register_attention(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -521,6 +523,7 @@ static napi_value init(napi_env env, napi_value exports) {
   promptkd_register_fused(env, exports);
   promptkd_register_pooling(env, exports);
   promptkd_register_optimizers(env, exports);
+  promptkd_register_attention(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }
 
