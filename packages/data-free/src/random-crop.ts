@@ -23,7 +23,10 @@ export function randomCropWithPadding(x: tf.Tensor4D, padding: number, offsets: 
   if (offsets.length !== n) throw new RangeError(`randomCropWithPadding: ${offsets.length} offsets for ${n} images`);
   return tf.tidy(() => {
     const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
-    const crops = offsets.map((o, i) => tf.slice(padded, [i, o.top, o.left, 0], [1, h, w, c]));
+    // One image per slice: a slice's gradient pads to its input, so slicing the whole batch would pad n full-batch
+    // tensors in the backward pass; the split's gradient is one concat.
+    const images = n === 1 ? [padded] : tf.split(padded, n, 0);
+    const crops = offsets.map((o, i) => tf.slice(images[i] as tf.Tensor4D, [0, o.top, o.left, 0], [1, h, w, c]));
     return (crops.length === 1 ? crops[0] : tf.concat(crops, 0)) as tf.Tensor4D;
   });
 }

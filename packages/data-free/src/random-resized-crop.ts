@@ -53,8 +53,11 @@ export function randomResizedCrop(x: tf.Tensor4D, boxes: readonly CropBox[]): tf
   const [n, h, w, c] = x.shape;
   if (boxes.length !== n) throw new RangeError(`randomResizedCrop: ${boxes.length} boxes for ${n} images`);
   return tf.tidy(() => {
+    // One image per slice (see randomCropWithPadding): the backward pass then concatenates instead of padding n
+    // full-batch tensors.
+    const images = n === 1 ? [x] : tf.split(x, n, 0);
     const out = boxes.map((b, i) => {
-      const crop = tf.slice(x, [i, b.top, b.left, 0], [1, b.height, b.width, c]);
+      const crop = tf.slice(images[i] as tf.Tensor4D, [0, b.top, b.left, 0], [1, b.height, b.width, c]);
       return b.height === h && b.width === w ? crop : tf.image.resizeBilinear(crop, [h, w], false, true);
     });
     return (out.length === 1 ? out[0] : tf.concat(out, 0)) as tf.Tensor4D;

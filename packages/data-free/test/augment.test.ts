@@ -83,6 +83,23 @@ describe('randomResizedCrop (local view)', () => {
     expect(Array.from(gv).reduce((a, b) => a + b, 0)).toBeCloseTo(16, 4); // every output pixel's weights sum to 1
     tf.dispose([x, id, c, up, g]);
   });
+
+  it('each sample is cut from its own image and its gradient stays in its own box', () => {
+    const x = grid(2, 4, 4); // sample 0: 1..16, sample 1: 17..32
+    const boxes = [{ top: 0, left: 0, height: 2, width: 2 }, { top: 2, left: 1, height: 2, width: 3 }];
+    const y = randomResizedCrop(x, boxes);
+    expect(y.dataSync()[0]).toBe(1); // sample 0's box starts at its own top-left pixel
+    expect(y.dataSync()[16]).toBe(17 + 2 * 4 + 1); // sample 1's at row 2, column 1 of its own image
+    const g = tf.grad((xi: tf.Tensor) => tf.sum(randomResizedCrop(xi as tf.Tensor4D, boxes)))(x);
+    const gv = Array.from(g.dataSync());
+    boxes.forEach((b, i) => {
+      const own = gv.slice(i * 16, (i + 1) * 16);
+      const inBox = (k: number): boolean => Math.floor(k / 4) >= b.top && Math.floor(k / 4) < b.top + b.height && k % 4 >= b.left && k % 4 < b.left + b.width;
+      expect(own.every((v, k) => inBox(k) || v === 0), `sample ${i}: gradient outside its box`).toBe(true);
+      expect(own.reduce((a, v) => a + v, 0)).toBeCloseTo(16, 4);
+    });
+    tf.dispose([x, y, g]);
+  });
 });
 
 describe('jitterAndFlip (DeepInversion)', () => {
