@@ -514,7 +514,7 @@ CLONES static void transpose_tile(const uint32_t *s, int64_t sl, uint32_t *d, in
 /*
  * copyStrided(heap, shape, srcStrides, dstStrides, srcOff, dstOff): for every index i of `shape`,
  * dst[dstOff + Σ i·dstStrides] = src[srcOff + Σ i·srcStrides] (4-byte elements, bits copied as they are). Slice,
- * SplitV, Concat, Transpose and Tile are all this copy. Contiguous rows are memcpy'd; a transpose whose source rows
+ * SplitV, Concat, Transpose, Tile and Reverse (negative source strides) are all this copy. Contiguous rows are memcpy'd; a transpose whose source rows
  * run along another output axis goes through 32×32 tiles.
  */
 static napi_value copy_strided(napi_env env, napi_callback_info info) {
@@ -529,20 +529,22 @@ static napi_value copy_strided(napi_env env, napi_callback_info info) {
   if (r1 != r2 || r1 != r3 || r1 > MAX_RANK) return bad_arg(env, "promptkd native: copyStrided needs shape and strides of one rank ≤ 16"), NULL;
   Copy g;
   g.rank = (int)r1;
-  int64_t total = 1, sext = 1, dext = 1;
+  int64_t total = 1, slo = 0, shi = 0, dext = 1;
   for (int i = 0; i < g.rank; i++) {
-    if (shape[i] < 0 || ss[i] < 0 || ds[i] < 0) return bad_arg(env, "promptkd native: negative dimension or stride"), NULL;
+    if (shape[i] < 0 || ds[i] < 0) return bad_arg(env, "promptkd native: negative dimension or destination stride"), NULL;
     g.shape[i] = shape[i];
     g.ss[i] = ss[i];
     g.ds[i] = ds[i];
     total *= shape[i];
   }
   if (total == 0) return NULL;
+  /* A negative source stride walks its axis backwards from srcOff (Reverse): the source spans [srcOff + slo, srcOff + shi]. */
   for (int i = 0; i < g.rank; i++) {
-    sext += (g.shape[i] - 1) * g.ss[i];
+    if (g.ss[i] < 0) slo += (g.shape[i] - 1) * g.ss[i];
+    else shi += (g.shape[i] - 1) * g.ss[i];
     dext += (g.shape[i] - 1) * g.ds[i];
   }
-  if (!heap_range_ok(env, len, so, sext) || !heap_range_ok(env, len, dof, dext)) return NULL;
+  if (!heap_range_ok(env, len, so + slo, shi - slo + 1) || !heap_range_ok(env, len, dof, dext)) return NULL;
   simplify(&g);
   const uint32_t *src = (const uint32_t *)heap + so;
   uint32_t *dst = (uint32_t *)heap + dof;

@@ -118,7 +118,7 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
 
   it('registers the element-wise kernels', () => {
     const names = registerNativeKernels(addon);
-    for (const k of ['Erf', 'Exp', 'Multiply', 'Add', 'RealDiv', 'Sum', 'Mean', 'Transpose', 'SplitV', 'Concat', 'Slice', 'Tile', 'FusedBatchNorm', 'Cast'])
+    for (const k of ['Erf', 'Exp', 'Multiply', 'Add', 'RealDiv', 'Sum', 'Mean', 'Transpose', 'SplitV', 'Concat', 'Slice', 'Tile', 'Reverse', 'FusedBatchNorm', 'Cast'])
       expect(names).toContain(k);
   });
 
@@ -389,6 +389,28 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
         await check('Tile', { x: i }, { reps: [2, 3] }, 'int32');
         i.dispose();
       });
+
+      it('Reverse', async () => {
+        // a horizontal flip (W of NHWC), the last axis, several axes (merged or not), every axis, a size-1 axis,
+        // a large batch (threaded rows)
+        const CASES: Array<[number[], number[]]> = [
+          [[4, 5, 6, 3], [2]],
+          [[3, 17], [1]],
+          [[2, 3, 4], [0, 2]],
+          [[2, 3, 4], [1, 2]],
+          [[2, 3, 4], [0, 1, 2]],
+          [[5, 1, 4], [1]],
+          [[64, 32, 32, 3], [2]],
+        ];
+        for (const [shape, dims] of CASES) {
+          const x = rand(shape);
+          await check('Reverse', { x }, { dims }, `${JSON.stringify(shape)} along ${dims}`);
+          x.dispose();
+        }
+        const i = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32');
+        await check('Reverse', { x: i }, { dims: [-1] }, 'int32, negative axis');
+        i.dispose();
+      });
     });
 
     describe('FusedBatchNorm and Cast', () => {
@@ -518,7 +540,10 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
       expect(() => fn('binary')(heap, 0, 1, 4, 0, 7, 8, 0, 16)).toThrow(/broadcast mode/);
       expect(() => fn('reduce')(heap, 9, 1, 4, 1, 0, 8)).toThrow(/unknown reduction/);
       expect(() => fn('reduce')(heap, 0, 1, 0, 1, 0, 8)).toThrow(/non-empty/);
-      expect(() => fn('copyStrided')(heap, i32(2, 2), i32(-2, 1), i32(2, 1), 8, 0)).toThrow(/negative/);
+      expect(() => fn('copyStrided')(heap, i32(2, 2), i32(2, 1), i32(-2, 1), 8, 8)).toThrow(/negative dimension or destination stride/);
+      // a negative source stride reads backwards from srcOff (Reverse), so it must not reach before the heap
+      expect(() => fn('copyStrided')(heap, i32(2, 2), i32(-2, 1), i32(2, 1), 1, 8)).toThrow(/outside the wasm heap/);
+      expect(() => fn('copyStrided')(heap, i32(2, 2), i32(-2, 1), i32(2, 1), 2, 8)).not.toThrow();
       expect(() => fn('copyStrided')(heap, i32(2, 2), i32(2), i32(2, 1), 8, 0)).toThrow(/rank/);
       expect(() => fn('unary')(new Float64Array(8), 0, 4, 0, 4, 0)).toThrow(/Float32Array/);
       expect(() => fn('unary')(heap, 0, 4)).toThrow(/takes 6 arguments/);

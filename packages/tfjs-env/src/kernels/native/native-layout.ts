@@ -142,7 +142,35 @@ const nativeTile = layoutKernel((copy, { inputs, attrs = {} }, backend) => {
 });
 
 /**
- * `Transpose`, `Slice`, `SplitV`, `Concat` and `Tile` (float32 and int32) as strided block copies on the addon:
+ * `Reverse`: one strided copy reading the reversed axes backwards (negative source strides, from their last
+ * element). The stock wasm kernel computes an index per element (~40 ns each: 3.8 ms for the `[32, 32, 32, 3]`
+ * horizontal flip of a KiOP synthesis batch). An addon built before negative strides were allowed throws: then the
+ * fallback runs.
+ */
+const nativeReverse = layoutKernel((copy, { inputs, attrs = {} }, backend) => {
+  const x = inputs.x as tf.TensorInfo;
+  if (!copyable(x) || x.shape.length > MAX_COPY_RANK || x.shape.length === 0) return undefined;
+  const dims = tf.util.parseAxisParam(attrs.dims as number | number[], x.shape);
+  const out = backend.makeOutput(x.shape, x.dtype);
+  if (tf.util.sizeFromShape(x.shape) === 0) return out;
+  const xs = denseStrides(x.shape);
+  let from = floatOffset(backend, x);
+  const src = xs.map((st, i) => {
+    if (!dims.includes(i)) return st;
+    from += ((x.shape[i] as number) - 1) * st;
+    return -st;
+  });
+  try {
+    copy(heapF32(backend) as Float32Array, i32(x.shape), i32(src), i32(xs), from, floatOffset(backend, out));
+  } catch {
+    backend.disposeData(out.dataId);
+    return undefined;
+  }
+  return out;
+});
+
+/**
+ * `Transpose`, `Slice`, `SplitV`, `Concat`, `Tile` and `Reverse` (float32 and int32) as strided block copies on the addon:
  * contiguous runs are memcpy'd, transposes go through cache tiles, large copies use the addon's threads.
  */
 export const LAYOUT_KERNELS: ReadonlyMap<string, NativeKernelFactory> = new Map<string, NativeKernelFactory>([
@@ -151,4 +179,5 @@ export const LAYOUT_KERNELS: ReadonlyMap<string, NativeKernelFactory> = new Map<
   [tf.SplitV, nativeSplitV],
   [tf.Concat, nativeConcat],
   [tf.Tile, nativeTile],
+  [tf.Reverse, nativeReverse],
 ]);
