@@ -247,6 +247,68 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------------------------------------ comparisons */
+
+enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_COUNT };
+
+#define COMPARE_LOOP(EXPR)                             \
+  for (int64_t i = 0; i < n; i++) {                    \
+    const float p = a[av ? i : 0], q = b[bv ? i : 0];  \
+    y[i] = (uint8_t)(EXPR);                            \
+  }                                                    \
+  break;
+
+/* y[i] = a op b as 0/1 bytes for i < n (IEEE comparisons: any comparison with NaN is false, except ≠). */
+CLONES static void compare_row(int op, int64_t n, const float *a, int av, const float *b, int bv, uint8_t *y) {
+  switch (op) {
+    case C_EQ: COMPARE_LOOP(p == q)
+    case C_NE: COMPARE_LOOP(p != q)
+    case C_LT: COMPARE_LOOP(p < q)
+    case C_LE: COMPARE_LOOP(p <= q)
+    case C_GT: COMPARE_LOOP(p > q)
+    case C_GE: COMPARE_LOOP(p >= q)
+    default: break;
+  }
+}
+
+/*
+ * compare(heap, op, outer, inner, aOff, aMode, bOff, bMode, yByteOff): y[o, i] = a[·] op b[·] over [outer, inner]
+ * as `binary` broadcasts, float32 operands (offsets in floats), a bool output of one byte per element at a BYTE offset.
+ */
+static napi_value compare(napi_env env, napi_callback_info info) {
+  napi_value a[9];
+  float *heap;
+  size_t len;
+  int64_t v[8];
+  if (!args_of(env, info, 9, a, "compare") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
+  const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], ybyte = v[7];
+  if (op < 0 || op >= C_COUNT) return bad_arg(env, "promptkd native: unknown comparison"), NULL;
+  if (am < 0 || am > M_SCALAR || bm < 0 || bm > M_SCALAR || outer < 0 || inner < 0)
+    return bad_arg(env, "promptkd native: bad broadcast mode or shape"), NULL;
+  const int64_t n = outer * inner;
+  if (n == 0) return NULL;
+  if (!heap_range_ok(env, len, aoff, mode_size(am, outer, inner)) || !heap_range_ok(env, len, boff, mode_size(bm, outer, inner)) ||
+      !heap_range_ok(env, len * sizeof(float), ybyte, n))
+    return NULL;
+  const float *pa = heap + aoff, *pb = heap + boff;
+  uint8_t *y = (uint8_t *)heap + ybyte;
+  const int64_t items = items_of(n, ITEM);
+#pragma omp parallel for schedule(static) if (n >= par_cheap)
+  for (int64_t it = 0; it < items; it++) {
+    int64_t k = it * ITEM;
+    const int64_t hi = k + ITEM < n ? k + ITEM : n;
+    while (k < hi) {
+      const int64_t o = k / inner, i0 = k - o * inner;
+      const int64_t cnt = (inner - i0) < (hi - k) ? inner - i0 : hi - k;
+      int av, bv;
+      const float *ra = operand(pa, am, o, i0, inner, &av), *rb = operand(pb, bm, o, i0, inner, &bv);
+      compare_row((int)op, cnt, ra, av, rb, bv, y + k);
+      k += cnt;
+    }
+  }
+  return NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ reductions */
 
 enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_COUNT };
@@ -626,6 +688,7 @@ napi_value promptkd_register_elementwise(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+      {"compare", NULL, compare, NULL, NULL, NULL, napi_default, NULL},
       {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
       {"batchNorm", NULL, batch_norm, NULL, NULL, NULL, napi_default, NULL},
       {"copyStrided", NULL, copy_strided, NULL, NULL, NULL, napi_default, NULL},

@@ -9,7 +9,7 @@ import { onCpu, rand } from './kernel-helpers.js';
 const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
 
 /** The addon's element-wise functions, whose calls the tests count to tell native runs from fallbacks. */
-const COUNTED = ['unary', 'binary', 'reduce', 'batchNorm', 'copyStrided'] as const;
+const COUNTED = ['unary', 'binary', 'compare', 'reduce', 'batchNorm', 'copyStrided'] as const;
 const BASE = ['gemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'setThreads', 'getThreads', 'setConvChunk'] as const;
 const calls: Record<string, number> = {};
 const nativeCalls = (): number => COUNTED.reduce((s, k) => s + (calls[k] ?? 0), 0);
@@ -201,6 +201,30 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
           expect(tf.memory().numTensors).toBe(tensorsAtStart);
         });
       }
+
+      it('comparisons (bool outputs): every op and broadcast, with ties, NaN and infinities', async () => {
+        // values on a coarse grid so that ties occur; NaN and ±∞ planted at fixed places
+        const grid = (shape: number[]): tf.Tensor =>
+          tf.tidy(() => {
+            const v = tf.round(tf.mul(rand(shape), 2)).dataSync() as Float32Array;
+            [NaN, Infinity, -Infinity].forEach((x, k) => {
+              if (v.length > 3 * k + 2) v[3 * k + 2] = x;
+            });
+            return tf.tensor(v, shape);
+          });
+        for (const op of ['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual']) {
+          for (const [sa, sb, label] of PATTERNS) {
+            const a = grid(sa);
+            const b = grid(sb);
+            await check(op, { a, b }, {}, label);
+            tf.dispose([a, b]);
+          }
+        }
+        const i = tf.tensor1d([1, 2, 3], 'int32');
+        await check('Equal', { a: i, b: i }, {}, 'int32', { native: false });
+        i.dispose();
+        expect(tf.memory().numTensors).toBe(tensorsAtStart);
+      });
 
       it('broadcasts the addon does not cover, and int32, fall back with the right result', async () => {
         const a = rand([3, 1, 5]);

@@ -48,6 +48,16 @@ const BINARY_OPS: ReadonlyArray<readonly [string, number]> = [
   [tf.SquaredDifference, 6],
 ];
 
+/** Op codes of the addon's `compare` (float32 operands, a bool output). */
+const COMPARISON_OPS: ReadonlyArray<readonly [string, number]> = [
+  [tf.Equal, 0],
+  [tf.NotEqual, 1],
+  [tf.Less, 2],
+  [tf.LessEqual, 3],
+  [tf.Greater, 4],
+  [tf.GreaterEqual, 5],
+];
+
 /** How an operand varies over the output collapsed to `[outer, inner]` (the addon's mode codes). */
 export const BroadcastMode = { Full: 0, Outer: 1, Inner: 2, Scalar: 3 } as const;
 /** One of the {@link BroadcastMode} codes. */
@@ -147,6 +157,31 @@ function binaryKernel(op: number): NativeKernelFactory {
 }
 
 /**
+ * A float32 comparison with the broadcasts {@link collapseBroadcast} covers, writing a bool tensor (one byte per
+ * element, at its byte offset). The stock wasm kernels broadcast through an index per element (5 ms for the
+ * `[288, 288]` vs `[288, 1]` mask of `tf.max`'s gradient in a CMI contrastive loss). Other dtypes → fallback.
+ */
+function comparisonKernel(op: number): NativeKernelFactory {
+  return (addon, fallback): NativeKernel => {
+    const run = addonFunction<BinaryFn>(addon, 'compare');
+    return (args: KernelArgs) => {
+      const { inputs, backend } = args;
+      const a = inputs.a as tf.TensorInfo;
+      const b = inputs.b as tf.TensorInfo;
+      if (!run || a.dtype !== 'float32' || b.dtype !== 'float32' || !heapF32(backend)) return delegate(fallback, args);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const c = tf.util.sizeFromShape(outShape) > 0 ? collapseBroadcast(a.shape, b.shape, outShape) : undefined;
+      if (!c) return delegate(fallback, args);
+      const out = backend.makeOutput(outShape, 'bool');
+      const heap = heapF32(backend) as Float32Array;
+      const byteOffset = 4 * floatOffset(backend, out);
+      run(heap, op, c.outer, c.inner, floatOffset(backend, a), c.a, floatOffset(backend, b), c.b, byteOffset);
+      return out;
+    };
+  };
+}
+
+/**
  * `Cast` to the tensor's own dtype shares its buffer (one more reference), as the cpu backend's does: the stock wasm
  * kernel copies it, and `tf.moments`, `tf.mean` and the gradients call such casts hundreds of times per step.
  * Real conversions go to the fallback.
@@ -163,13 +198,14 @@ const nativeCast: NativeKernelFactory = (_addon, fallback): NativeKernel => {
 
 /**
  * Element-wise, reduction, layout and batch-norm kernels of the native addon, by tfjs kernel name: float32 unary
- * maps (`Erf`, `Exp`, …), broadcasting binary ops, `Sum`/`Mean`/`Max`/`Min`, `Transpose`/`Slice`/`SplitV`/`Concat`/
+ * maps (`Erf`, `Exp`, …), broadcasting binary ops and comparisons, `Sum`/`Mean`/`Max`/`Min`, `Transpose`/`Slice`/`SplitV`/`Concat`/
  * `Tile` as strided block copies, `FusedBatchNorm`, and a zero-copy same-dtype `Cast`. Each falls back to the
  * kernel it replaces for the cases it does not cover.
  */
 export const ELEMENTWISE_KERNELS: ReadonlyMap<string, NativeKernelFactory> = new Map<string, NativeKernelFactory>([
   ...UNARY_OPS.map(([name, op]) => [name, unaryKernel(op)] as const),
   ...BINARY_OPS.map(([name, op]) => [name, binaryKernel(op)] as const),
+  ...COMPARISON_OPS.map(([name, op]) => [name, comparisonKernel(op)] as const),
   [tf.Cast, nativeCast],
   ...REDUCE_KERNELS,
   ...LAYOUT_KERNELS,
