@@ -18,114 +18,128 @@
 #include "mathf.h"
 #include "napi_args.h"
 
-/* Multiply-adds of a call from which its heads are split over the threads. */
-#define ATTN_PAR_MIN (1 << 18)
-
-/* kt [d, lk] = kᵀ of the head's k rows (row stride sk): the products below then run along contiguous rows. */
-static void transpose_head(const float *restrict k, int64_t sk, float *restrict kt, int64_t lk, int64_t d) {
-  for (int64_t j = 0; j < lk; j++)
-    for (int64_t c = 0; c < d; c++) kt[c * lk + j] = k[j * sk + c];
-}
-
-/* Query rows per block: their accumulations are independent, so the loops below interleave RB dependency chains. */
-#define RB 4
+/*
+ * Multiply-adds (of one of the two products) of a call from which its heads are split over the threads. Below it one
+ * thread runs them all: in the KDP student step (1.3 M multiply-adds per teacher call) the threaded calls took
+ * about twice as long as one thread (waking the second thread, and a worker descheduled by the step's other work).
+ */
+#define ATTN_PAR_MIN (1 << 22)
 
 /*
- * One head forward: P [Lq, Lk] (contiguous) and O. The head's rows of q, k, v and o are `d` floats each, `s` apart
- * (the width of the [N, L, D] tensor they are a column block of); kt is scratch of Lk·d floats.
+ * Per-head loops. Every output row is accumulated in registers and written once (a row of d = 16 floats is one
+ * AVX-512 register), dot products over d are vectorised reductions (their order fixed by the shapes alone), and the head width d is a compile-time constant in the
+ * specialised versions below (16: the heads of the CPU studies' ViTs), so the compiler unrolls the loops over it.
+ * Rows of q, k, v, o and their gradients are `s` floats apart; P and dS are contiguous [Lq, Lk].
  */
-CLONES static void attention_head(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o, float *restrict p,
-                                  float *restrict kt, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale) {
-  transpose_head(k, s, kt, lk, d);
-  for (int64_t i0 = 0; i0 < lq; i0 += RB) {
-    const int64_t rb = lq - i0 < RB ? lq - i0 : RB;
-    float *restrict pb = p + i0 * lk;
-    for (int64_t j = 0; j < rb * lk; j++) pb[j] = 0.0f;
-    for (int64_t c = 0; c < d; c++) {
-      const float *restrict ktc = kt + c * lk;
-      for (int64_t r = 0; r < rb; r++) {
-        const float qc = scale * q[(i0 + r) * s + c];
-        float *restrict pr = pb + r * lk;
-        for (int64_t j = 0; j < lk; j++) pr[j] += qc * ktc[j];
-      }
+
+/* S[i, j] = scale·⟨q_i, k_j⟩, then P = softmax(S) by rows, then o_i = Σ_j P[i, j]·v_j. */
+static inline __attribute__((always_inline)) void head_forward(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o,
+                                                              float *restrict p, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale) {
+  for (int64_t i = 0; i < lq; i++) {
+    const float *restrict qi = q + i * s;
+    float *restrict pi = p + i * lk;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < lk; j++) {
+      const float *restrict kj = k + j * s;
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t c = 0; c < d; c++) dot += qi[c] * kj[c];
+      pi[j] = scale * dot;
+      m = pi[j] > m ? pi[j] : m;
     }
-    for (int64_t r = 0; r < rb; r++) {
-      float *restrict pr = pb + r * lk;
-      float m = -INFINITY;
-      for (int64_t j = 0; j < lk; j++) m = pr[j] > m ? pr[j] : m;
-      for (int64_t j = 0; j < lk; j++) pr[j] = exp_f(pr[j] - m);
-      float sum = 0.0f;
-      for (int64_t j = 0; j < lk; j++) sum += pr[j];
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < lk; j++) pr[j] *= inv;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < lk; j++) {
+      pi[j] = exp_f(pi[j] - m);
+      sum += pi[j];
     }
-    for (int64_t r = 0; r < rb; r++) {
-      float *restrict or_ = o + (i0 + r) * s;
-      for (int64_t c = 0; c < d; c++) or_[c] = 0.0f;
-    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < lk; j++) pi[j] *= inv;
+  }
+  for (int64_t i = 0; i < lq; i++) {
+    const float *restrict pi = p + i * lk;
+    float acc[d];
+    for (int64_t c = 0; c < d; c++) acc[c] = 0.0f;
     for (int64_t j = 0; j < lk; j++) {
       const float *restrict vj = v + j * s;
-      for (int64_t r = 0; r < rb; r++) {
-        const float prj = pb[r * lk + j];
-        float *restrict or_ = o + (i0 + r) * s;
-        for (int64_t c = 0; c < d; c++) or_[c] += prj * vj[c];
+      const float pij = pi[j];
+      for (int64_t c = 0; c < d; c++) acc[c] += pij * vj[c];
+    }
+    float *restrict oi = o + i * s;
+    for (int64_t c = 0; c < d; c++) oi[c] = acc[c];
+  }
+}
+
+/* dS = P ⊙ (dO·Vᵀ − rowsum), dq_i = scale·Σ_j dS[i, j]·k_j, dk_j = scale·Σ_i dS[i, j]·q_i, dv_j = Σ_i P[i, j]·dO_i. */
+static inline __attribute__((always_inline)) void head_backward(const float *restrict dout, const float *restrict q, const float *restrict k,
+                                                               const float *restrict v, const float *restrict p, float *restrict dq, float *restrict dk,
+                                                               float *restrict dv, float *restrict ds, int64_t lq, int64_t lk, int64_t d, int64_t s,
+                                                               float scale) {
+  for (int64_t i = 0; i < lq; i++) {
+    const float *restrict gi = dout + i * s, *restrict pi = p + i * lk;
+    float *restrict dsi = ds + i * lk;
+    float rowsum = 0.0f;
+    for (int64_t j = 0; j < lk; j++) {
+      const float *restrict vj = v + j * s;
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t c = 0; c < d; c++) dot += gi[c] * vj[c];
+      dsi[j] = dot;
+      rowsum += pi[j] * dot;
+    }
+    for (int64_t j = 0; j < lk; j++) dsi[j] = pi[j] * (dsi[j] - rowsum);
+  }
+  for (int64_t i = 0; i < lq; i++) {
+    const float *restrict dsi = ds + i * lk;
+    float acc[d];
+    for (int64_t c = 0; c < d; c++) acc[c] = 0.0f;
+    for (int64_t j = 0; j < lk; j++) {
+      const float *restrict kj = k + j * s;
+      const float w = dsi[j];
+      for (int64_t c = 0; c < d; c++) acc[c] += w * kj[c];
+    }
+    float *restrict dqi = dq + i * s;
+    for (int64_t c = 0; c < d; c++) dqi[c] = scale * acc[c];
+  }
+  for (int64_t j = 0; j < lk; j++) {
+    float ak[d], av[d];
+    for (int64_t c = 0; c < d; c++) ak[c] = av[c] = 0.0f;
+    for (int64_t i = 0; i < lq; i++) {
+      const float *restrict qi = q + i * s, *restrict gi = dout + i * s;
+      const float w = ds[i * lk + j], pij = p[i * lk + j];
+      for (int64_t c = 0; c < d; c++) {
+        ak[c] += w * qi[c];
+        av[c] += pij * gi[c];
       }
+    }
+    float *restrict dkj = dk + j * s, *restrict dvj = dv + j * s;
+    for (int64_t c = 0; c < d; c++) {
+      dkj[c] = scale * ak[c];
+      dvj[c] = av[c];
     }
   }
 }
 
-/* One head backward: dQ, dK, dV (strided like q, k, v); scratch holds Vᵀ (Lk·d floats) and RB rows of dS (RB·Lk). */
+CLONES static void attention_head(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o, float *restrict p, int64_t lq,
+                                  int64_t lk, int64_t d, int64_t s, float scale) {
+  head_forward(q, k, v, o, p, lq, lk, d, s, scale);
+}
+
+CLONES static void attention_head16(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o, float *restrict p,
+                                    int64_t lq, int64_t lk, int64_t s, float scale) {
+  head_forward(q, k, v, o, p, lq, lk, 16, s, scale);
+}
+
 CLONES static void attention_head_grad(const float *restrict dout, const float *restrict q, const float *restrict k, const float *restrict v,
-                                       const float *restrict p, float *restrict dq, float *restrict dk, float *restrict dv, float *restrict scratch, int64_t lq,
+                                       const float *restrict p, float *restrict dq, float *restrict dk, float *restrict dv, float *restrict ds, int64_t lq,
                                        int64_t lk, int64_t d, int64_t s, float scale) {
-  float *restrict vt = scratch, *restrict ds = scratch + lk * d;
-  transpose_head(v, s, vt, lk, d);
-  for (int64_t j = 0; j < lk; j++)
-    for (int64_t c = 0; c < d; c++) dk[j * s + c] = dv[j * s + c] = 0.0f;
-  for (int64_t i0 = 0; i0 < lq; i0 += RB) {
-    const int64_t rb = lq - i0 < RB ? lq - i0 : RB;
-    const float *restrict pb = p + i0 * lk;
-    /* dP rows = dO rows·Vᵀ */
-    for (int64_t j = 0; j < rb * lk; j++) ds[j] = 0.0f;
-    for (int64_t c = 0; c < d; c++) {
-      const float *restrict vtc = vt + c * lk;
-      for (int64_t r = 0; r < rb; r++) {
-        const float g = dout[(i0 + r) * s + c];
-        float *restrict dr = ds + r * lk;
-        for (int64_t j = 0; j < lk; j++) dr[j] += g * vtc[j];
-      }
-    }
-    /* dS = P ⊙ (dP − rowsum(P ⊙ dP)) */
-    for (int64_t r = 0; r < rb; r++) {
-      const float *restrict pr = pb + r * lk;
-      float *restrict dr = ds + r * lk;
-      float dot = 0.0f;
-      for (int64_t j = 0; j < lk; j++) dot += pr[j] * dr[j];
-      for (int64_t j = 0; j < lk; j++) dr[j] = pr[j] * (dr[j] - dot);
-    }
-    for (int64_t r = 0; r < rb; r++) {
-      float *restrict dqr = dq + (i0 + r) * s;
-      for (int64_t c = 0; c < d; c++) dqr[c] = 0.0f;
-    }
-    for (int64_t j = 0; j < lk; j++) {
-      const float *restrict kj = k + j * s;
-      float *restrict dkj = dk + j * s, *restrict dvj = dv + j * s;
-      for (int64_t r = 0; r < rb; r++) {
-        const float sij = ds[r * lk + j], pij = pb[r * lk + j];
-        const float *restrict qr = q + (i0 + r) * s, *restrict dor = dout + (i0 + r) * s;
-        float *restrict dqr = dq + (i0 + r) * s;
-        for (int64_t c = 0; c < d; c++) {
-          dqr[c] += sij * kj[c];
-          dkj[c] += sij * (scale * qr[c]);
-          dvj[c] += pij * dor[c];
-        }
-      }
-    }
-    for (int64_t r = 0; r < rb; r++) {
-      float *restrict dqr = dq + (i0 + r) * s;
-      for (int64_t c = 0; c < d; c++) dqr[c] *= scale;
-    }
-  }
+  head_backward(dout, q, k, v, p, dq, dk, dv, ds, lq, lk, d, s, scale);
+}
+
+CLONES static void attention_head_grad16(const float *restrict dout, const float *restrict q, const float *restrict k, const float *restrict v,
+                                         const float *restrict p, float *restrict dq, float *restrict dk, float *restrict dv, float *restrict ds,
+                                         int64_t lq, int64_t lk, int64_t s, float scale) {
+  head_backward(dout, q, k, v, p, dq, dk, dv, ds, lq, lk, 16, s, scale);
 }
 
 /* v = [N, H, Lq, Lk, D]: N ≥ 0, the rest ≥ 1, H divides D. */
@@ -156,18 +170,13 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     return NULL;
   const float *q = heap + v[5], *k = heap + v[6], *vv = heap + v[7];
   float *o = heap + v[8], *p = heap + v[9];
-  float *scratch = (float *)malloc(sizeof(float) * (size_t)(b > 0 ? b * lk * d : 1));
-  if (!scratch) {
-    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for attention");
-    return NULL;
-  }
 #pragma omp parallel for schedule(static) if (b * lq * lk * d >= ATTN_PAR_MIN)
   for (int64_t t = 0; t < b; t++) {
     const int64_t i = t / h, c = (t - i * h) * d;
-    attention_head(q + i * lq * dm + c, k + i * lk * dm + c, vv + i * lk * dm + c, o + i * lq * dm + c, p + t * lq * lk, scratch + t * lk * d, lq, lk, d, dm,
-                   (float)scale);
+    const float *qh = q + i * lq * dm + c, *kh = k + i * lk * dm + c, *vh = vv + i * lk * dm + c;
+    if (d == 16) attention_head16(qh, kh, vh, o + i * lq * dm + c, p + t * lq * lk, lq, lk, dm, (float)scale);
+    else attention_head(qh, kh, vh, o + i * lq * dm + c, p + t * lq * lk, lq, lk, d, dm, (float)scale);
   }
-  free(scratch);
   return NULL;
 }
 
@@ -186,19 +195,27 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
   if (!heap_range_ok(env, len, v[5], nq) || !heap_range_ok(env, len, v[6], nq) || !heap_range_ok(env, len, v[7], nk) || !heap_range_ok(env, len, v[8], nk) ||
       !heap_range_ok(env, len, v[9], b * lq * lk) || !heap_range_ok(env, len, v[10], nq) || !heap_range_ok(env, len, v[11], nk) || !heap_range_ok(env, len, v[12], nk))
     return NULL;
-  const int64_t per = lk * d + RB * lk; /* Vᵀ and RB rows of dS per head */
-  float *scratch = (float *)malloc(sizeof(float) * (size_t)(b > 0 ? b * per : 1));
-  if (!scratch) {
-    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the attention gradient");
-    return NULL;
+  /* dS of one head per thread (Lq·Lk floats), allocated once per thread, not per head */
+  int failed = 0;
+#pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
+  {
+    float *ds = (float *)malloc(sizeof(float) * (size_t)(lq * lk));
+    if (!ds) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < b; t++) {
+      if (!ds) continue;
+      const int64_t i = t / h, c = (t - i * h) * d, qo = i * lq * dm + c, ko = i * lk * dm + c;
+      const float *g = heap + v[5] + qo, *qh = heap + v[6] + qo, *kh = heap + v[7] + ko, *vh = heap + v[8] + ko, *ph = heap + v[9] + t * lq * lk;
+      float *dqh = heap + v[10] + qo, *dkh = heap + v[11] + ko, *dvh = heap + v[12] + ko;
+      if (d == 16) attention_head_grad16(g, qh, kh, vh, ph, dqh, dkh, dvh, ds, lq, lk, dm, (float)scale);
+      else attention_head_grad(g, qh, kh, vh, ph, dqh, dkh, dvh, ds, lq, lk, d, dm, (float)scale);
+    }
+    free(ds);
   }
-#pragma omp parallel for schedule(static) if (b * lq * lk * d >= ATTN_PAR_MIN)
-  for (int64_t t = 0; t < b; t++) {
-    const int64_t i = t / h, c = (t - i * h) * d, qo = i * lq * dm + c, ko = i * lk * dm + c;
-    attention_head_grad(heap + v[5] + qo, heap + v[6] + qo, heap + v[7] + ko, heap + v[8] + ko, heap + v[9] + t * lq * lk, heap + v[10] + qo, heap + v[11] + ko,
-                        heap + v[12] + ko, scratch + t * per, lq, lk, d, dm, (float)scale);
-  }
-  free(scratch);
+  if (failed) napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the attention gradient");
   return NULL;
 }
 
