@@ -21,8 +21,21 @@ function matmulFlops(a: Shape, out: Shape): number {
   return 2 * prod(out) * k;
 }
 
+/** 2·N·Lq·Lk·D: one of attention's per-head products over all heads (q `[N, Lq, D]`, k `[N, Lk, D]`). */
+function attentionProductFlops(k: KernelRecord, q: number, key: number): number {
+  const [n, lq, d] = k.inputShapes[q] as Shape;
+  return 2 * (n as number) * (lq as number) * ((k.inputShapes[key] as Shape)[1] as number) * (d as number);
+}
+
 /** FLOPs of promptkd's fused kernels that do products (name → rule on input/output shapes). */
-export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {};
+export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {
+  // x [M, K] · w [K, N] (+ b)
+  PromptkdLinear: (k) => matmulFlops(k.inputShapes[0] as Shape, k.outputShapes[0] as Shape),
+  // inputs q, k, v: S = Q·Kᵀ and O = P·V
+  PromptkdAttention: (k) => 2 * attentionProductFlops(k, 0, 1),
+  // inputs dy, q, k, v, p: dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q
+  PromptkdAttentionGrad: (k) => 4 * attentionProductFlops(k, 1, 2),
+};
 
 const RULES: Record<string, (k: KernelRecord) => number> = {
   // x [N,H,W,Ci], filter [kh,kw,Ci,Co] → y [N,Ho,Wo,Co]

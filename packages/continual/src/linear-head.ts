@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@promptkd/core';
+import { linear, type Rng } from '@promptkd/core';
 import { uniformTensor, uniqueName } from './prompt-init.js';
 
 /**
@@ -32,7 +32,7 @@ export class LinearHead {
 
   /** `[N, D] → [N, C]` (all columns; slice to the seen classes yourself). */
   apply(h: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(h, this.weight as tf.Tensor as tf.Tensor2D), this.bias);
+    return linear(h, this.weight as tf.Tensor as tf.Tensor2D, this.bias as tf.Tensor as tf.Tensor1D);
   }
 
   namedVariables(): ReadonlyMap<string, tf.Variable> {

@@ -8,6 +8,7 @@ export * from './gelu.js';
 export * from './layer-norm.js';
 export * from './batch-norm-training.js';
 export * from './scaled-dot-attention.js';
+export * from './linear.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

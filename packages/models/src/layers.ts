@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, linear, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -119,8 +119,7 @@ export class Linear {
   apply<T extends tf.Tensor>(x: T): T {
     const shape = x.shape;
     const x2 = shape.length === 2 ? (x as unknown as tf.Tensor2D) : tf.reshape(x, [-1, shape[shape.length - 1] as number]) as tf.Tensor2D;
-    let y: tf.Tensor = tf.matMul(x2, this.weight as tf.Tensor2D);
-    if (this.bias) y = tf.add(y, this.bias);
+    const y = linear(x2, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D | undefined);
     return (shape.length === 2 ? y : tf.reshape(y, [...shape.slice(0, -1), this.cfg.outFeatures])) as T;
   }
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng, ShapeError, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
+import { ConfigError, Rng, ShapeError, linear, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { LayerNorm, Linear, gelu, tap, type ForwardContext } from './layers.js';
 import { init } from './param-store.js';
@@ -89,8 +89,7 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
       );
     }
   }
-  let qkv: tf.Tensor = tf.matMul(tf.reshape(x, [n * l, d]), w.qkvWeight);
-  if (w.qkvBias) qkv = tf.add(qkv, w.qkvBias);
+  const qkv = linear(tf.reshape(x, [n * l, d]), w.qkvWeight, w.qkvBias);
   // [N·L, 3D] → q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
   const [q, k0, v0] = tf.split(tf.reshape(qkv, [n, l, 3 * d]), 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
   const ks: tf.Tensor3D[] = [];
@@ -108,9 +107,8 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   const k = ks.length === 1 ? k0 : tf.concat(ks, 1);
   const v = vs.length === 1 ? v0 : tf.concat(vs, 1);
   // [N, L, D]: one fused kernel where the backend has it, the heads read and written in place (no head transposes)
-  const merged = tf.reshape(scaledDotAttention(q, k, v, heads, dh ** -0.5), [n * l, d]);
-  let y: tf.Tensor = tf.matMul(merged, w.projWeight);
-  if (w.projBias) y = tf.add(y, w.projBias);
+  const merged = tf.reshape(scaledDotAttention(q, k, v, heads, dh ** -0.5), [n * l, d]) as tf.Tensor2D;
+  const y = linear(merged, w.projWeight, w.projBias);
   return tf.reshape(y, [n, l, d]);
 }
 
@@ -218,8 +216,8 @@ export class VisionTransformer extends FunctionalClassifier {
     const ps = this.patchSize;
     const gh = h / ps;
     const gw = w / ps;
-    const patches = tf.reshape(tf.transpose(tf.reshape(x, [n, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [n * gh * gw, ps * ps * c]);
-    const emb = tf.add(tf.matMul(patches, tf.reshape(this.patchWeight, [ps * ps * c, this.dim])), this.patchBias);
+    const patches = tf.reshape(tf.transpose(tf.reshape(x, [n, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [n * gh * gw, ps * ps * c]) as tf.Tensor2D;
+    const emb = linear(patches, tf.reshape(this.patchWeight, [ps * ps * c, this.dim]) as tf.Tensor2D, this.patchBias as tf.Tensor as tf.Tensor1D);
     return tf.reshape(emb, [n, gh * gw, this.dim]);
   }
 

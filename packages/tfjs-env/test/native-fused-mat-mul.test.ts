@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LINEAR_KERNEL, hasFusedKernels, linear } from '@promptkd/core';
 import { loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
 import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
@@ -131,6 +132,28 @@ describe.skipIf(!nativeBuilt)('native _FusedMatMul (product, bias and relu in on
       expectMatches(ours, await onCpu(() => unfusedOn(c, data)), `${c.label} vs cpu`);
     });
   }
+
+  it('linear() of @promptkd/core runs one PromptkdLinear kernel, bit-identical to matMul + add, with the cpu gradients', async () => {
+    expect(hasFusedKernels(LINEAR_KERNEL)).toBe(true);
+    const shapes: number[][] = [[40, 24], [24, 19], [19], [40, 19]];
+    const data = shapes.map((s) => rand(s).dataSync() as Float32Array);
+    const run = (): Vals[] =>
+      tf.tidy(() => {
+        const [x, w, b, g] = data.map((d, i): tf.Tensor => tf.tensor(d, shapes[i])) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Scalar => tf.sum(tf.mul(linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D), g));
+        return [vals(linear(x, w, b)), vals(tf.add(tf.matMul(x, w), b)), ...tf.grads(f)([x, w, b]).map(vals)];
+      });
+    const kernels = (await tf.profile(() => tf.tidy(() => linear(tf.ones([4, 3]) as tf.Tensor2D, tf.ones([3, 2]) as tf.Tensor2D, tf.ones([2]) as tf.Tensor1D)))).kernels;
+    expect(kernels.filter((k) => k.name !== 'Fill' && k.name !== 'OnesLike').map((k) => k.name)).toEqual([LINEAR_KERNEL]);
+    const tensors = tf.memory().numTensors;
+    const [ours, unfused, ...grads] = run();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect((ours as Vals).values, 'bit-identical to the unfused ops on the native kernels').toEqual((unfused as Vals).values);
+    const [ref, , ...refGrads] = await onCpu(run);
+    expectMatches(ours as Vals, ref as Vals, 'linear vs cpu');
+    grads.forEach((g, i) => expectMatches(g, refGrads[i] as Vals, `gradient ${['x', 'w', 'b'][i]}`));
+    expect(() => tf.tidy(() => linear(tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([4, 2]) as tf.Tensor2D))).toThrow(/x \[M, K\], w \[K, N\] and b \[N\] expected; got x \[2,3\], w \[4,2\]/);
+  });
 
   it('tf.fused.matMul with a bias: gradients wrt a, b and the bias equal the cpu backend', async () => {
     const shapes = [[40, 24], [24, 19], [19], [40, 19]];

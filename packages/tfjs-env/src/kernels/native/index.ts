@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelArgs } from '../wasm-backend.js';
 import type { NativeKernelsAddon } from './heap.js';
 import { nativeBatchMatMul } from './native-batch-mat-mul.js';
-import { nativeFusedMatMul } from './native-fused-mat-mul.js';
+import { LINEAR_KERNELS, nativeFusedMatMul } from './native-fused-mat-mul.js';
 import { nativeConv2D, nativeConv2DBackpropFilter, nativeConv2DBackpropInput } from './native-conv2d.js';
 import { ELEMENTWISE_KERNELS } from './native-elementwise.js';
 import { FUSED_KERNELS } from './native-fused.js';
@@ -50,7 +50,7 @@ export function registerNativeKernels(addon: NativeKernelsAddon): string[] {
     tf.registerKernel({ ...existing, kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
     replaced.set(name, existing);
   }
-  for (const [name, factory] of [...FUSED_KERNELS, ...ACTIVATION_GRAD_KERNELS, ...ATTENTION_KERNELS]) {
+  for (const [name, factory] of [...FUSED_KERNELS, ...ACTIVATION_GRAD_KERNELS, ...ATTENTION_KERNELS, ...LINEAR_KERNELS]) {
     const impl = added.has(name) || tf.getKernel(name, 'wasm') ? undefined : factory(addon);
     if (impl) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import { LINEAR_KERNEL } from '@promptkd/core';
 import type { KernelArgs, WasmBackend } from '../wasm-backend.js';
 import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
 import { nativeBatchMatMul } from './native-batch-mat-mul.js';
 import { BroadcastMode, collapseBroadcast } from './native-elementwise.js';
-import { addonFunction, delegate } from './native-util.js';
+import { addonFunction, delegate, type NativeKernel } from './native-util.js';
 
 type BinaryFn = (heap: Float32Array, op: number, outer: number, inner: number, aOff: number, aMode: number, bOff: number, bMode: number, yOff: number) => void;
 type UnaryFn = (heap: Float32Array, op: number, n: number, xOff: number, yOff: number, alpha: number) => void;
@@ -78,3 +79,25 @@ export function nativeFusedMatMul(addon: NativeKernelsAddon, fallback: tf.Kernel
     return y;
   };
 }
+
+/** The fallback of {@link LINEAR_KERNELS}' kernel: `linear()` sends it float32, non-empty operands only. */
+const noFallback: tf.KernelFunc = () => {
+  throw new Error('promptkd: PromptkdLinear got operands the native kernel does not take (linear() sends float32 only)');
+};
+
+/**
+ * `@promptkd/core`'s fused `linear()` (`x·W + b`), added to the wasm backend with the native addon: the same
+ * product and in-place bias as {@link nativeFusedMatMul}, without `tf.fused.matMul`'s reshapes and custom-gradient
+ * wrapper around it (one kernel instead of nine per layer).
+ */
+export const LINEAR_KERNELS: ReadonlyMap<string, (addon: NativeKernelsAddon) => NativeKernel | undefined> = new Map([
+  [
+    LINEAR_KERNEL,
+    (addon: NativeKernelsAddon): NativeKernel | undefined => {
+      if (!addonFunction(addon, 'binary') || !addonFunction(addon, 'gemm')) return undefined;
+      const fused = nativeFusedMatMul(addon, noFallback);
+      return ({ inputs, backend }: KernelArgs) =>
+        fused({ inputs: { a: inputs.x as tf.TensorInfo, b: inputs.w as tf.TensorInfo, bias: inputs.b as tf.TensorInfo }, backend, attrs: { activation: 'linear' } });
+    },
+  ],
+]);
