@@ -213,40 +213,6 @@ static inline const float *operand(const float *base, int64_t mode, int64_t o, i
   }
 }
 
-/* binary(heap, op, outer, inner, aOff, aMode, bOff, bMode, yOff): y[o, i] = op(a[·], b[·]) over [outer, inner]. */
-static napi_value binary(napi_env env, napi_callback_info info) {
-  napi_value a[9];
-  float *heap;
-  size_t len;
-  int64_t v[8];
-  if (!args_of(env, info, 9, a, "binary") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
-  const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], yoff = v[7];
-  if (op < 0 || op >= B_COUNT) return bad_arg(env, "promptkd native: unknown binary op"), NULL;
-  if (am < 0 || am > M_SCALAR || bm < 0 || bm > M_SCALAR || outer < 0 || inner < 0)
-    return bad_arg(env, "promptkd native: bad broadcast mode or shape"), NULL;
-  const int64_t n = outer * inner;
-  if (n == 0) return NULL;
-  if (!heap_range_ok(env, len, aoff, mode_size(am, outer, inner)) || !heap_range_ok(env, len, boff, mode_size(bm, outer, inner)) || !heap_range_ok(env, len, yoff, n))
-    return NULL;
-  const float *pa = heap + aoff, *pb = heap + boff;
-  float *y = heap + yoff;
-  const int64_t items = items_of(n, ITEM);
-#pragma omp parallel for schedule(static) if (n >= par_cheap)
-  for (int64_t it = 0; it < items; it++) {
-    int64_t k = it * ITEM;
-    const int64_t hi = k + ITEM < n ? k + ITEM : n;
-    while (k < hi) {
-      const int64_t o = k / inner, i0 = k - o * inner;
-      const int64_t cnt = (inner - i0) < (hi - k) ? inner - i0 : hi - k;
-      int av, bv;
-      const float *ra = operand(pa, am, o, i0, inner, &av), *rb = operand(pb, bm, o, i0, inner, &bv);
-      binary_row((int)op, cnt, ra, av, rb, bv, y + k);
-      k += cnt;
-    }
-  }
-  return NULL;
-}
-
 /* ------------------------------------------------------------------------------------------ comparisons */
 
 enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_COUNT };
@@ -272,26 +238,37 @@ CLONES static void compare_row(int op, int64_t n, const float *a, int av, const 
 }
 
 /*
- * compare(heap, op, outer, inner, aOff, aMode, bOff, bMode, yByteOff): y[o, i] = a[·] op b[·] over [outer, inner]
- * as `binary` broadcasts, float32 operands (offsets in floats), a bool output of one byte per element at a BYTE offset.
+ * The broadcasting element-wise ops over an output collapsed to [outer, inner], both operands float32 at float
+ * offsets, each a full tensor, a vector along `inner` or `outer`, or a scalar (M_*):
+ *   binary(heap, op, outer, inner, aOff, aMode, bOff, bMode, yOff): y[o, i] = op(a[·], b[·]), float32 at a float offset;
+ *   compare(heap, op, outer, inner, aOff, aMode, bOff, bMode, yByteOff): the same comparisons (C_*) as 0/1 bytes at
+ *   a BYTE offset (a bool tensor).
  */
-static napi_value compare(napi_env env, napi_callback_info info) {
+typedef struct {
+  const char *name;
+  int64_t ops;     /* number of op codes */
+  int64_t y_bytes; /* bytes per output element: 4 (float32) or 1 (bool) */
+} Broadcast;
+
+static napi_value broadcast_op(napi_env env, napi_callback_info info, const Broadcast *kind) {
   napi_value a[9];
   float *heap;
   size_t len;
   int64_t v[8];
-  if (!args_of(env, info, 9, a, "compare") || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
-  const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], ybyte = v[7];
-  if (op < 0 || op >= C_COUNT) return bad_arg(env, "promptkd native: unknown comparison"), NULL;
+  if (!args_of(env, info, 9, a, kind->name) || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
+  const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], yoff = v[7];
+  if (op < 0 || op >= kind->ops) return bad_arg(env, kind->y_bytes == 1 ? "promptkd native: unknown comparison" : "promptkd native: unknown binary op"), NULL;
   if (am < 0 || am > M_SCALAR || bm < 0 || bm > M_SCALAR || outer < 0 || inner < 0)
     return bad_arg(env, "promptkd native: bad broadcast mode or shape"), NULL;
   const int64_t n = outer * inner;
   if (n == 0) return NULL;
-  if (!heap_range_ok(env, len, aoff, mode_size(am, outer, inner)) || !heap_range_ok(env, len, boff, mode_size(bm, outer, inner)) ||
-      !heap_range_ok(env, len * sizeof(float), ybyte, n))
+  /* the output's range in its own units: floats of the float view, or bytes of the same heap */
+  const size_t y_len = kind->y_bytes == 1 ? len * sizeof(float) : len;
+  if (!heap_range_ok(env, len, aoff, mode_size(am, outer, inner)) || !heap_range_ok(env, len, boff, mode_size(bm, outer, inner)) || !heap_range_ok(env, y_len, yoff, n))
     return NULL;
   const float *pa = heap + aoff, *pb = heap + boff;
-  uint8_t *y = (uint8_t *)heap + ybyte;
+  float *yf = kind->y_bytes == 1 ? NULL : heap + yoff;
+  uint8_t *yb = kind->y_bytes == 1 ? (uint8_t *)heap + yoff : NULL;
   const int64_t items = items_of(n, ITEM);
 #pragma omp parallel for schedule(static) if (n >= par_cheap)
   for (int64_t it = 0; it < items; it++) {
@@ -302,11 +279,22 @@ static napi_value compare(napi_env env, napi_callback_info info) {
       const int64_t cnt = (inner - i0) < (hi - k) ? inner - i0 : hi - k;
       int av, bv;
       const float *ra = operand(pa, am, o, i0, inner, &av), *rb = operand(pb, bm, o, i0, inner, &bv);
-      compare_row((int)op, cnt, ra, av, rb, bv, y + k);
+      if (kind->y_bytes == 1) compare_row((int)op, cnt, ra, av, rb, bv, yb + k);
+      else binary_row((int)op, cnt, ra, av, rb, bv, yf + k);
       k += cnt;
     }
   }
   return NULL;
+}
+
+static const Broadcast BINARY = {"binary", B_COUNT, 4}, COMPARE = {"compare", C_COUNT, 1};
+
+static napi_value binary(napi_env env, napi_callback_info info) {
+  return broadcast_op(env, info, &BINARY);
+}
+
+static napi_value compare(napi_env env, napi_callback_info info) {
+  return broadcast_op(env, info, &COMPARE);
 }
 
 /* ------------------------------------------------------------------------------------------ reductions */

@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
-import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
+import { registerNativeKernels } from '@promptkd/tfjs-env';
 import { onCpu, rand } from './kernel-helpers.js';
-
-// CI builds the addon (`.ci/run`); on a machine without OpenBLAS headers it cannot exist and the file is skipped.
-const built = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
+import { nativeBuilt as built, withCountingNativeKernels } from './native-helpers.js';
 
 /** The addon's element-wise functions, whose calls the tests count to tell native runs from fallbacks. */
 const COUNTED = ['unary', 'binary', 'compare', 'reduce', 'batchNorm', 'copyStrided'] as const;
@@ -87,37 +83,18 @@ async function check(
 const positive = (shape: number[]): tf.Tensor => tf.tidy(() => tf.add(tf.abs(rand(shape)), 0.05));
 
 describe.skipIf(!built)('native element-wise, reduction and layout kernels match the cpu backend', () => {
-  let addon: NativeAddon;
-  let wasActive = false;
-  beforeAll(() => {
-    addon = loadNativeAddon();
-    addon.setThreads(2);
-    wasActive = nativeKernelsActive();
-    unregisterNativeKernels();
-    const counting: Record<string, unknown> = {};
-    for (const k of BASE) counting[k] = addon[k];
-    for (const k of COUNTED) {
-      const f = addon[k] as (...a: unknown[]) => unknown;
-      counting[k] = (...a: unknown[]) => {
-        calls[k] = (calls[k] ?? 0) + 1;
-        return f(...a);
-      };
-    }
-    registerNativeKernels(counting as unknown as NativeAddon);
-  });
+  const addonOf = withCountingNativeKernels(COUNTED, calls, BASE);
   afterAll(() => {
-    unregisterNativeKernels();
-    if (wasActive) registerNativeKernels(addon);
     tf.disposeVariables();
   });
-  const setParallelThreshold = (n: number): void => (addon.setParallelThreshold as (n: number) => void)(n);
+  const setParallelThreshold = (n: number): void => (addonOf().setParallelThreshold as (n: number) => void)(n);
   let tensorsAtStart = 0;
   beforeEach(() => {
     tensorsAtStart = tf.memory().numTensors;
   });
 
   it('registers the element-wise kernels', () => {
-    const names = registerNativeKernels(addon);
+    const names = registerNativeKernels(addonOf());
     for (const k of ['Erf', 'Exp', 'Multiply', 'Add', 'RealDiv', 'Sum', 'Mean', 'Transpose', 'SplitV', 'Concat', 'Slice', 'Tile', 'Reverse', 'FusedBatchNorm', 'Cast'])
       expect(names).toContain(k);
   });
@@ -302,14 +279,14 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
         const x = rand([32, 16, 16, 64]);
         const y = rand([3, 200000]);
         const runs = [1, 2, 3].map((t) => {
-          addon.setThreads(t);
+          addonOf().setThreads(t);
           return [tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2]), tf.sum(y, 1), tf.sum(y, 0), tf.erf(y)].map((r) => {
             const v = r.dataSync().slice();
             r.dispose();
             return v;
           });
         });
-        addon.setThreads(2);
+        addonOf().setThreads(2);
         for (const r of runs.slice(1)) r.forEach((v, i) => expect(Array.from(v), `result ${i}`).toEqual(Array.from(runs[0]![i]!)));
         tf.dispose([x, y]);
       });
@@ -548,7 +525,7 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
 
   describe('the addon checks its arguments', () => {
     const heap = new Float32Array(64);
-    const fn = (name: string) => addon[name] as (...a: unknown[]) => void;
+    const fn = (name: string) => addonOf()[name] as (...a: unknown[]) => void;
     it('refuses tensors outside the heap', () => {
       expect(() => fn('unary')(heap, 0, 16, 56, 0, 0)).toThrow(/outside the wasm heap/);
       expect(() => fn('unary')(heap, 0, 4, -1, 0, 0)).toThrow(/outside the wasm heap/);

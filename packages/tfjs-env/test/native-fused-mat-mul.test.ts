@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LINEAR_KERNEL, hasFusedKernels, linear } from '@promptkd/core';
-import { loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
-import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
+import { registerNativeKernels } from '@promptkd/tfjs-env';
 import { expectMatches, onCpu, rand } from './kernel-helpers.js';
-import { nativeBuilt, vals, type Vals } from './native-helpers.js';
+import { nativeBuilt, vals, withCountingNativeKernels, type Vals } from './native-helpers.js';
 
 /** Calls of the addon's functions, to tell the native `_FusedMatMul` from its fallback. */
 const calls: Record<string, number> = {};
@@ -81,30 +80,10 @@ function gradsOn(data: Float32Array[], shapes: number[][]): Vals[] {
 }
 
 describe.skipIf(!nativeBuilt)('native _FusedMatMul (product, bias and relu in one kernel)', () => {
-  let addon: NativeAddon;
-  let wasActive = false;
-  beforeAll(() => {
-    addon = loadNativeAddon();
-    addon.setThreads(2);
-    wasActive = nativeKernelsActive();
-    unregisterNativeKernels();
-    const counting: Record<string, unknown> = { ...addon };
-    for (const k of COUNTED) {
-      const f = addon[k] as (...a: unknown[]) => unknown;
-      counting[k] = (...a: unknown[]) => {
-        calls[k] = (calls[k] ?? 0) + 1;
-        return f(...a);
-      };
-    }
-    registerNativeKernels(counting as unknown as NativeAddon);
-  });
-  afterAll(() => {
-    unregisterNativeKernels();
-    if (wasActive) registerNativeKernels(addon);
-  });
+  const addon = withCountingNativeKernels(COUNTED, calls);
 
   it('is registered with the native kernels', () => {
-    expect(registerNativeKernels(addon)).toContain(tf._FusedMatMul);
+    expect(registerNativeKernels(addon())).toContain(tf._FusedMatMul);
   });
 
   for (const c of NATIVE) {

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { defaultAddonPath, loadNativeAddon, type NativeAddon } from '@promptkd/native-kernels';
-import { registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
+import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '@promptkd/tfjs-env';
 
 /** Whether the addon is built (CI builds it in `.ci/run`; without OpenBLAS headers it cannot exist and native suites skip). */
 export const nativeBuilt = existsSync(process.env.PROMPTKD_NATIVE_ADDON ?? defaultAddonPath());
@@ -24,6 +24,38 @@ export function withNativeKernels(): () => NativeAddon {
   });
   afterAll(() => {
     unregisterNativeKernels();
+  });
+  return () => addon as NativeAddon;
+}
+
+/**
+ * Registers the native kernels, before the enclosing `describe`'s tests, on a copy of the addon that has only
+ * `keep`'s functions (all of them when omitted) and counts the calls of `counted`'s in `calls`, so a test can tell
+ * a native run from a fallback; afterwards it restores whatever was registered before. Returns a getter for the
+ * real addon.
+ */
+export function withCountingNativeKernels(counted: readonly string[], calls: Record<string, number>, keep?: readonly string[]): () => NativeAddon {
+  let addon: NativeAddon | undefined;
+  let wasActive = false;
+  beforeAll(() => {
+    const real = loadNativeAddon();
+    addon = real;
+    real.setThreads(2);
+    wasActive = nativeKernelsActive();
+    unregisterNativeKernels();
+    const counting: Record<string, unknown> = keep ? Object.fromEntries(keep.map((k) => [k, real[k]])) : { ...real };
+    for (const k of counted) {
+      const f = real[k] as (...a: unknown[]) => unknown;
+      counting[k] = (...a: unknown[]) => {
+        calls[k] = (calls[k] ?? 0) + 1;
+        return f(...a);
+      };
+    }
+    registerNativeKernels(counting as unknown as NativeAddon);
+  });
+  afterAll(() => {
+    unregisterNativeKernels();
+    if (wasActive && addon) registerNativeKernels(addon);
   });
   return () => addon as NativeAddon;
 }

@@ -136,34 +136,17 @@ function unaryKernel(op: number): NativeKernelFactory {
   };
 }
 
-/** A float32 binary kernel with the broadcasts {@link collapseBroadcast} covers; anything else → fallback. */
-function binaryKernel(op: number): NativeKernelFactory {
-  return (addon, fallback): NativeKernel => {
-    const run = addonFunction<BinaryFn>(addon, 'binary');
-    return (args: KernelArgs) => {
-      const { inputs, backend } = args;
-      const a = inputs.a as tf.TensorInfo;
-      const b = inputs.b as tf.TensorInfo;
-      if (!run || a.dtype !== 'float32' || b.dtype !== 'float32' || !heapF32(backend)) return delegate(fallback, args);
-      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      const c = tf.util.sizeFromShape(outShape) > 0 ? collapseBroadcast(a.shape, b.shape, outShape) : undefined;
-      if (!c) return delegate(fallback, args);
-      const out = backend.makeOutput(outShape, 'float32');
-      const heap = heapF32(backend) as Float32Array;
-      run(heap, op, c.outer, c.inner, floatOffset(backend, a), c.a, floatOffset(backend, b), c.b, floatOffset(backend, out));
-      return out;
-    };
-  };
-}
-
 /**
- * A float32 comparison with the broadcasts {@link collapseBroadcast} covers, writing a bool tensor (one byte per
- * element, at its byte offset). The stock wasm kernels broadcast through an index per element (5 ms for the
- * `[288, 288]` vs `[288, 1]` mask of `tf.max`'s gradient in a CMI contrastive loss). Other dtypes → fallback.
+ * A float32 element-wise op of two operands with the broadcasts {@link collapseBroadcast} covers, on the addon's
+ * `binary` (a float32 output) or `compare` (a bool output: one byte per element, passed as a byte offset); other
+ * dtypes and broadcasts → fallback.
  */
-function comparisonKernel(op: number): NativeKernelFactory {
+function broadcastKernel(fn: 'binary' | 'compare', op: number): NativeKernelFactory {
+  const dtype = fn === 'compare' ? 'bool' : 'float32';
+  // the output's offset in the addon's units: floats, or bytes for bool (floatOffset is bytes / 4)
+  const unit = fn === 'compare' ? 4 : 1;
   return (addon, fallback): NativeKernel => {
-    const run = addonFunction<BinaryFn>(addon, 'compare');
+    const run = addonFunction<BinaryFn>(addon, fn);
     return (args: KernelArgs) => {
       const { inputs, backend } = args;
       const a = inputs.a as tf.TensorInfo;
@@ -172,10 +155,9 @@ function comparisonKernel(op: number): NativeKernelFactory {
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
       const c = tf.util.sizeFromShape(outShape) > 0 ? collapseBroadcast(a.shape, b.shape, outShape) : undefined;
       if (!c) return delegate(fallback, args);
-      const out = backend.makeOutput(outShape, 'bool');
+      const out = backend.makeOutput(outShape, dtype);
       const heap = heapF32(backend) as Float32Array;
-      const byteOffset = 4 * floatOffset(backend, out);
-      run(heap, op, c.outer, c.inner, floatOffset(backend, a), c.a, floatOffset(backend, b), c.b, byteOffset);
+      run(heap, op, c.outer, c.inner, floatOffset(backend, a), c.a, floatOffset(backend, b), c.b, unit * floatOffset(backend, out));
       return out;
     };
   };
@@ -204,8 +186,10 @@ const nativeCast: NativeKernelFactory = (_addon, fallback): NativeKernel => {
  */
 export const ELEMENTWISE_KERNELS: ReadonlyMap<string, NativeKernelFactory> = new Map<string, NativeKernelFactory>([
   ...UNARY_OPS.map(([name, op]) => [name, unaryKernel(op)] as const),
-  ...BINARY_OPS.map(([name, op]) => [name, binaryKernel(op)] as const),
-  ...COMPARISON_OPS.map(([name, op]) => [name, comparisonKernel(op)] as const),
+  ...BINARY_OPS.map(([name, op]) => [name, broadcastKernel('binary', op)] as const),
+  // float32 comparisons into bool: the stock kernels broadcast through an index per element (5 ms for the
+  // [288, 288] vs [288, 1] mask of tf.max's gradient in a CMI contrastive loss)
+  ...COMPARISON_OPS.map(([name, op]) => [name, broadcastKernel('compare', op)] as const),
   [tf.Cast, nativeCast],
   ...REDUCE_KERNELS,
   ...LAYOUT_KERNELS,
