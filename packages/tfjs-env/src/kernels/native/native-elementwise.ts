@@ -6,8 +6,10 @@ import { LAYOUT_KERNELS } from './native-layout.js';
 import { REDUCE_KERNELS } from './native-reduce.js';
 import { addonFunction, delegate, type NativeKernel } from './native-util.js';
 
-type UnaryFn = (heap: Float32Array, op: number, n: number, xOff: number, yOff: number, alpha: number) => void;
-type BinaryFn = (
+/** The addon's `unary` (native/elementwise.c). */
+export type UnaryFn = (heap: Float32Array, op: number, n: number, xOff: number, yOff: number, alpha: number) => void;
+/** The addon's `binary` and `compare`. */
+export type BinaryFn = (
   heap: Float32Array,
   op: number,
   outer: number,
@@ -47,6 +49,9 @@ const BINARY_OPS: ReadonlyArray<readonly [string, number]> = [
   [tf.Minimum, 5],
   [tf.SquaredDifference, 6],
 ];
+
+/** The addon's op code of a unary or binary tfjs kernel, by kernel name (for kernels that call the addon directly). */
+export const ADDON_OP: Readonly<Record<string, number>> = Object.fromEntries([...UNARY_OPS, ...BINARY_OPS]);
 
 /** Op codes of the addon's `compare` (float32 operands, a bool output). */
 const COMPARISON_OPS: ReadonlyArray<readonly [string, number]> = [

@@ -3,15 +3,11 @@ import { LINEAR_KERNEL } from '@promptkd/core';
 import type { KernelArgs, WasmBackend } from '../wasm-backend.js';
 import { floatOffset, heapF32, type NativeKernelsAddon } from './heap.js';
 import { nativeBatchMatMul } from './native-batch-mat-mul.js';
-import { BroadcastMode, collapseBroadcast } from './native-elementwise.js';
+import { ADDON_OP, BroadcastMode, collapseBroadcast, type BinaryFn, type UnaryFn } from './native-elementwise.js';
 import { addonFunction, delegate, type NativeKernel } from './native-util.js';
 
-type BinaryFn = (heap: Float32Array, op: number, outer: number, inner: number, aOff: number, aMode: number, bOff: number, bMode: number, yOff: number) => void;
-type UnaryFn = (heap: Float32Array, op: number, n: number, xOff: number, yOff: number, alpha: number) => void;
-
-/** The addon's op codes used here (native/elementwise.c): binary `Add`, unary `Relu`. */
-const ADD = 0;
-const RELU = 5;
+const ADD = ADDON_OP[tf.Add] as number;
+const RELU = ADDON_OP[tf.Relu] as number;
 
 /**
  * The activations of `tf.fused.matMul` other than `linear` and `relu` (which run in place on the addon): the wasm
