@@ -246,6 +246,7 @@ CLONES static void compare_row(int op, int64_t n, const float *a, int av, const 
  */
 typedef struct {
   const char *name;
+  const char *unknown_op; /* the error for an op code out of range */
   int64_t ops;     /* number of op codes */
   int64_t y_bytes; /* bytes per output element: 4 (float32) or 1 (bool) */
 } Broadcast;
@@ -257,7 +258,7 @@ static napi_value broadcast_op(napi_env env, napi_callback_info info, const Broa
   int64_t v[8];
   if (!args_of(env, info, 9, a, kind->name) || !heap_arg(env, a[0], &heap, &len) || !int_args(env, a + 1, 8, v)) return NULL;
   const int64_t op = v[0], outer = v[1], inner = v[2], aoff = v[3], am = v[4], boff = v[5], bm = v[6], yoff = v[7];
-  if (op < 0 || op >= kind->ops) return bad_arg(env, kind->y_bytes == 1 ? "promptkd native: unknown comparison" : "promptkd native: unknown binary op"), NULL;
+  if (op < 0 || op >= kind->ops) return bad_arg(env, kind->unknown_op), NULL;
   if (am < 0 || am > M_SCALAR || bm < 0 || bm > M_SCALAR || outer < 0 || inner < 0)
     return bad_arg(env, "promptkd native: bad broadcast mode or shape"), NULL;
   const int64_t n = outer * inner;
@@ -287,7 +288,8 @@ static napi_value broadcast_op(napi_env env, napi_callback_info info, const Broa
   return NULL;
 }
 
-static const Broadcast BINARY = {"binary", B_COUNT, 4}, COMPARE = {"compare", C_COUNT, 1};
+static const Broadcast BINARY = {"binary", "promptkd native: unknown binary op", B_COUNT, 4},
+                       COMPARE = {"compare", "promptkd native: unknown comparison", C_COUNT, 1};
 
 static napi_value binary(napi_env env, napi_callback_info info) {
   return broadcast_op(env, info, &BINARY);
