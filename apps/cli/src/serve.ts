@@ -18,6 +18,7 @@ export function serveCommand(init: () => Promise<unknown>): Command {
     .option('--api-key-file <file>', 'JSON API keys ({"keys":[{"key":"…","prompts":"*"|[ids]}]}); every /v1 route then needs a Bearer key')
     .option('--max-batch-size <n>', 'most images per host forward (1: no batching)', int, 32)
     .option('--max-wait-ms <ms>', 'longest a request waits for its batch', Number, 2)
+    .option('--accept-window-ms <ms>', 'longest a due batch waits while new connections are being accepted', Number, 25)
     .option('--max-upload-bytes <n>', 'largest request body / uploaded file', int, 8 * 2 ** 20)
     .option('--max-images <n>', 'most images per request', int, 64)
     .option('--no-watch', 'load the folder once, do not watch it')
@@ -31,6 +32,7 @@ export function serveCommand(init: () => Promise<unknown>): Command {
         apiKeyFile: o.apiKeyFile,
         maxBatchSize: o.maxBatchSize,
         maxWaitMs: o.maxWaitMs,
+        acceptWindowMs: o.acceptWindowMs,
         maxUploadBytes: o.maxUploadBytes,
         maxImagesPerRequest: o.maxImages,
         watch: o.watch,

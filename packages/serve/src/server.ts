@@ -136,6 +136,7 @@ export async function createPromptServer(options: PromptServerOptions): Promise<
   });
   const metrics = createServeMetrics({ defaults: options.processMetrics ?? true });
   const batcher = new MixedBatcher(host.model, options, (info) => metrics.observeBatch(info));
+  app.server.on('connection', () => batcher.connectionAccepted());
   const registry = new PromptRegistry({ dir: options.prompts, host, log: app.log, watch: options.watch });
   let closing = false;
   app.decorate('promptkd', { host, registry, batcher, metrics });
@@ -223,7 +224,7 @@ export async function createPromptServer(options: PromptServerOptions): Promise<
       host: { ...hostInfo(), file: host.file, numClasses: host.model.numClasses },
       prompts: registry.list().map((p) => ({ id: p.id, file: p.file })),
       refused: registry.refused(),
-      batching: { maxBatchSize: batcher.maxBatchSize, maxWaitMs: batcher.maxWaitMs, pendingImages: batcher.pending },
+      batching: { maxBatchSize: batcher.maxBatchSize, maxWaitMs: batcher.maxWaitMs, acceptWindowMs: batcher.acceptWindowMs, pendingImages: batcher.pending },
     };
   });
 

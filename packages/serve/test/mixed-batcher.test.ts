@@ -167,5 +167,6 @@ describe('MixedBatcher', () => {
     expect(() => new MixedBatcher(host.model, { maxBatchSize: 0 })).toThrow(ConfigError);
     expect(() => new MixedBatcher(host.model, { maxWaitMs: -1 })).toThrow(/maxWaitMs/);
     expect(() => new MixedBatcher(host.model, { maxQueuedImages: 1.5 })).toThrow(/maxQueuedImages/);
+    expect(() => new MixedBatcher(host.model, { acceptWindowMs: Number.NaN })).toThrow(/acceptWindowMs/);
   });
 });
