@@ -25,6 +25,7 @@ import { runMicroCpu, runMicroNative, runMicroPatched, runMicroStock, type Micro
 import { median, timeIt, timePaired } from './timing.js';
 import { TorchServer } from './torch-server.js';
 import { WasmAllocations, peakRssMiB, resetPeakRss, wasmHeapMiB } from './memory.js';
+import { keepFreedBlocks, mallocSetting } from './malloc-env.js';
 
 /** The wasm backend's allocations (set up on the first wasm row). */
 let heapMeter: WasmAllocations | undefined;
@@ -258,6 +259,7 @@ export async function main(argv: string[]): Promise<void> {
       'no-json': { type: 'boolean', default: false },
       'in-process': { type: 'boolean', default: false },
       'child-out': { type: 'string' },
+      'default-malloc': { type: 'boolean', default: false },
     },
   });
   const models = list(values.models as string, Object.keys(MODELS), 'model');
@@ -274,6 +276,8 @@ export async function main(argv: string[]): Promise<void> {
   const childOut = values['child-out'];
   const configCount = backends.filter((b) => b !== 'wasm').length + (backends.includes('wasm') ? variants.length : 0);
   if (!childOut && !values['in-process'] && !values['micro-only'] && models.length * configCount > 1) {
+    // both sides' processes start from here: ours (each workload's child) and PyTorch (started by the children)
+    if (!values['default-malloc']) keepFreedBlocks(process.env);
     await runIsolated(argv, { models, backends, variants, peakN, cpuAll: values['cpu-all'] as boolean, noTorch: values['no-torch'] as boolean, runs, warmup, cpuRuns, threads, batch, noJson: values['no-json'] as boolean });
     return;
   }
@@ -303,6 +307,7 @@ export async function main(argv: string[]): Promise<void> {
     wasmThreadsReason: choice.threadsReason,
     native: addon ? { active: true, threads: addon.getThreads(), engine: engineOf(addon) } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
     openblasCoreType: process.env.OPENBLAS_CORETYPE ?? 'auto',
+    malloc: mallocSetting(process.env),
     torch: torchProbe.version ? { available: true, version: torchProbe.version, threads } : { available: false, reason: torchProbe.reason },
     runs,
     warmup,
@@ -310,7 +315,7 @@ export async function main(argv: string[]): Promise<void> {
     peakN,
     patches: choice.patches,
   };
-  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel})`);
+  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); allocator of ours and PyTorch: ${env.malloc}`);
   console.log(
     `threads: ${threads} (--threads N|auto) — wasm XNNPACK ${env.wasmThreads}${env.wasmThreadsReason ? ` (${env.wasmThreadsReason})` : ''}, ` +
       `native ${addon ? addon.getThreads() : '–'}, torch ${torchProbe.version ? threads : '–'}`,
