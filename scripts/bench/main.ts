@@ -275,9 +275,11 @@ export async function main(argv: string[]): Promise<void> {
   const threads = threadsArg === 'auto' ? availableParallelism() : positiveInt(threadsArg, 'threads');
   const childOut = values['child-out'];
   const configCount = backends.filter((b) => b !== 'wasm').length + (backends.includes('wasm') ? variants.length : 0);
+  // glibc reads these when a process starts: they reach the processes started from here on (each workload's process
+  // of ours, and PyTorch's), not this one
+  const ownMalloc = mallocSetting(process.env);
+  if (!values['default-malloc']) keepFreedBlocks(process.env);
   if (!childOut && !values['in-process'] && !values['micro-only'] && models.length * configCount > 1) {
-    // both sides' processes start from here: ours (each workload's child) and PyTorch (started by the children)
-    if (!values['default-malloc']) keepFreedBlocks(process.env);
     await runIsolated(argv, { models, backends, variants, peakN, cpuAll: values['cpu-all'] as boolean, noTorch: values['no-torch'] as boolean, runs, warmup, cpuRuns, threads, batch, noJson: values['no-json'] as boolean });
     return;
   }
@@ -307,7 +309,7 @@ export async function main(argv: string[]): Promise<void> {
     wasmThreadsReason: choice.threadsReason,
     native: addon ? { active: true, threads: addon.getThreads(), engine: engineOf(addon) } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
     openblasCoreType: process.env.OPENBLAS_CORETYPE ?? 'auto',
-    malloc: mallocSetting(process.env),
+    malloc: { ours: ownMalloc, torch: mallocSetting(process.env) },
     torch: torchProbe.version ? { available: true, version: torchProbe.version, threads } : { available: false, reason: torchProbe.reason },
     runs,
     warmup,
@@ -315,7 +317,7 @@ export async function main(argv: string[]): Promise<void> {
     peakN,
     patches: choice.patches,
   };
-  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); allocator of ours and PyTorch: ${env.malloc}`);
+  console.log(`tfjs ${env.tfjs}, node ${env.node}, ${env.cpus} cpus (${env.cpuModel}); allocator: ours ${env.malloc.ours}, PyTorch ${env.malloc.torch}`);
   console.log(
     `threads: ${threads} (--threads N|auto) — wasm XNNPACK ${env.wasmThreads}${env.wasmThreadsReason ? ` (${env.wasmThreadsReason})` : ''}, ` +
       `native ${addon ? addon.getThreads() : '–'}, torch ${torchProbe.version ? threads : '–'}`,

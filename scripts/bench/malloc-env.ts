@@ -19,7 +19,7 @@ export function keepFreedBlocks(env: NodeJS.ProcessEnv): void {
   for (const [k, v] of Object.entries(KEEP_FREED_BLOCKS)) env[k] ??= v;
 }
 
-/** The allocator setting this process (and the PyTorch process it starts) runs under, for the report. */
+/** The allocator setting of a process started with `env`, for the report. */
 export function mallocSetting(env: NodeJS.ProcessEnv): string {
   const set = Object.keys(KEEP_FREED_BLOCKS).filter((k) => env[k] !== undefined);
   return set.length ? `glibc, freed blocks kept (${set.map((k) => `${k}=${env[k]}`).join(', ')})` : 'glibc defaults';
