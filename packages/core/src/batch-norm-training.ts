@@ -1,35 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused training-mode batch norm: inputs `{ x, gamma, beta }`, attr `epsilon`, outputs `[y, mean, variance]`. */
 export const BATCH_NORM_TRAIN_KERNEL = 'PromptkdBatchNormTrain';
 /** Kernel name of its gradient: inputs `{ dy, x, gamma, mean, variance }`, attr `epsilon`, outputs `[dx, dGamma, dBeta]`. */
 export const BATCH_NORM_TRAIN_GRAD_KERNEL = 'PromptkdBatchNormTrainGrad';
 
-let gradientRegistered = false;
-
-function registerGradient(): void {
-  if (gradientRegistered || tf.getGradient(BATCH_NORM_TRAIN_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: BATCH_NORM_TRAIN_KERNEL,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved, attrs) => {
-      // Only y carries a gradient: the returned statistics are for running averages. All three gradients come from
-      // one kernel run here (the engine computes each input's gradient in its own tidy).
-      const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-      const [x, gamma, mean, variance] = saved as tf.Tensor[];
-      const [dx, dGamma, dBeta] = tf.engine().runKernel(
-        BATCH_NORM_TRAIN_GRAD_KERNEL,
-        { dy, x: x as tf.Tensor, gamma: gamma as tf.Tensor, mean: mean as tf.Tensor, variance: variance as tf.Tensor },
-        attrs as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
-    },
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN_KERNEL,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    // Only y carries a gradient: the returned statistics are for running averages. All three gradients come from
+    // one kernel run here (the engine computes each input's gradient in its own tidy).
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [x, gamma, mean, variance] = saved as tf.Tensor[];
+    const [dx, dGamma, dBeta] = tf.engine().runKernel(
+      BATCH_NORM_TRAIN_GRAD_KERNEL,
+      { dy, x: x as tf.Tensor, gamma: gamma as tf.Tensor, mean: mean as tf.Tensor, variance: variance as tf.Tensor },
+      attrs as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
+  },
+};
 
 /** Output of {@link batchNormTraining}. */
 export interface BatchNormTrainingResult<T extends tf.Tensor> {
@@ -61,7 +56,7 @@ export function batchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor, b
     });
   }
   if (x.dtype === 'float32' && x.size > 0 && hasFusedKernels(BATCH_NORM_TRAIN_KERNEL, BATCH_NORM_TRAIN_GRAD_KERNEL)) {
-    registerGradient();
+    registerGradientOnce(GRADIENT);
     const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN_KERNEL, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
     return { y: y as T, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused per-channel moments: input `{ x }`, outputs `[mean, variance]` (each `[C]`). */
 export const CHANNEL_MOMENTS_KERNEL = 'PromptkdChannelMoments';
@@ -10,29 +11,23 @@ export const CHANNEL_MOMENTS_KERNEL = 'PromptkdChannelMoments';
  */
 export const CHANNEL_MOMENTS_GRAD_KERNEL = 'PromptkdChannelMomentsGrad';
 
-let gradientRegistered = false;
-
-function registerGradient(): void {
-  if (gradientRegistered || tf.getGradient(CHANNEL_MOMENTS_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: CHANNEL_MOMENTS_KERNEL,
-    inputsToSave: ['x'],
-    outputsToSave: [true, false],
-    gradFunc: (dys, saved) => {
-      const [x, mean] = saved as tf.Tensor[];
-      const [dMean, dVariance] = (Array.isArray(dys) ? dys : [dys, null]) as Array<tf.Tensor | null>;
-      const zero = (): tf.Tensor => tf.zerosLike(mean as tf.Tensor);
-      const dx = tf.engine().runKernel(CHANNEL_MOMENTS_GRAD_KERNEL, {
-        dMean: dMean ?? zero(),
-        dVariance: dVariance ?? zero(),
-        x: x as tf.Tensor,
-        mean: mean as tf.Tensor,
-      }) as tf.Tensor;
-      return { x: () => dx };
-    },
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: CHANNEL_MOMENTS_KERNEL,
+  inputsToSave: ['x'],
+  outputsToSave: [true, false],
+  gradFunc: (dys, saved) => {
+    const [x, mean] = saved as tf.Tensor[];
+    const [dMean, dVariance] = (Array.isArray(dys) ? dys : [dys, null]) as Array<tf.Tensor | null>;
+    const zero = (): tf.Tensor => tf.zerosLike(mean as tf.Tensor);
+    const dx = tf.engine().runKernel(CHANNEL_MOMENTS_GRAD_KERNEL, {
+      dMean: dMean ?? zero(),
+      dVariance: dVariance ?? zero(),
+      x: x as tf.Tensor,
+      mean: mean as tf.Tensor,
+    }) as tf.Tensor;
+    return { x: () => dx };
+  },
+};
 
 /**
  * Per-channel mean μ and biased variance σ² of `x` over every axis but the last (NHWC: over N, H, W), as
@@ -45,7 +40,7 @@ function registerGradient(): void {
 export function channelMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
   if (x.rank < 2) throw new ShapeError(`channelMoments needs rank ≥ 2 (channels last); got [${x.shape}].`, { expected: [-1, -1], actual: x.shape });
   if (x.dtype === 'float32' && x.size > 0 && hasFusedKernels(CHANNEL_MOMENTS_KERNEL, CHANNEL_MOMENTS_GRAD_KERNEL)) {
-    registerGradient();
+    registerGradientOnce(GRADIENT);
     const [mean, variance] = tf.engine().runKernel(CHANNEL_MOMENTS_KERNEL, { x }) as tf.Tensor[];
     return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }

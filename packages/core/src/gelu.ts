@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused exact GELU; a backend may register it (tfjs-env does, with the native kernels). */
 export const GELU_KERNEL = 'PromptkdGelu';
@@ -11,17 +12,11 @@ export function hasFusedKernels(...kernels: string[]): boolean {
   return kernels.every((k) => tf.getKernel(k, backend) !== undefined);
 }
 
-let gradientRegistered = false;
-
-function registerGeluGradient(): void {
-  if (gradientRegistered || tf.getGradient(GELU_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: GELU_KERNEL,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor }) as tf.Tensor }),
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: GELU_KERNEL,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor }) as tf.Tensor }),
+};
 
 /**
  * Exact (erf) GELU, PyTorch's `nn.GELU()`: `x·Φ(x) = x·½·(1 + erf(x/√2))`. One fused kernel forward and one
@@ -30,7 +25,7 @@ function registerGeluGradient(): void {
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (x.dtype === 'float32' && hasFusedKernels(GELU_KERNEL, GELU_GRAD_KERNEL)) {
-    registerGeluGradient();
+    registerGradientOnce(GRADIENT);
     return tf.engine().runKernel(GELU_KERNEL, { x }) as T;
   }
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))) as T;

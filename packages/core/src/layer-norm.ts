@@ -1,32 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused layer norm: inputs `{ x, gamma, beta }`, attr `epsilon`, output y. */
 export const LAYER_NORM_KERNEL = 'PromptkdLayerNorm';
 /** Kernel name of its gradient: inputs `{ dy, x, gamma }`, attr `epsilon`, outputs `[dx, dGamma, dBeta]`. */
 export const LAYER_NORM_GRAD_KERNEL = 'PromptkdLayerNormGrad';
 
-let gradientRegistered = false;
-
-function registerLayerNormGradient(): void {
-  if (gradientRegistered || tf.getGradient(LAYER_NORM_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: LAYER_NORM_KERNEL,
-    inputsToSave: ['x', 'gamma'],
-    gradFunc: (dy, saved, attrs) => {
-      // One kernel computes all three gradients, here and not in the per-input callbacks: the engine runs each of
-      // those in its own tidy, which would free the other two (unused ones are freed by the backward pass).
-      const [dx, dGamma, dBeta] = tf.engine().runKernel(
-        LAYER_NORM_GRAD_KERNEL,
-        { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor, gamma: saved[1] as tf.Tensor },
-        attrs as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
-    },
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: LAYER_NORM_KERNEL,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dy, saved, attrs) => {
+    // One kernel computes all three gradients, here and not in the per-input callbacks: the engine runs each of
+    // those in its own tidy, which would free the other two (unused ones are freed by the backward pass).
+    const [dx, dGamma, dBeta] = tf.engine().runKernel(
+      LAYER_NORM_GRAD_KERNEL,
+      { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor, gamma: saved[1] as tf.Tensor },
+      attrs as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
+  },
+};
 
 /**
  * PyTorch's `nn.LayerNorm(C)` over the last axis: `y = (x − μ)/√(σ² + ε)·γ + β`, with μ, σ² the mean and biased
@@ -47,7 +42,7 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
     });
   }
   if (x.dtype === 'float32' && hasFusedKernels(LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL)) {
-    registerLayerNormGradient();
+    registerGradientOnce(GRADIENT);
     return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon }) as T;
   }
   return tf.tidy(() => {

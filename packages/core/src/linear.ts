@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /**
  * Kernel name of the fused affine map `y = x·W + b`: inputs `{ x, w, b }` (`[M, K]`, `[K, N]`, `[N]`), output
@@ -8,21 +9,15 @@ import { hasFusedKernels } from './gelu.js';
  */
 export const LINEAR_KERNEL = 'PromptkdLinear';
 
-let gradientRegistered = false;
-
-function registerLinearGradient(): void {
-  if (gradientRegistered || tf.getGradient(LINEAR_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: LINEAR_KERNEL,
-    inputsToSave: ['x', 'w'],
-    gradFunc: (dy, saved) => {
-      const g = dy as tf.Tensor2D;
-      const [x, w] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return { x: () => tf.matMul(g, w, false, true), w: () => tf.matMul(x, g, true, false), b: () => tf.sum(g, 0) };
-    },
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: LINEAR_KERNEL,
+  inputsToSave: ['x', 'w'],
+  gradFunc: (dy, saved) => {
+    const g = dy as tf.Tensor2D;
+    const [x, w] = saved as [tf.Tensor2D, tf.Tensor2D];
+    return { x: () => tf.matMul(g, w, false, true), w: () => tf.matMul(x, g, true, false), b: () => tf.sum(g, 0) };
+  },
+};
 
 /**
  * A linear layer's affine map `y = x·W + b` (PyTorch `F.linear` with `W` stored transposed, `[in, out]`). One
@@ -47,7 +42,7 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
   if (!b) return tf.matMul(x, w);
   const fused = [x, w, b].every((t) => t.dtype === 'float32') && x.size > 0 && w.size > 0;
   if (fused && hasFusedKernels(LINEAR_KERNEL)) {
-    registerLinearGradient();
+    registerGradientOnce(GRADIENT);
     return tf.engine().runKernel(LINEAR_KERNEL, { x, w, b }) as tf.Tensor2D;
   }
   return tf.add(tf.matMul(x, w), b);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
+import { registerGradientOnce } from './register-gradient-once.js';
 
 /**
  * Kernel name of fused multi-head scaled dot-product attention: inputs `{ q, k, v }` (`[N, Lq, D]`, `[N, Lk, D]`,
@@ -12,29 +13,23 @@ export const ATTENTION_KERNEL = 'PromptkdAttention';
 /** Kernel name of its gradient: inputs `{ dy, q, k, v, p }`, attrs `heads`, `scale`, outputs `[dq, dk, dv]`. */
 export const ATTENTION_GRAD_KERNEL = 'PromptkdAttentionGrad';
 
-let gradientRegistered = false;
-
-function registerAttentionGradient(): void {
-  if (gradientRegistered || tf.getGradient(ATTENTION_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: ATTENTION_KERNEL,
-    inputsToSave: ['q', 'k', 'v'],
-    outputsToSave: [false, true],
-    gradFunc: (dys, saved, attrs) => {
-      // Only o carries a gradient (p is returned for the backward pass); the three input gradients come from one
-      // kernel run here, not in the per-input callbacks (the engine runs each of those in its own tidy).
-      const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-      const [q, k, v, p] = saved as tf.Tensor[];
-      const [dq, dk, dv] = tf.engine().runKernel(
-        ATTENTION_GRAD_KERNEL,
-        { dy, q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, p: p as tf.Tensor },
-        attrs as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      return { q: () => dq as tf.Tensor, k: () => dk as tf.Tensor, v: () => dv as tf.Tensor };
-    },
-  });
-  gradientRegistered = true;
-}
+const GRADIENT: tf.GradConfig = {
+  kernelName: ATTENTION_KERNEL,
+  inputsToSave: ['q', 'k', 'v'],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    // Only o carries a gradient (p is returned for the backward pass); the three input gradients come from one
+    // kernel run here, not in the per-input callbacks (the engine runs each of those in its own tidy).
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [q, k, v, p] = saved as tf.Tensor[];
+    const [dq, dk, dv] = tf.engine().runKernel(
+      ATTENTION_GRAD_KERNEL,
+      { dy, q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, p: p as tf.Tensor },
+      attrs as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { q: () => dq as tf.Tensor, k: () => dk as tf.Tensor, v: () => dv as tf.Tensor };
+  },
+};
 
 /** `[N, L, D]` → `[N·H, L, D/H]`, one head per batch entry. */
 function splitHeads(t: tf.Tensor3D, heads: number): tf.Tensor3D {
@@ -71,7 +66,7 @@ export function scaledDotAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
   }
   const fused = [q, k, v].every((t) => t.dtype === 'float32') && q.size > 0 && k.size > 0;
   if (fused && hasFusedKernels(ATTENTION_KERNEL, ATTENTION_GRAD_KERNEL)) {
-    registerAttentionGradient();
+    registerGradientOnce(GRADIENT);
     const [o, p] = tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v }, { heads, scale }) as tf.Tensor[];
     // p stays alive as long as the tape needs it (the engine keeps saved outputs); the caller sees only o
     (p as tf.Tensor).dispose();
