@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
-import { registerGradientOnce } from './register-gradient-once.js';
+import { gradientFromKernel, registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused training-mode batch norm: inputs `{ x, gamma, beta }`, attr `epsilon`, outputs `[y, mean, variance]`. */
 export const BATCH_NORM_TRAIN_KERNEL = 'PromptkdBatchNormTrain';
@@ -12,18 +12,8 @@ const GRADIENT: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN_KERNEL,
   inputsToSave: ['x', 'gamma'],
   outputsToSave: [false, true, true],
-  gradFunc: (dys, saved, attrs) => {
-    // Only y carries a gradient: the returned statistics are for running averages. All three gradients come from
-    // one kernel run here (the engine computes each input's gradient in its own tidy).
-    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-    const [x, gamma, mean, variance] = saved as tf.Tensor[];
-    const [dx, dGamma, dBeta] = tf.engine().runKernel(
-      BATCH_NORM_TRAIN_GRAD_KERNEL,
-      { dy, x: x as tf.Tensor, gamma: gamma as tf.Tensor, mean: mean as tf.Tensor, variance: variance as tf.Tensor },
-      attrs as tf.NamedAttrMap,
-    ) as tf.Tensor[];
-    return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
-  },
+  // only y carries a gradient: the returned statistics are for running averages
+  gradFunc: gradientFromKernel(BATCH_NORM_TRAIN_GRAD_KERNEL, ['x', 'gamma', 'mean', 'variance'], ['x', 'gamma', 'beta']),
 };
 
 /** Output of {@link batchNormTraining}. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
-import { registerGradientOnce } from './register-gradient-once.js';
+import { gradientFromKernel, registerGradientOnce } from './register-gradient-once.js';
 
 /** Kernel name of the fused layer norm: inputs `{ x, gamma, beta }`, attr `epsilon`, output y. */
 export const LAYER_NORM_KERNEL = 'PromptkdLayerNorm';
@@ -11,16 +11,7 @@ export const LAYER_NORM_GRAD_KERNEL = 'PromptkdLayerNormGrad';
 const GRADIENT: tf.GradConfig = {
   kernelName: LAYER_NORM_KERNEL,
   inputsToSave: ['x', 'gamma'],
-  gradFunc: (dy, saved, attrs) => {
-    // One kernel computes all three gradients, here and not in the per-input callbacks: the engine runs each of
-    // those in its own tidy, which would free the other two (unused ones are freed by the backward pass).
-    const [dx, dGamma, dBeta] = tf.engine().runKernel(
-      LAYER_NORM_GRAD_KERNEL,
-      { dy: dy as tf.Tensor, x: saved[0] as tf.Tensor, gamma: saved[1] as tf.Tensor },
-      attrs as tf.NamedAttrMap,
-    ) as tf.Tensor[];
-    return { x: () => dx as tf.Tensor, gamma: () => dGamma as tf.Tensor, beta: () => dBeta as tf.Tensor };
-  },
+  gradFunc: gradientFromKernel(LAYER_NORM_GRAD_KERNEL, ['x', 'gamma'], ['x', 'gamma', 'beta']),
 };
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasFusedKernels } from './gelu.js';
-import { registerGradientOnce } from './register-gradient-once.js';
+import { gradientFromKernel, registerGradientOnce } from './register-gradient-once.js';
 
 /**
  * Kernel name of fused multi-head scaled dot-product attention: inputs `{ q, k, v }` (`[N, Lq, D]`, `[N, Lk, D]`,
@@ -17,18 +17,8 @@ const GRADIENT: tf.GradConfig = {
   kernelName: ATTENTION_KERNEL,
   inputsToSave: ['q', 'k', 'v'],
   outputsToSave: [false, true],
-  gradFunc: (dys, saved, attrs) => {
-    // Only o carries a gradient (p is returned for the backward pass); the three input gradients come from one
-    // kernel run here, not in the per-input callbacks (the engine runs each of those in its own tidy).
-    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-    const [q, k, v, p] = saved as tf.Tensor[];
-    const [dq, dk, dv] = tf.engine().runKernel(
-      ATTENTION_GRAD_KERNEL,
-      { dy, q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, p: p as tf.Tensor },
-      attrs as tf.NamedAttrMap,
-    ) as tf.Tensor[];
-    return { q: () => dq as tf.Tensor, k: () => dk as tf.Tensor, v: () => dv as tf.Tensor };
-  },
+  // only o carries a gradient (p is returned for the backward pass)
+  gradFunc: gradientFromKernel(ATTENTION_GRAD_KERNEL, ['q', 'k', 'v', 'p'], ['q', 'k', 'v']),
 };
 
 /** `[N, L, D]` → `[N·H, L, D/H]`, one head per batch entry. */
