@@ -60,9 +60,10 @@ static int have_openblas(void) {
 
 #define use_onednn (engine_now == ENGINE_ONEDNN)
 
-/* Row-major C = alpha·op(A)·op(B) + beta·C on OpenBLAS or the built-in SGEMM. */
+/* Row-major C = alpha·op(A)·op(B) + beta·C on oneDNN's SGEMM (engine oneDNN), OpenBLAS or the built-in SGEMM. */
 static void sgemm_rm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                      float beta, float *c, int64_t ldc) {
+  if (use_onednn && promptkd_onednn_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
 #ifdef PROMPTKD_HAVE_OPENBLAS
   if (engine_now != ENGINE_BUILTIN) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
@@ -267,7 +268,8 @@ static int conv_args(napi_env env, napi_callback_info info, float **heap, ConvGe
 /*
  * Work split of the convolutions: when there are at least two chunks per thread, each OpenMP thread runs whole
  * chunks (im2col into its own buffer, then a single-threaded SGEMM), so a chunk stays in that core's cache and
- * there is one fork/join per call; otherwise chunks run one after another with OpenBLAS's threaded SGEMM.
+ * there is one fork/join per call; otherwise chunks run one after another with a threaded SGEMM (oneDNN's on the
+ * oneDNN engine, OpenBLAS's or the built-in one otherwise).
  */
 
 static int per_thread(int64_t chunks) {

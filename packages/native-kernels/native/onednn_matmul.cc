@@ -74,7 +74,28 @@ extern "C" int promptkd_onednn_matmul(int64_t batch, int64_t m, int64_t n, int64
   return -1;
 }
 
+/*
+ * The GEMMs of the im2col convolutions (geometries oneDNN's convolutions are not given, small filter gradients) on
+ * oneDNN's SGEMM rather than OpenBLAS's when both are built: one OpenMP pool for every kernel. OpenBLAS's own pthread
+ * pool spins (sched_yield) for a while after each threaded call, next to the OpenMP threads of the oneDNN kernel that
+ * follows: a ResNet-18 forward at 128 px, batch 16, whose three 1×1 stride-2 shortcuts run here, took 83–145 ms from
+ * process to process with them on OpenBLAS and 79–84 ms on oneDNN's SGEMM (2 cores; scripts/bench/README.md, "One pool").
+ */
+extern "C" int promptkd_onednn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (omp_in_parallel()) {
+    return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  }
+  const promptkd_onednn::CallThreads threads(m * n * k);
+  return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+}
+
 #else
+
+extern "C" int promptkd_onednn_sgemm(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float, float *,
+                                     int64_t) {
+  return 0;
+}
 
 extern "C" int promptkd_onednn_matmul(int64_t, int64_t, int64_t, int64_t, int, int, int64_t, int64_t, const float *, const float *, float *,
                                       const char **) {

@@ -15,6 +15,13 @@ extern "C" {
 int promptkd_onednn_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, int64_t stride_a, int64_t stride_b,
                            const float *a, const float *b, float *c, const char **error);
 
+/*
+ * Row-major C = alpha·op(A)·op(B) + beta·C with leading dimensions, on oneDNN's SGEMM (its OpenMP threads, one thread
+ * for small products and inside a parallel region). Returns 1 when done, 0 when declined (no oneDNN or an error).
+ */
+int promptkd_onednn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                          int64_t ldb, float beta, float *c, int64_t ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,12 @@ const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k:
 ];
 /** 18.9 M multiply-adds, above the size below which oneDNN calls run on one thread (2^24): all threads run it. */
 const LARGE_CONV = { n: 2, h: 16, w: 16, ci: 64, co: 64, k: 3, s: 1, pad: 'same' as Pad };
+/**
+ * ResNet's 1×1 stride-2 shortcut at 2^24 multiply-adds (the one-thread size): its last input row and column are never
+ * read (negative right padding), which oneDNN's convolutions are not given, so it runs as im2col GEMMs on oneDNN's
+ * SGEMM, on all threads.
+ */
+const LARGE_SHORTCUT = { n: 4, h: 32, w: 32, ci: 128, co: 128, k: 1, s: 2, pad: 'valid' as Pad };
 
 describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the wasm heap) match the cpu backend', () => {
   let addon: NativeAddon;
@@ -171,18 +177,20 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
     });
   }
 
-  it('oneDNN: a convolution and both gradients above the one-thread size (on all threads)', async () => {
+  it('oneDNN: convolutions and both gradients above the one-thread size (on all threads), on its convolutions and its SGEMM', async () => {
     if (!addon.engines().includes('onednn')) return; // a build without oneDNN
     addon.setEngine('onednn');
-    const c = LARGE_CONV;
-    const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
-    const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
-    const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
-    await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, 'large conv');
-    const dy = rand([c.n, c.h, c.w, c.co]);
-    await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, 'large conv');
-    await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, 'large conv');
-    tf.dispose([x, w, dy]);
+    for (const [label, c] of [['large conv', LARGE_CONV], ['large 1×1 stride-2 shortcut', LARGE_SHORTCUT]] as const) {
+      const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
+      const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+      await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, label);
+      const y = tf.conv2d(x, w, c.s, c.pad);
+      const dy = rand(y.shape);
+      await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, label);
+      await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, label);
+      tf.dispose([x, w, y, dy]);
+    }
     addon.setEngine(engines()[0]!.engine);
   });
 
