@@ -284,8 +284,11 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  // One thread count for everything: wasm XNNPACK, the native kernels (OpenBLAS + im2col loops) and torch.
-  const choice = await initBackend({ backend: 'wasm', wasmThreads: threads, native: 'auto', nativeThreads: threads });
+  // One thread count for the native kernels and torch; XNNPACK too, except where only the native kernels' variants
+  // run: there XNNPACK gets one thread, as `wasmThreads: 'auto'` gives a user (its workers spin after each of the
+  // few kernels left to wasm, beside the native kernels' OpenMP threads; README "One pool").
+  const onlyAddon = backends.every((b) => b !== 'wasm') || variants.every(usesAddon);
+  const choice = await initBackend({ backend: 'wasm', wasmThreads: onlyAddon ? 1 : threads, native: 'auto', nativeThreads: threads });
   let addon: NativeKernelsAddon | undefined;
   let nativeReason = choice.native.reason;
   if (choice.native.active) {
@@ -328,7 +331,7 @@ export async function main(argv: string[]): Promise<void> {
       ? `PyTorch: ${torchProbe.version} (${threads} threads; ${backends.includes('wasm') ? `its steps alternate with ours on wasm/${variants[0]}` : 'timed after our runs'})`
       : `PyTorch: not available: ${torchProbe.reason}`,
   );
-  if (env.wasmThreads !== threads) console.log(`note: wasm runs ${env.wasmThreads} thread(s), not ${threads}`);
+  if (env.wasmThreads !== threads) console.log(`note: wasm runs ${env.wasmThreads} thread(s), not ${threads}${onlyAddon ? ' (XNNPACK beside the native kernels)' : ''}`);
 
   let micro: MicroResult[] | undefined;
   if (values.micro || values['micro-only']) micro = await runMicro(runs, addon);

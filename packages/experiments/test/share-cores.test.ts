@@ -13,11 +13,19 @@ describe('shareCoresAmongJobs', () => {
     expect(many.PROMPTKD_WASM_THREADS).toBe('1');
   });
 
-  it("gives each job ⌊cores/jobs⌋ wasm threads where the user left it unset or 'auto', and keeps a number", () => {
+  it("gives each job ⌊cores/jobs⌋ wasm threads where the user left it unset or 'auto' (one job with every core: 'auto'), and keeps a number", () => {
     const cores = availableParallelism();
     const auto: NodeJS.ProcessEnv = { PROMPTKD_WASM_THREADS: 'auto' };
     shareCoresAmongJobs(1, auto);
-    expect(auto.PROMPTKD_WASM_THREADS).toBe(String(cores));
+    expect(auto.PROMPTKD_WASM_THREADS).toBe('auto');
+    const unset: NodeJS.ProcessEnv = {};
+    shareCoresAmongJobs(1, unset);
+    expect(unset.PROMPTKD_WASM_THREADS).toBe('auto');
+    if (cores >= 2) {
+      const two: NodeJS.ProcessEnv = { PROMPTKD_WASM_THREADS: 'auto' };
+      shareCoresAmongJobs(2, two);
+      expect(two.PROMPTKD_WASM_THREADS).toBe(String(Math.floor(cores / 2)));
+    }
     const one: NodeJS.ProcessEnv = { PROMPTKD_WASM_THREADS: '1' };
     shareCoresAmongJobs(1, one);
     expect(one.PROMPTKD_WASM_THREADS).toBe('1');

@@ -21,8 +21,9 @@ export interface InitBackendOptions {
   readonly backend?: BackendName;
   /**
    * XNNPACK threads for the wasm backend (both cores in Node through a pthread-worker shim). Default:
-   * `PROMPTKD_WASM_THREADS`, else 1; `'auto'` = all cores. Falls back to 1 thread, with a reason, if threads
-   * cannot start.
+   * `PROMPTKD_WASM_THREADS`, else 1; `'auto'` = all cores, or 1 when the native kernels will run (their OpenMP
+   * threads take the cores, and XNNPACK's workers, which spin after each of the few kernels left to wasm, slowed
+   * them by 3–30 %). Falls back to 1 thread, with a reason, if threads cannot start.
    */
   readonly wasmThreads?: number | 'auto';
   /**
@@ -152,13 +153,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       }
       if (cand.tfName === 'wasm') {
         const raw = options.wasmThreads ?? process.env.PROMPTKD_WASM_THREADS ?? 1;
-        const want = raw === 'auto' ? availableParallelism() : Number(raw);
+        const nativeTakesCores = raw === 'auto' && (await nativeAddonLoads(options, load));
+        const want = raw === 'auto' ? (nativeTakesCores ? 1 : availableParallelism()) : Number(raw);
         if (!Number.isInteger(want) || want < 1) {
           throw new ConfigError(`wasmThreads must be a positive integer or 'auto', got '${String(raw)}'.`, {
             field: 'wasmThreads',
           });
         }
         ({ threads, reason: threadsReason } = await enableWasmThreads(want));
+        if (nativeTakesCores) threadsReason ??= AUTO_WITH_NATIVE;
       }
       const ok = await tf.setBackend(cand.tfName);
       if (!ok) throw new Error(`tf.setBackend('${cand.tfName}') returned false`);
@@ -186,6 +189,26 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 }
 
 const NATIVE_PATCH_NAMES = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/**
+ * Why `wasmThreads: 'auto'` chose one XNNPACK thread: the native kernels will run. Measured on 2 cores (AMD EPYC,
+ * steps after warm-up, 1 vs 2 XNNPACK threads): KDP student step 23.9 vs 27.5 ms, KiOP demo synthesis iteration
+ * 139 vs 150 ms, resnet18-cifar 388 vs 402 ms; a ResNet-18 prompt server 150–156 vs 114–122 requests/s batched and
+ * 66–67 vs 51–59 one at a time (scripts/bench/README.md, "One pool").
+ */
+const AUTO_WITH_NATIVE = "1 for 'auto' with the native kernels: their OpenMP threads take the cores";
+
+/** Whether the native kernels will run (asked for or 'auto', and the addon loads); nothing is registered yet. */
+async function nativeAddonLoads(options: InitBackendOptions, load: (s: string) => Promise<unknown>): Promise<boolean> {
+  if (resolveNative(options) === false) return false;
+  try {
+    const mod = (await load('@promptkd/native-kernels')) as { loadNativeAddon(): NativeKernelsAddon };
+    mod.loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A BackendError raised because `native: true` was asked and the addon is unavailable (not a reason to try the next backend). */
 class NativeRequiredError extends BackendError {}

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, BackendError } from '@promptkd/core';
@@ -54,6 +55,25 @@ describe('initBackend', () => {
     } finally {
       unregisterNativeKernels();
     }
+  });
+
+  it("gives XNNPACK one thread for wasmThreads 'auto' when the native kernels will run, all cores when they will not", async () => {
+    const addon = { setThreads: () => {}, getThreads: () => 2, engine: () => 'oneDNN 2.6.3', engines: () => ['onednn', 'builtin'] };
+    const importModule = async (s: string) => (s === '@promptkd/native-kernels' ? { loadNativeAddon: () => addon } : import(s));
+    const { unregisterNativeKernels } = await import('@promptkd/tfjs-env');
+    const lines: string[] = [];
+    try {
+      const c = await initBackend({ backend: 'wasm', wasmThreads: 'auto', native: 'auto', importModule, log: (l) => lines.push(l) });
+      expect(c.threads).toBe(1);
+      expect(c.threadsReason).toMatch(/^1 for 'auto' with the native kernels/);
+      expect(lines[0]).toMatch(/^promptkd: backend wasm, 1 thread \(1 for 'auto' with the native kernels\), native kernels \(oneDNN 2\.6\.3\) on 2 threads$/);
+    } finally {
+      unregisterNativeKernels();
+    }
+    // without them 'auto' asks for every core (this process's wasm backend already runs, so it says it keeps 1)
+    const off = await initBackend({ backend: 'wasm', wasmThreads: 'auto', native: false, debug: () => {} });
+    if (availableParallelism() > 1) expect(off.threadsReason).toMatch(/already initialised with 1 thread/);
+    else expect(off.threadsReason).toBeUndefined();
   });
 
   it("says how to build the native kernels when their build failed, with the build's own fix", async () => {
