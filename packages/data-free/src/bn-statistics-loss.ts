@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { type BatchNormTap, ConfigError } from '@promptkd/core';
+import { type BatchNormTap, ConfigError, l2Norm } from '@promptkd/core';
 
 /**
  * DeepInversion / CMI BN-statistics loss (feature-distribution regulariser, `L_bn`):
@@ -23,7 +23,7 @@ export function bnStatisticsLoss(taps: readonly BatchNormTap[]): tf.Scalar {
   }
   return tf.tidy(() => {
     const terms = taps.map((t) =>
-      tf.add(tf.norm(tf.sub(t.runningVar, t.variance)), tf.norm(tf.sub(t.runningMean, t.mean))),
+      tf.add(l2Norm(tf.sub(t.runningVar, t.variance)), l2Norm(tf.sub(t.runningMean, t.mean))),
     );
     return tf.addN(terms) as tf.Scalar;
   });

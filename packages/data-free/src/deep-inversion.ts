@@ -7,6 +7,7 @@ import {
   type Synthesizer,
   adam,
   assertFinite,
+  l2Norm,
 } from '@promptkd/core';
 import { adversarialLoss } from './adversarial-loss.js';
 import { BestOfRound } from './best-of-round.js';
@@ -165,7 +166,7 @@ export class DeepInversionSynthesizer implements Synthesizer {
           const lOh = classPriorLoss(out.logits, targets);
           const lAdv = advWeight > 0 && this.student ? adversarialLoss(out.logits, this.student(xa)) : tf.scalar(0);
           const lTv = totalVariationLoss(u);
-          const lL2 = tf.norm(u);
+          const lL2 = l2Norm(u);
           const total = tf.addN([
             tf.mul(lBn, cfg.bn),
             tf.mul(lOh, cfg.oh),

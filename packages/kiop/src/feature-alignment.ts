@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { PromptKdError, type ClassifierModel, type Synthesizer } from '@promptkd/core';
+import { PromptKdError, l2Norm, type ClassifierModel, type Synthesizer } from '@promptkd/core';
 import { bankBatches } from './bank-agreement.js';
 import type { Augment, EvalSet, ImageStream } from './ports.js';
 
@@ -36,7 +36,7 @@ export function modelFeatures(model: ClassifierModel): (x: tf.Tensor4D) => tf.Te
   return (x) => tf.tidy(() => featuresTap(model.apply(x, { training: false, taps: ['features'] }), model.name));
 }
 
-const normalize = (f: tf.Tensor2D): tf.Tensor2D => tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12));
+const normalize = (f: tf.Tensor2D): tf.Tensor2D => tf.div(f, tf.add(l2Norm(f, 1, true), 1e-12));
 
 /** Class means of a feature space, from real labelled images ({@link realClassMeans}). */
 export interface ClassMeans {
