@@ -95,7 +95,7 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
 
   it('registers the element-wise kernels', () => {
     const names = registerNativeKernels(addonOf());
-    for (const k of ['Erf', 'Exp', 'Multiply', 'Add', 'RealDiv', 'Sum', 'Mean', 'Transpose', 'SplitV', 'Concat', 'Slice', 'Tile', 'Reverse', 'FusedBatchNorm', 'Cast'])
+    for (const k of ['Erf', 'Exp', 'Multiply', 'Add', 'RealDiv', 'Sum', 'Mean', 'Transpose', 'SplitV', 'Concat', 'Slice', 'Tile', 'Reverse', 'PadV2', 'FusedBatchNorm', 'Cast'])
       expect(names).toContain(k);
   });
 
@@ -342,6 +342,28 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
           await check('Slice', { x }, { begin, size }, `${JSON.stringify(shape)} ${begin} ${size}`);
           tf.dispose(x);
         }
+      });
+
+      it('PadV2: every axis, zero and other constants, one-sided and empty pads, an empty input, int32', async () => {
+        const CASES: Array<[number[], Array<[number, number]>, number]> = [
+          [[7], [[2, 3]], 0],
+          [[4, 5], [[0, 0], [1, 2]], 0],
+          [[4, 5], [[3, 0], [0, 0]], -1.5],
+          [[2, 36, 36, 3], [[0, 0], [14, 14], [14, 14], [0, 0]], 0],
+          [[2, 3, 4, 5], [[1, 0], [0, 2], [3, 1], [2, 2]], 0.25],
+          [[0, 3], [[1, 1], [2, 0]], 7],
+        ];
+        for (const [shape, paddings, constantValue] of CASES) {
+          const x = rand(shape);
+          // an empty input is a fill only: no call of the addon
+          const native = shape.includes(0) ? { native: false } : {};
+          await check('PadV2', { x }, { paddings, constantValue }, `${JSON.stringify(shape)} ${JSON.stringify(paddings)} ${constantValue}`, native);
+          tf.dispose(x);
+        }
+        const xi = tf.tidy(() => tf.cast(tf.mul(rand([3, 4]), 100), 'int32'));
+        await check('PadV2', { x: xi }, { paddings: [[1, 2], [0, 3]], constantValue: -4 }, 'int32');
+        tf.dispose(xi);
+        expect(tf.memory().numTensors).toBe(tensorsAtStart);
       });
 
       it('SplitV along every axis, sizes given or counted, int32', async () => {

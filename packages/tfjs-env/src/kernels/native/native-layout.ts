@@ -170,10 +170,36 @@ const nativeReverse = layoutKernel((copy, { inputs, attrs = {} }, backend) => {
 });
 
 /**
- * `Transpose`, `Slice`, `SplitV`, `Concat`, `Tile` and `Reverse` (float32 and int32) as strided block copies on the addon:
- * contiguous runs are memcpy'd, transposes go through cache tiles, large copies use the addon's threads.
+ * `PadV2` (constant padding): the output filled with the constant, then x copied into it by one strided copy. The
+ * stock kernel took 1.45 ms to pad a [32, 36, 36, 3] batch to 64 × 64 (a KiOP prompt canvas).
+ */
+const nativePadV2 = layoutKernel((copy, { inputs, attrs = {} }, backend) => {
+  const x = inputs.x as tf.TensorInfo;
+  const paddings = attrs.paddings as Array<[number, number]>;
+  const value = (attrs.constantValue as number | undefined) ?? 0;
+  const rank = x.shape.length;
+  if (!copyable(x) || rank === 0 || rank > MAX_COPY_RANK || paddings.length !== rank || paddings.some(([a, b]) => a < 0 || b < 0)) return undefined;
+  const outShape = x.shape.map((d, i) => d + (paddings[i] as [number, number])[0] + (paddings[i] as [number, number])[1]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const n = tf.util.sizeFromShape(outShape);
+  if (n === 0) return out;
+  const heap = heapF32(backend) as Float32Array;
+  const o = floatOffset(backend, out);
+  const view = x.dtype === 'int32' ? new Int32Array(heap.buffer, heap.byteOffset, heap.length) : heap;
+  view.fill(value, o, o + n);
+  if (tf.util.sizeFromShape(x.shape) === 0) return out;
+  const os = denseStrides(outShape);
+  const start = paddings.reduce((acc, [before], i) => acc + before * (os[i] as number), 0);
+  copy(heap, i32(x.shape), i32(denseStrides(x.shape)), i32(os), floatOffset(backend, x), o + start);
+  return out;
+});
+
+/**
+ * `Transpose`, `Slice`, `SplitV`, `Concat`, `Tile`, `Reverse` and `PadV2` (float32 and int32) as strided block copies on
+ * the addon: contiguous runs are memcpy'd, transposes go through cache tiles, large copies use the addon's threads.
  */
 export const LAYOUT_KERNELS: ReadonlyMap<string, NativeKernelFactory> = new Map<string, NativeKernelFactory>([
+  [tf.PadV2, nativePadV2],
   [tf.Transpose, nativeTranspose],
   [tf.Slice, nativeSlice],
   [tf.SplitV, nativeSplitV],
