@@ -351,7 +351,8 @@ export async function main(argv: string[]): Promise<void> {
     const server = pairWith ? new TorchServer(threads) : undefined;
     const paired: TorchResult | undefined = server ? { torch: torchProbe.version as string, threads, models: {} } : undefined;
     for (const { backend, variant } of configs) {
-      const cfgThreads = backend === 'wasm' ? env.wasmThreads : 1;
+      // the threads that do the work: the native kernels' on their kernel sets, XNNPACK's on the wasm ones
+      const cfgThreads = backend !== 'wasm' ? 1 : usesAddon(variant) && addon ? addon.getThreads() : env.wasmThreads;
       const base = { backend, variant, threads: cfgThreads };
       if (backend === 'wasm' && usesAddon(variant) && !addon) {
         rows.push({ ...base, model: '*', batch: 0, unavailable: nativeReason ?? 'addon not loaded' });
