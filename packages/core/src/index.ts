@@ -7,6 +7,7 @@ export * from './safetensors.js';
 export * from './gelu.js';
 export * from './layer-norm.js';
 export * from './l2-norm.js';
+export * from './channel-affine.js';
 export * from './batch-norm-training.js';
 export * from './scaled-dot-attention.js';
 export * from './linear.js';

@@ -505,6 +505,8 @@ napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
 napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
 /* Defined in attention.c: scaled dot-product attention, forward and backward. */
 napi_value promptkd_register_attention(napi_env env, napi_value exports);
+/* Defined in channel_affine.c: the per-channel affine map (eval-mode batch norm, optionally ReLU'd) and its gradient. */
+napi_value promptkd_register_channel_affine(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -526,6 +528,7 @@ static napi_value init(napi_env env, napi_value exports) {
   promptkd_register_pooling(env, exports);
   promptkd_register_optimizers(env, exports);
   promptkd_register_attention(env, exports);
+  promptkd_register_channel_affine(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }
 

@@ -4,6 +4,8 @@ import {
   ADAM_UPDATE_KERNEL,
   BATCH_NORM_TRAIN_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
+  CHANNEL_AFFINE_GRAD_KERNEL,
+  CHANNEL_AFFINE_KERNEL,
   CHANNEL_MOMENTS_GRAD_KERNEL,
   CHANNEL_MOMENTS_KERNEL,
   GELU_GRAD_KERNEL,
@@ -12,6 +14,7 @@ import {
   LAYER_NORM_KERNEL,
   MOMENTUM_UPDATE_KERNEL,
   batchNormTraining,
+  channelAffine,
   channelMoments,
   gelu,
   hasFusedKernels,
@@ -48,6 +51,8 @@ describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the comp
       BATCH_NORM_TRAIN_GRAD_KERNEL,
       CHANNEL_MOMENTS_KERNEL,
       CHANNEL_MOMENTS_GRAD_KERNEL,
+      CHANNEL_AFFINE_KERNEL,
+      CHANNEL_AFFINE_GRAD_KERNEL,
       ADAM_UPDATE_KERNEL,
       MOMENTUM_UPDATE_KERNEL,
     ];
@@ -78,6 +83,29 @@ describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the comp
         expect(tf.memory().numTensors, `${label}: tensors left behind`).toBe(before);
         const ref = await onCpu(() => valueAndGrads(f, data, shapes));
         ['y', 'dx', 'dγ', 'dβ'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${label} ${what} [${shape}]`));
+      }
+    });
+  }
+
+  // [32, 16, 16, 32]: above the size from which the images are split over threads.
+  for (const shape of [[3, 5], [2, 7, 16], [32, 16, 16, 32]]) {
+    it(`channelAffine: values and gradients (x, scale, shift), scale per channel or per image, with and without ReLU, shape [${shape}]`, async () => {
+      const n = shape[0] as number;
+      const c = shape[shape.length - 1] as number;
+      for (const paramShape of [[c], [n, c]]) {
+        const inputs = [rand(shape), rand(paramShape), rand(paramShape), rand(shape)];
+        const data = inputs.map((t) => t.dataSync().slice() as Float32Array);
+        const shapes = [shape, paramShape, paramShape, shape];
+        tf.dispose(inputs);
+        for (const relu of [false, true]) {
+          const label = `channelAffine scale [${paramShape}] relu ${relu}`;
+          const f = (x: tf.Tensor, s: tf.Tensor, b: tf.Tensor): tf.Tensor => channelAffine(x, s, b, { relu });
+          const before = tf.memory().numTensors;
+          const ours = valueAndGrads(f, data, shapes);
+          expect(tf.memory().numTensors, `${label}: tensors left behind`).toBe(before);
+          const ref = await onCpu(() => valueAndGrads(f, data, shapes));
+          ['y', 'dx', 'dscale', 'dshift'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${label} ${what} [${shape}]`));
+        }
       }
     });
   }

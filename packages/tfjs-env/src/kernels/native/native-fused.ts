@@ -3,6 +3,8 @@ import {
   ADAM_UPDATE_KERNEL,
   BATCH_NORM_TRAIN_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
+  CHANNEL_AFFINE_GRAD_KERNEL,
+  CHANNEL_AFFINE_KERNEL,
   CHANNEL_MOMENTS_GRAD_KERNEL,
   CHANNEL_MOMENTS_KERNEL,
   GELU_GRAD_KERNEL,
@@ -33,6 +35,36 @@ type LayerNormGradFn = (
 
 /** Builds a fused kernel, or undefined when this build of the addon lacks its functions. */
 type FusedFactory = (addon: NativeKernelsAddon) => NativeKernel | undefined;
+
+type ChannelAffineFn = (heap: Float32Array, n: number, p: number, c: number, perRow: number, relu: number, o0: number, o1: number, o2: number, o3: number) => void;
+
+/**
+ * `channelAffine` of `@promptkd/core` (`big` = x, or dy then y for the gradient; `scale` and `shift` [C] or [N, C]):
+ * one pass over [N, P, C].
+ */
+function channelAffineKernel(fn: 'channelAffine' | 'channelAffineGrad'): FusedFactory {
+  return (addon) => {
+    const run = addonFunction<ChannelAffineFn>(addon, fn);
+    if (!run) return undefined;
+    return (args) => {
+      const b = args.backend;
+      const ins = args.inputs as Record<string, tf.TensorInfo>;
+      const [first, second, third] = fn === 'channelAffine' ? [ins.x, ins.scale, ins.shift] : [ins.dy, ins.y, ins.scale];
+      const x = first as tf.TensorInfo;
+      const scale = (fn === 'channelAffine' ? second : third) as tf.TensorInfo;
+      const out = b.makeOutput(x.shape, 'float32');
+      const total = tf.util.sizeFromShape(x.shape);
+      if (total === 0) return out;
+      const n = x.shape[0] as number;
+      const c = x.shape[x.shape.length - 1] as number;
+      const relu = args.attrs?.relu ? 1 : 0;
+      const perRow = scale.shape.length === 2 ? 1 : 0;
+      const off = (t: tf.TensorInfo | undefined) => floatOffset(b, t as tf.TensorInfo);
+      run(heapOf(args), n, total / (n * c), c, perRow, relu, off(first), off(second), off(third), off(out));
+      return out;
+    };
+  };
+}
 
 
 const gelu: FusedFactory = (addon) => {
@@ -203,7 +235,8 @@ const momentumUpdate: FusedFactory = (addon) => {
 
 /**
  * Kernels the wasm backend does not have at all, added with the native addon: `@promptkd/core`'s fused GELU, layer
- * norm and training-mode batch norm (forward and backward), which `gelu()`, `layerNorm()` and `batchNormTraining()` use
+ * norm, training-mode batch norm and the per-channel affine map of eval-mode batch norm (forward and backward), which
+ * `gelu()`, `layerNorm()`, `batchNormTraining()` and `channelAffine()` use
  * when the active backend registers them, `channelMoments()` (the differentiable BN-input statistics), and the
  * fused Adam / momentum updates of `adamUpdate()` and `momentumUpdate()`.
  */
@@ -216,6 +249,8 @@ export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, 
   [BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad],
   [CHANNEL_MOMENTS_KERNEL, channelMoments],
   [CHANNEL_MOMENTS_GRAD_KERNEL, channelMomentsGrad],
+  [CHANNEL_AFFINE_KERNEL, channelAffineKernel('channelAffine')],
+  [CHANNEL_AFFINE_GRAD_KERNEL, channelAffineKernel('channelAffineGrad')],
   [ADAM_UPDATE_KERNEL, adamUpdate],
   [MOMENTUM_UPDATE_KERNEL, momentumUpdate],
 ]);
