@@ -12,7 +12,7 @@
  * those a step costs (see {@link BenchModel.flopsRule} and scripts/bench/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, batchNormTraining, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
+import { adam, batchNormTraining, channelAffine, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
 import { ON_REQUEST, STUDY_MODELS, type WorkloadOptions } from './study-workloads.js';
 
@@ -290,11 +290,14 @@ class Frozen {
 /** Called with every BN layer's input (the CMI teacher's feature-statistics loss hooks here). */
 type BnTap = (input: tf.Tensor4D, bn: FrozenBn) => void;
 
-/** Eval-mode BN as promptkd's models run it (`BatchNorm2d` in packages/models): x·s + t, s = γ/√(σ²_run + ε), t = β − μ_run·s. */
-function frozenBn(x: tf.Tensor4D, p: FrozenBn, tap?: BnTap): tf.Tensor4D {
+/**
+ * Eval-mode BN as promptkd's models run it (`BatchNorm2d` in packages/models): x·s + t, s = γ/√(σ²_run + ε),
+ * t = β − μ_run·s, then ReLU when `relu`, in one `channelAffine` (@promptkd/core).
+ */
+function frozenBn(x: tf.Tensor4D, p: FrozenBn, tap?: BnTap, relu = false): tf.Tensor4D {
   tap?.(x, p);
   const scale = tf.mul(tf.rsqrt(tf.add(p.variance, 1e-5)), p.g);
-  return tf.add(tf.mul(x, scale), tf.sub(p.b, tf.mul(p.mean, scale)));
+  return channelAffine(x, scale, tf.sub(p.b, tf.mul(p.mean, scale)), { relu });
 }
 
 interface FrozenResNet {
@@ -327,10 +330,10 @@ function frozenResNet18(kind: 'cifar' | 'imagenet', classes: number): FrozenResN
   return {
     frozen: f,
     forward(x, tap) {
-      let h = tf.relu(frozenBn(conv(x, stem, kind === 'cifar' ? 1 : 2), stemBn, tap));
+      let h = frozenBn(conv(x, stem, kind === 'cifar' ? 1 : 2), stemBn, tap, true);
       if (kind === 'imagenet') h = tf.maxPool(h, 3, 2, 'same');
       for (const b of blocks) {
-        const o = tf.relu(frozenBn(conv(h, b.w1, b.stride), b.n1, tap));
+        const o = frozenBn(conv(h, b.w1, b.stride), b.n1, tap, true);
         const o2 = frozenBn(conv(o, b.w2, 1), b.n2, tap);
         const sc = b.proj ? frozenBn(conv(h, b.proj.w, b.stride), b.proj.n, tap) : h;
         h = tf.relu(tf.add(o2, sc)) as tf.Tensor4D;
@@ -354,9 +357,9 @@ function frozenSmallCnn(classes: number): FrozenResNet {
   return {
     frozen: f,
     forward(x) {
-      let h = tf.maxPool(tf.relu(frozenBn(conv(x, w1, 1), n1)), 2, 2, 'valid');
-      h = tf.maxPool(tf.relu(frozenBn(conv(h, w2, 1), n2)), 2, 2, 'valid');
-      h = tf.relu(frozenBn(conv(h, w3, 1), n3));
+      let h = tf.maxPool(frozenBn(conv(x, w1, 1), n1, undefined, true), 2, 2, 'valid');
+      h = tf.maxPool(frozenBn(conv(h, w2, 1), n2, undefined, true), 2, 2, 'valid');
+      h = frozenBn(conv(h, w3, 1), n3, undefined, true);
       return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
     },
   };

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, Rng } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { BatchNorm2d, Conv2d, Linear, globalAvgPool, maxPool2d, tap, type ForwardContext } from './layers.js';
@@ -56,7 +56,7 @@ export class BnCnn extends FunctionalClassifier {
   protected forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
     let h = x;
     this.layers.forEach((l, i) => {
-      h = tf.relu(l.bn.apply(l.conv.apply(h), ctx));
+      h = l.bn.apply(l.conv.apply(h), ctx, true);
       if (l.pool) h = maxPool2d(h, 2, 2);
       tap(ctx, `blocks.${i}`, h);
     });

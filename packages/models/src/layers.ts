@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, batchNormTraining, channelMoments, layerNorm, linear, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, channelAffine, channelMoments, layerNorm, linear, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -147,7 +147,11 @@ export class BatchNorm2d {
     this.runningVar = store.addBuffer(`${name}.running_var`, tf.ones([channels]));
   }
 
-  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+  /**
+   * Normalises `x` (batch statistics in training mode or with `batchStatistics`, else the running statistics or
+   * `bnOverride`'s), then ReLU when `relu` (fused into eval mode's one pass: `channelAffine` of `@promptkd/core`).
+   */
+  apply(x: tf.Tensor4D, ctx: ForwardContext, relu = false): tf.Tensor4D {
     const eps = this.opts.eps ?? 1e-5;
     const momentum = this.opts.momentum ?? 0.1;
     let mean: tf.Tensor1D | undefined;
@@ -189,19 +193,20 @@ export class BatchNorm2d {
         if (this.weight) y = tf.mul(y, this.weight);
         if (this.bias) y = tf.add(y, this.bias);
       }
+      if (relu) y = tf.relu(y);
     } else {
       const { mean: usedMean, variance: usedVar } = ctx.bnOverride ? this.override(ctx.bnOverride, x.shape[0]) : { mean: this.runningMean, variance: this.runningVar };
-      // [C], or [N, 1, 1, C] for per-row statistics: the same arithmetic per element either way
+      // [C], or [N, C] for per-row statistics: the same arithmetic per element either way
       let scale: tf.Tensor = tf.rsqrt(tf.add(usedVar, eps));
       if (this.weight) scale = tf.mul(scale, this.weight);
       let shift: tf.Tensor = tf.neg(tf.mul(usedMean, scale));
       if (this.bias) shift = tf.add(shift, this.bias);
-      y = tf.add(tf.mul(x, scale), shift);
+      y = channelAffine(x, scale, shift, { relu });
     }
     return y;
   }
 
-  /** This layer's entry of `ApplyOptions.bnOverride`, checked; per-row `[N, C]` statistics come back as `[N, 1, 1, C]`. */
+  /** This layer's entry of `ApplyOptions.bnOverride`, checked: `[C]` for every row, or `[N, C]` per row. */
   private override(stats: Readonly<Record<string, BatchNormStatistics>>, rows: number): { mean: tf.Tensor; variance: tf.Tensor } {
     const s = stats[this.name];
     if (!s) {
@@ -220,7 +225,7 @@ export class BatchNorm2d {
         { field: 'bnOverride', layer: this.name, expected: this.channels },
       );
     }
-    return perRow ? { mean: tf.reshape(s.mean, [rows, 1, 1, this.channels]), variance: tf.reshape(s.variance, [rows, 1, 1, this.channels]) } : s;
+    return s;
   }
 }
 

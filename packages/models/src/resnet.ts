@@ -92,7 +92,7 @@ export class ResNet extends FunctionalClassifier {
   }
 
   protected forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
-    let h = tf.relu(this.bn1.apply(this.conv1.apply(x), ctx));
+    let h = this.bn1.apply(this.conv1.apply(x), ctx, true);
     if (this.variant === 'torchvision') h = maxPool2d(h, 3, 2, 1);
     tap(ctx, 'stem', h);
     this.stages.forEach((stage, s) => {
@@ -108,8 +108,7 @@ export class ResNet extends FunctionalClassifier {
     let h = x;
     const last = b.convs.length - 1;
     b.convs.forEach((conv, i) => {
-      h = (b.bns[i] as BatchNorm2d).apply(conv.apply(h), ctx);
-      if (i < last) h = tf.relu(h);
+      h = (b.bns[i] as BatchNorm2d).apply(conv.apply(h), ctx, i < last);
     });
     const sc = b.shortcut ? b.shortcut.bn.apply(b.shortcut.conv.apply(x), ctx) : x;
     return tf.relu(tf.add(h, sc)) as tf.Tensor4D;

@@ -91,7 +91,7 @@ export class VggBn extends FunctionalClassifier {
   protected forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
     let h = x;
     this.stages.forEach((stage, s) => {
-      for (const { conv, bn } of stage) h = tf.relu(bn.apply(conv.apply(h), ctx));
+      for (const { conv, bn } of stage) h = bn.apply(conv.apply(h), ctx, true);
       h = maxPool2d(h, 2, 2);
       tap(ctx, `stage.${s}`, h);
     });
