@@ -58,43 +58,35 @@ static int affine_ranges(napi_env env, size_t len, const int64_t *v, int64_t big
          (b < 0 || heap_range_ok(env, len, b, per));
 }
 
-/* channelAffine(heap, N, P, C, perRow, relu, xOff, scaleOff, shiftOff, yOff) */
-static napi_value channel_affine(napi_env env, napi_callback_info info) {
+/*
+ * channelAffine(heap, N, P, C, perRow, relu, xOff, scaleOff, shiftOff, yOff) when !grad;
+ * channelAffineGrad(heap, N, P, C, perRow, relu, dyOff, yOff, scaleOff, dxOff) when grad.
+ */
+static napi_value run(napi_env env, napi_callback_info info, int grad) {
   napi_value a[10];
   float *heap;
   size_t len;
   int64_t v[9];
   if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 9)) return NULL;
   const int64_t N = v[0], P = v[1], C = v[2], per_row = v[3], relu = v[4];
-  if (!affine_ranges(env, len, v, v[5], v[8], v[6], v[7])) return NULL;
-  const float *x = heap + v[5], *s = heap + v[6], *b = heap + v[7];
-  float *y = heap + v[8];
+  /* [N, P, C]: x and y, or dy, y and dx; [C] or [N, C]: scale and shift, or scale */
+  const int ok = grad ? affine_ranges(env, len, v, v[5], v[8], v[7], -1) && heap_range_ok(env, len, v[6], N * P * C)
+                      : affine_ranges(env, len, v, v[5], v[8], v[6], v[7]);
+  if (!ok) return NULL;
 #pragma omp parallel for schedule(static) if (N > 1 && N * P * C >= PAR_MIN)
   for (int64_t n = 0; n < N; n++) {
     const int64_t at = n * P * C, ps = per_row ? n * C : 0;
-    affine_image(x + at, s + ps, b + ps, y + at, P, C, (int)relu);
+    if (grad)
+      affine_grad_image(heap + v[5] + at, heap + v[6] + at, heap + v[7] + ps, heap + v[8] + at, P, C, (int)relu);
+    else
+      affine_image(heap + v[5] + at, heap + v[6] + ps, heap + v[7] + ps, heap + v[8] + at, P, C, (int)relu);
   }
   return NULL;
 }
 
-/* channelAffineGrad(heap, N, P, C, perRow, relu, dyOff, yOff, scaleOff, dxOff) */
-static napi_value channel_affine_grad(napi_env env, napi_callback_info info) {
-  napi_value a[10];
-  float *heap;
-  size_t len;
-  int64_t v[9];
-  if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 9)) return NULL;
-  const int64_t N = v[0], P = v[1], C = v[2], per_row = v[3], relu = v[4];
-  if (!affine_ranges(env, len, v, v[5], v[8], v[7], -1) || !heap_range_ok(env, len, v[6], N * P * C)) return NULL;
-  const float *dy = heap + v[5], *y = heap + v[6], *s = heap + v[7];
-  float *dx = heap + v[8];
-#pragma omp parallel for schedule(static) if (N > 1 && N * P * C >= PAR_MIN)
-  for (int64_t n = 0; n < N; n++) {
-    const int64_t at = n * P * C, ps = per_row ? n * C : 0;
-    affine_grad_image(dy + at, y + at, s + ps, dx + at, P, C, (int)relu);
-  }
-  return NULL;
-}
+static napi_value channel_affine(napi_env env, napi_callback_info info) { return run(env, info, 0); }
+
+static napi_value channel_affine_grad(napi_env env, napi_callback_info info) { return run(env, info, 1); }
 
 napi_value promptkd_register_channel_affine(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

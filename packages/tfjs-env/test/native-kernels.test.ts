@@ -32,6 +32,19 @@ const LARGE_CONV = { n: 2, h: 16, w: 16, ci: 64, co: 64, k: 3, s: 1, pad: 'same'
  */
 const LARGE_SHORTCUT = { n: 4, h: 32, w: 32, ci: 128, co: 128, k: 1, s: 2, pad: 'valid' as Pad };
 
+/** Conv2D and both of its gradients on random operands of geometry `c`, each against the cpu backend. */
+async function expectConvMatchesCpu(c: (typeof CONVS)[number], label: string): Promise<void> {
+  const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
+  const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
+  const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+  await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, label);
+  const y = tf.conv2d(x, w, c.s, c.pad);
+  const dy = rand(y.shape);
+  await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, label);
+  await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, label);
+  tf.dispose([x, w, y, dy]);
+}
+
 describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the wasm heap) match the cpu backend', () => {
   let addon: NativeAddon;
   beforeAll(() => {
@@ -160,18 +173,7 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
       if (!e) return; // a build without oneDNN or OpenBLAS has fewer
       addon.setEngine(e.engine);
       addon.setConvChunk(e.chunk);
-      for (const c of CONVS) {
-        const lbl = `${e.engine}/${e.chunk} n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
-        const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
-        const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
-        const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
-        await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, lbl);
-        const y = tf.conv2d(x, w, c.s, c.pad);
-        const dy = rand(y.shape);
-        await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, lbl);
-        await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, lbl);
-        tf.dispose([x, w, y, dy]);
-      }
+      for (const c of CONVS) await expectConvMatchesCpu(c, `${e.engine}/${e.chunk} n${c.n} ${c.h}x${c.w} ${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`);
       addon.setConvChunk(0);
       addon.setEngine(engines()[0]!.engine);
     });
@@ -180,17 +182,8 @@ describe.skipIf(!built)('native kernels (oneDNN, OpenBLAS, built-in SGEMM on the
   it('oneDNN: convolutions and both gradients above the one-thread size (on all threads), on its convolutions and its SGEMM', async () => {
     if (!addon.engines().includes('onednn')) return; // a build without oneDNN
     addon.setEngine('onednn');
-    for (const [label, c] of [['large conv', LARGE_CONV], ['large 1×1 stride-2 shortcut', LARGE_SHORTCUT]] as const) {
-      const x = rand([c.n, c.h, c.w, c.ci]) as tf.Tensor4D;
-      const w = rand([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
-      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
-      await expectKernelMatchesCpu('Conv2D', { x, filter: w }, attrs, label);
-      const y = tf.conv2d(x, w, c.s, c.pad);
-      const dy = rand(y.shape);
-      await expectKernelMatchesCpu('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }, label);
-      await expectKernelMatchesCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }, label);
-      tf.dispose([x, w, y, dy]);
-    }
+    await expectConvMatchesCpu(LARGE_CONV, 'large conv');
+    await expectConvMatchesCpu(LARGE_SHORTCUT, 'large 1×1 stride-2 shortcut');
     addon.setEngine(engines()[0]!.engine);
   });
 
