@@ -83,11 +83,10 @@ extern "C" int promptkd_onednn_matmul(int64_t batch, int64_t m, int64_t n, int64
  */
 extern "C" int promptkd_onednn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (omp_in_parallel()) {
-    return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
-  }
+  const auto call = [&] { return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success; };
+  if (omp_in_parallel()) return call();  // a per-thread chunk: oneDNN runs it on this thread
   const promptkd_onednn::CallThreads threads(m * n * k);
-  return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  return call();
 }
 
 #else

@@ -49,9 +49,10 @@ function channelAffineKernel(fn: 'channelAffine' | 'channelAffineGrad'): FusedFa
     return (args) => {
       const b = args.backend;
       const ins = args.inputs as Record<string, tf.TensorInfo>;
-      const [first, second, third] = fn === 'channelAffine' ? [ins.x, ins.scale, ins.shift] : [ins.dy, ins.y, ins.scale];
-      const x = first as tf.TensorInfo;
-      const scale = (fn === 'channelAffine' ? second : third) as tf.TensorInfo;
+      // the addon's operand order: x, scale, shift (forward) or dy, y, scale (gradient)
+      const [first, second, third] = (fn === 'channelAffine' ? ['x', 'scale', 'shift'] : ['dy', 'y', 'scale']).map((k) => ins[k] as tf.TensorInfo) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+      const x = first;
+      const scale = ins.scale as tf.TensorInfo;
       const out = b.makeOutput(x.shape, 'float32');
       const total = tf.util.sizeFromShape(x.shape);
       if (total === 0) return out;
@@ -59,7 +60,7 @@ function channelAffineKernel(fn: 'channelAffine' | 'channelAffineGrad'): FusedFa
       const c = x.shape[x.shape.length - 1] as number;
       const relu = args.attrs?.relu ? 1 : 0;
       const perRow = scale.shape.length === 2 ? 1 : 0;
-      const off = (t: tf.TensorInfo | undefined) => floatOffset(b, t as tf.TensorInfo);
+      const off = (t: tf.TensorInfo) => floatOffset(b, t);
       run(heapOf(args), n, total / (n * c), c, perRow, relu, off(first), off(second), off(third), off(out));
       return out;
     };
