@@ -50,7 +50,7 @@ export async function runKiopB(o: RunOptions): Promise<TrainedPrompt> {
     config,
     host: { dataset: 'mnist', model: o.host, test: o.hostData.test, train: o.hostData.train },
     sources: [{ dataset: 'fashionMnist', model: o.source, test: o.sourceData.test }],
-    createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+    createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
     evalLimit: o.evalLimit,
     evalBatchSize: 100,
     onSynthesisIteration: (_bank, it) => tick(`synthesis iteration ${it + 1}/${config.synthesis.gSteps}`),

@@ -118,7 +118,7 @@ async function kiopBStep(): Promise<CaseValues> {
     config,
     host: { dataset: 'mnist', model: host, test: mnist, train: mnist },
     sources: [{ dataset: 'fashionMnist', model: source, test: fashion }],
-    createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+    createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
   });
   const out: CaseValues = {};
   const result = await trainKiop(ctx, {

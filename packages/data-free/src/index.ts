@@ -12,6 +12,7 @@ export * from './random-resized-crop.js';
 export * from './jitter.js';
 export * from './best-of-round.js';
 export * from './generator.js';
+export * from './grey-generator.js';
 export * from './cmi-config.js';
 export * from './cmi-synthesizer.js';
 export * from './total-variation.js';

@@ -36,6 +36,13 @@ export const synthesisSchema = z.object({
    * generator across rounds (a warm start; not the paper's method).
    */
   resetGenerator: z.boolean().optional(),
+  /**
+   * Colour of the synthetic images. `rgb` (default, the reference): the generator draws every input channel.
+   * `grey`: it draws one channel, repeated over the teacher's input channels (`GreyGenerator`). `dataset`: grey for a
+   * teacher trained on a grey dataset (MNIST, Fashion-MNIST, stored as RGB), RGB otherwise. Not in the reference,
+   * whose bank transform greys RGB images only after synthesis (kiop-spec §3.2).
+   */
+  colour: z.enum(['rgb', 'grey', 'dataset']).optional(),
 });
 
 /** Reference-code behaviours that differ from the paper (kiop-spec §6). All off by default. */

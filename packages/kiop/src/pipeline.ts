@@ -1,5 +1,5 @@
 import { ConfigError, Rng, type ClassifierModel, type Normalization } from '@promptkd/core';
-import { CMISynthesizer, type SynthesisGenerator } from '@promptkd/data-free';
+import { CMISynthesizer, GreyGenerator, type SynthesisGenerator } from '@promptkd/data-free';
 import { BatchLoader, NORMALIZATIONS, evalBatches, kiopTransform, subset, type ImageDataset } from '@promptkd/datasets';
 import { SegmentedPrompt } from '@promptkd/visual-prompt';
 import { bankAugment } from './bank-augment.js';
@@ -26,7 +26,7 @@ export interface KiopPipelineInput {
   readonly host: KiopParticipant;
   readonly sources: readonly KiopParticipant[];
   /** A fresh CMI generator per synthesizer (e.g. models' `cmiGenerator`), sized by the config. */
-  readonly createGenerator: (options: { nz: number; ngf: number; imageSize: number; seed: number }) => SynthesisGenerator & {
+  readonly createGenerator: (options: { nz: number; ngf: number; imageSize: number; channels: number; seed: number }) => SynthesisGenerator & {
     dispose?(): void;
   };
   /** For Vanilla-KD: a fresh network of the host's architecture with `numClasses` outputs. */
@@ -90,7 +90,10 @@ export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext;
   const generators: { dispose?(): void }[] = [];
   const s = config.synthesis;
   const createSynthesizer: SynthesizerFactory = (req) => {
-    const generator = input.createGenerator({ nz: s.nz, ngf: s.ngf, imageSize, seed: req.rng.seed() });
+    const channels = req.teacher.inputChannels;
+    const grey = s.colour === 'grey' || (s.colour === 'dataset' && [host, ...sources].find((p) => p.model === req.teacher)?.test.channels === 1);
+    const drawn = input.createGenerator({ nz: s.nz, ngf: s.ngf, imageSize, channels: grey ? 1 : channels, seed: req.rng.seed() });
+    const generator = grey ? new GreyGenerator(drawn, channels) : drawn;
     generators.push(generator);
     const teacher = referenceNorm ? withReferenceNormalization(req.teacher, referenceNorm) : req.teacher;
     return new CMISynthesizer({

@@ -113,7 +113,7 @@ export async function runKiopCell(options: RunKiopCellOptions): Promise<{ folder
     config,
     host: { dataset: host.dataset, model: host.model, test: host.test, train: host.train },
     sources: sources.map((s) => ({ dataset: s.dataset, model: s.model, test: s.test, train: s.train })),
-    createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+    createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
     buildHostLike: (k) => buildPresetNetwork(options.preset, k, config.seed),
     onSynthesisIteration: (bank) => progress.tick(1, { phase: `synthesis ${bank}` }),
   });

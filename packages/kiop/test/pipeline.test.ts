@@ -51,7 +51,7 @@ describe('KiOP pipeline smoke (every variant, end to end)', () => {
         config,
         host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
         sources: sources.map((ds, i) => ({ dataset: ds, model: srcModels[i]!, test: data[ds]!.test, train: data[ds]!.train })),
-        createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+        createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
         buildHostLike: (k) => net(k, 1),
       });
       const result = await trainKiop(ctx);
@@ -99,7 +99,7 @@ describe('host BatchNorm modes', () => {
           host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
           // the data-free variants must never read the source's training images (not even for the BN statistics)
           sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test, train: variant === 'realDataRef' ? data.fashionMnist!.train : untouchable(data.fashionMnist!.train) }],
-          createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+          createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
         });
         const result = await trainKiop(ctx);
         // prompt-specific BN statistics: only for a batch-statistics host, measured on the synthetic bank B or, for the
@@ -167,7 +167,7 @@ describe('prompt-specific BN statistics', () => {
         config,
         host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
         sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test, train: data.fashionMnist!.train }],
-        createGenerator: ({ nz, ngf, imageSize, seed }) => new CmiGenerator({ nz, ngf, imageSize, seed }),
+        createGenerator: ({ nz, ngf, imageSize, channels, seed }) => new CmiGenerator({ nz, ngf, imageSize, channels, seed }),
         buildHostLike: (k) => net(k, 1),
       });
       const result = await trainKiop(ctx);
@@ -176,4 +176,46 @@ describe('prompt-specific BN statistics', () => {
       for (const m of [host, source]) m.dispose();
     });
   }
+});
+
+describe('synthesis.colour', () => {
+  it('draws one grey channel for grey teachers when asked (grey, or dataset with a grey dataset), every channel otherwise', () => {
+    const rgbTest = { ...data.fashionMnist!.test, channels: 3 } as ImageDataset;
+    const cases: Array<[colour: 'rgb' | 'grey' | 'dataset' | undefined, sourceTest: ImageDataset, drawn: number]> = [
+      [undefined, data.fashionMnist!.test, 3],
+      ['rgb', data.fashionMnist!.test, 3],
+      ['grey', rgbTest, 1],
+      ['dataset', data.fashionMnist!.test, 1],
+      ['dataset', rgbTest, 3],
+    ];
+    for (const [colour, sourceTest, drawn] of cases) {
+      const config: KiopConfig = kiopConfigSchema.parse({
+        ...kiopPresets.smoke,
+        variant: 'kiopT',
+        seed: 1,
+        promptSizes: [32, 36, 40],
+        synthesis: { ...kiopPresets.smoke.synthesis, colour },
+      });
+      const before = tf.memory().numTensors;
+      const host = net(10, 1);
+      const source = net(10, 2);
+      const asked: number[] = [];
+      const { ctx, dispose } = createKiopContext({
+        config,
+        host: { dataset: 'mnist', model: host, test: data.mnist!.test },
+        sources: [{ dataset: 'fashionMnist', model: source, test: sourceTest }],
+        createGenerator: ({ nz, ngf, imageSize, channels, seed }) => {
+          asked.push(channels);
+          return new CmiGenerator({ nz, ngf, imageSize, channels, seed });
+        },
+      });
+      const synthesizer = ctx.createSynthesizer({ bank: 'B', teacher: source, numClasses: 10, rng: ctx.rng });
+      expect(asked, `colour ${colour}`).toEqual([drawn]);
+      synthesizer.dispose?.();
+      dispose();
+      host.dispose();
+      source.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
 });
