@@ -11,7 +11,7 @@
 import { BackendError } from '@promptkd/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -74,6 +74,10 @@ export interface NativeBuildStatus {
   readonly fix?: string;
   /** The one line the build printed. */
   readonly line: string;
+  /** The addon file it built. */
+  readonly file?: string;
+  /** The {@link NativeAddon.setEngine} names the build has, the default first. */
+  readonly engines?: readonly string[];
 }
 
 /** The last build attempt's report, or undefined when the build never ran here (e.g. install scripts were skipped). */
@@ -83,6 +87,26 @@ export function nativeBuildStatus(): NativeBuildStatus | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The `OMP_WAIT_POLICY` the addon's OpenMP threads get when `engine` runs the GEMMs and convolutions. `PASSIVE` (a
+ * worker sleeps as soon as a parallel region ends) with OpenBLAS, whose own threads run between the OpenMP regions:
+ * OpenMP workers spinning beside them made a ViT step 2× slower. Undefined — libgomp's default, a short spin before
+ * sleeping, so the next call finds its workers awake — with oneDNN and the built-in engine, whose parallel calls all
+ * share the one OpenMP pool: against `PASSIVE` a ViT step 10 % faster, the KiOP demo synthesis iteration 9 % faster on
+ * the built-in engine, a ResNet-18 forward of one image ~20 % faster (scripts/bench/README.md, "OpenMP wait
+ * policy"). Any other engine name (unknown, a custom addon) keeps `PASSIVE`.
+ */
+export function ompWaitPolicyFor(engine: string | undefined): 'PASSIVE' | undefined {
+  return engine === 'onednn' || engine === 'builtin' ? undefined : 'PASSIVE';
+}
+
+/** The engine the addon in `file` starts with: `PROMPTKD_NATIVE_ENGINE`, else the default of the build that made `file`. */
+function startingEngine(file: string): string | undefined {
+  if (process.env.PROMPTKD_NATIVE_ENGINE) return process.env.PROMPTKD_NATIVE_ENGINE;
+  const status = nativeBuildStatus();
+  return status?.built && status.file !== undefined && resolve(status.file) === resolve(file) ? status.engines?.[0] : undefined;
 }
 
 /**
@@ -96,8 +120,11 @@ export function loadNativeAddon(path?: string): NativeAddon {
     const why = status && !status.built && status.reason ? `${status.reason}; fix: ${status.fix}` : 'not built: run `npx promptkd-build-native` (needs a C/C++ compiler)';
     throw new BackendError(`promptkd native kernels are not available (${why}); until then the wasm kernels are used.`, { file, status });
   }
-  // OpenMP threads of the im2col loops must not spin while OpenBLAS or wasm work: libgomp reads this at load.
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // libgomp reads this when the addon loads.
+  if (process.env.OMP_WAIT_POLICY === undefined) {
+    const policy = ompWaitPolicyFor(startingEngine(file));
+    if (policy) process.env.OMP_WAIT_POLICY = policy;
+  }
   // OpenBLAS 0.3.21 (Debian 12) does not know AVX-512 AMD cores and picks its AVX2 kernels there; its
   // SkylakeX kernels run about 1.9x faster on them (measured: 1024³ SGEMM, 138 → 258 GFLOP/s per thread).
   const coreType = openBlasCoreType();
