@@ -26,6 +26,7 @@ import { median, timeIt, timePaired } from './timing.js';
 import { TorchServer } from './torch-server.js';
 import { WasmAllocations, peakRssMiB, resetPeakRss, wasmHeapMiB } from './memory.js';
 import { keepFreedBlocks, mallocSetting } from './malloc-env.js';
+import { torchEnv, torchOmpWaitPolicy } from './torch-env.js';
 
 /** The wasm backend's allocations (set up on the first wasm row). */
 let heapMeter: WasmAllocations | undefined;
@@ -313,6 +314,7 @@ export async function main(argv: string[]): Promise<void> {
     native: addon ? { active: true, threads: addon.getThreads(), engine: engineOf(addon) } : { active: false, threads: 0, reason: nativeReason ?? 'unknown' },
     openblasCoreType: process.env.OPENBLAS_CORETYPE ?? 'auto',
     malloc: { ours: ownMalloc, torch: mallocSetting(process.env) },
+    ompWaitPolicy: { ours: process.env.OMP_WAIT_POLICY ?? 'libgomp default (spin, then sleep)', torch: torchOmpWaitPolicy() },
     torch: torchProbe.version ? { available: true, version: torchProbe.version, threads } : { available: false, reason: torchProbe.reason },
     runs,
     warmup,
@@ -445,7 +447,7 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`\nPyTorch ${torchProbe.version}, ${threads} threads ...`);
       const args = [fileURLToPath(new URL('./torch_bench.py', import.meta.url)), '--threads', String(threads), '--runs', String(runs), '--warmup', String(warmup), '--peak', String(peakN), '--models', models.join(',')];
       if (batch) args.push('--batch', String(batch));
-      const res = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+      const res = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, env: torchEnv() });
       try {
         if (res.error) throw res.error;
         if (res.status !== 0) throw new Error(`exited with ${res.status}`);

@@ -3,6 +3,7 @@
  * steps with PyTorch's: on a shared machine whose speed drifts within minutes, both then see the same load.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { torchEnv } from './torch-env.js';
 import type { Readable, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ export class TorchServer {
 
   constructor(threads: number) {
     const script = fileURLToPath(new URL('./torch_bench.py', import.meta.url));
-    this.child = spawn('python3', [script, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn('python3', [script, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'], env: torchEnv() });
     createInterface({ input: this.child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
     this.child.on('exit', (code, signal) => {
       this.exited = `torch_bench.py --serve exited (${code ?? signal})`;
