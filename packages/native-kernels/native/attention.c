@@ -31,8 +31,8 @@
  * multiply-adds); the products with Kᵀ and Vᵀ run on a transposed copy of the head, vectorised over its rows, so no
  * dot product ends in a horizontal sum (every sum is taken over c in order, fixed by the shapes alone); and the head
  * width d is a compile-time constant in the specialised versions below (16: the heads of the CPU studies' ViTs).
- * Measured on a [64, 17, 64] call of 4 heads (the KDP student's teacher), 2 vCPU AMD EPYC: 551–596 → 393–450 µs;
- * the KDP student step 23.7–24.3 → 22.1–22.6 ms.
+ * A [64, 17, 64] call of 4 heads (the KDP student's teacher) on a 2 vCPU AMD EPYC: 564–588 → 432–449 µs forward,
+ * 529–547 → 411–449 µs backward (scripts/bench/attention-call.ts; scripts/bench/README.md).
  * Rows of q, k, v, o and their gradients are `s` floats apart; P and dS are contiguous [Lq, Lk].
  */
 
