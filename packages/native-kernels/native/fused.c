@@ -119,7 +119,6 @@ static napi_value activation_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Mean and 1/√(var + eps) of one row (two passes, as tf.moments: mean, then the mean squared deviation). */
 /*
  * Σ_c f(x[c]) in 16 interleaved partial sums (lane c mod 16), then added pairwise: an order fixed by C alone, which the
  * compiler vectorises (one running sum in order became one add per element, a chain 4 cycles long per add: in the KDP
@@ -143,6 +142,7 @@ static inline __attribute__((always_inline)) float lane_sum(const float *restric
   return part[0];
 }
 
+/* Mean and 1/√(var + eps) of one row (two passes, as tf.moments: mean, then the mean squared deviation). */
 CLONES static void row_stats(const float *x, int64_t C, float eps, float *mean, float *rstd) {
   const float m = lane_sum(x, C, 0, 0.0f) / (float)C;
   const float q = lane_sum(x, C, 1, m);
