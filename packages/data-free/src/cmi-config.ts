@@ -22,6 +22,11 @@ export interface CmiConfig {
   readonly adv: number;
   /** Weight of the contrastive loss (`cr`). Reference 0.8. */
   readonly cr: number;
+  /**
+   * Weight of DeepInversion's total-variation image prior (`R_TV`, `totalVariationLoss`) on the generated
+   * images. Reference 0: CMI has no such term; an option for smoother images.
+   */
+  readonly tv: number;
   /** Contrastive temperature τ (`cr_T`). Reference 0.6 (CMI's own scripts: 0.1–0.2). */
   readonly crTemperature: number;
   /** Feature-bank capacity in rows (`bank_size`); must be divisible by `batchSize`. Reference 40 960. */
@@ -58,6 +63,7 @@ export const CMI_DEFAULTS: CmiConfig = {
   oh: 1,
   adv: 0.5,
   cr: 0.8,
+  tv: 0,
   crTemperature: 0.6,
   bankCapacity: 40960,
   negatives: 4096,
@@ -106,7 +112,7 @@ export function resolveCmiConfig(overrides: Partial<CmiConfig> = {}, preset: Cmi
   if (!Number.isInteger(c.negatives) || c.negatives < 0) fail('negatives', 'must be a non-negative integer');
   if (!Number.isInteger(c.cropPadding) || c.cropPadding < 0) fail('cropPadding', 'must be a non-negative integer');
   if (c.headHidden !== undefined && !positiveInt(c.headHidden)) fail('headHidden', 'must be a positive integer or undefined (= D)');
-  for (const f of ['bn', 'oh', 'adv', 'cr'] as const) if (!nonNegative(c[f])) fail(f, 'must be a finite number ≥ 0');
+  for (const f of ['bn', 'oh', 'adv', 'cr', 'tv'] as const) if (!nonNegative(c[f])) fail(f, 'must be a finite number ≥ 0');
   for (const f of ['lrGenerator', 'lrHead', 'crTemperature'] as const) if (!positive(c[f])) fail(f, 'must be a finite number > 0');
   if (!(c.betas[0] >= 0 && c.betas[0] < 1 && c.betas[1] >= 0 && c.betas[1] < 1)) fail('betas', 'must be two numbers in [0, 1)');
   if (!(c.localScale[0] > 0 && c.localScale[0] <= c.localScale[1] && c.localScale[1] <= 1)) {

@@ -23,6 +23,7 @@ import { horizontalFlip, sampleFlips } from './horizontal-flip.js';
 import { ImageBank, type ImageBankStore } from './image-bank.js';
 import { instanceMeanFeatures } from './instance-mean-features.js';
 import { randomCropWithPadding, sampleCropOffsets } from './random-crop.js';
+import { totalVariationLoss } from './total-variation.js';
 import { randomResizedCrop, sampleResizedCropBoxes } from './random-resized-crop.js';
 import { keptBatchDiagnostics } from './synthesis-diagnostics.js';
 
@@ -36,6 +37,8 @@ export interface CmiIterationLosses {
   readonly oh: number;
   readonly adv: number;
   readonly cr: number;
+  /** The total-variation prior (0 when its weight is 0). */
+  readonly tv: number;
 }
 
 /** JSON part of {@link CMISynthesizer.exportState}. */
@@ -205,14 +208,16 @@ export class CMISynthesizer implements Synthesizer {
             );
             keptFeat = tf.keep(tf.concat([l, g], 1) as tf.Tensor2D);
           }
+          const lTv = cfg.tv > 0 ? totalVariationLoss(x) : tf.scalar(0);
           const total = tf.addN([
             tf.mul(lBn, cfg.bn),
             tf.mul(lOh, cfg.oh),
             tf.mul(lAdv, advWeight),
             tf.mul(lCr, cfg.cr),
+            tf.mul(lTv, cfg.tv),
           ]) as tf.Scalar;
           keptX = tf.keep(x);
-          termsVec = tf.keep(tf.stack([total, lBn, lOh, lAdv, lCr]) as tf.Tensor1D);
+          termsVec = tf.keep(tf.stack([total, lBn, lOh, lAdv, lCr, lTv]) as tf.Tensor1D);
           return total;
         }, [...genVars, ...headVars]);
         const t = (termsVec as unknown as tf.Tensor1D).dataSync();
@@ -222,6 +227,7 @@ export class CMISynthesizer implements Synthesizer {
           oh: t[2] as number,
           adv: t[3] as number,
           cr: t[4] as number,
+          tv: t[5] as number,
         };
         tf.dispose([value, termsVec as unknown as tf.Tensor, ...(cachedParts ?? [])]);
         try {

@@ -10,6 +10,7 @@ import {
   cmiResetParameters,
   quantizeToUint8,
   resolveCmiConfig,
+  totalVariationLoss,
 } from '@promptkd/data-free';
 import { CmiGenerator } from '@promptkd/models';
 import { fixtureBnCnn } from './helpers.js';
@@ -154,6 +155,43 @@ describe('CMISynthesizer', () => {
     syn.dispose();
     gen.dispose();
     teacher.dispose();
+  });
+
+  it('tv adds tv·R_TV of the generated images to the total (and 0 leaves the reference loss)', async () => {
+    const run = async (tv: number) => {
+      const teacher = fixtureBnCnn(import.meta.url);
+      const gen = new TinyGenerator(6);
+      const images: tf.Tensor4D[] = [];
+      const recording = {
+        latentDim: gen.latentDim,
+        apply: (z: tf.Tensor2D) => {
+          const x = gen.apply(z);
+          images.push(tf.keep(x.clone()));
+          return x;
+        },
+        trainableVariables: () => gen.trainableVariables(),
+        reinitialize: (rng: Rng) => gen.reinitialize(rng),
+      };
+      const seen: CmiIterationLosses[] = [];
+      const syn = new CMISynthesizer({ teacher, generator: recording, config: { ...tiny, iterations: 1, tv }, onIteration: (_i, l) => seen.push(l) });
+      images.length = 0; // drop the shape probe
+      await syn.synthesize();
+      const prior = totalVariationLoss(images[0]!);
+      const expected = (await prior.data())[0]!;
+      tf.dispose([prior, ...images]);
+      syn.dispose();
+      gen.dispose();
+      teacher.dispose();
+      return { losses: seen[0]!, expected };
+    };
+    const off = await run(0);
+    const on = await run(3);
+    expect(off.losses.tv).toBe(0);
+    expect(on.expected).toBeGreaterThan(0);
+    // one iteration: the same G(z) in both runs, so the totals differ by exactly the weighted prior
+    expect(on.losses.tv).toBeCloseTo(on.expected, 6);
+    expect(on.losses.total - off.losses.total).toBeCloseTo(3 * on.expected, 4);
+    expect(() => resolveCmiConfig({ tv: -1 })).toThrow(/'tv' must be a finite number ≥ 0/);
   });
 
   it('cr = 0 skips the contrastive branch (no features banked) but keeps targets and z identical', async () => {

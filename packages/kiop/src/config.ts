@@ -25,6 +25,11 @@ export const synthesisSchema = z.object({
   adv: z.number().nonnegative(),
   cr: z.number().nonnegative(),
   crT: z.number().positive(),
+  /**
+   * Weight of a total-variation image prior on the synthetic images (DeepInversion's R_TV). Not in the reference
+   * (default 0); measured on the demo pair in apps/kiop-bench/RESULTS.md.
+   */
+  tv: z.number().nonnegative().optional(),
   /** Feature memory bank rows (must be divisible by the batch) and negatives sampled per iteration. */
   bankCapacity: z.number().int().positive(),
   nNeg: z.number().int().positive(),

@@ -110,6 +110,7 @@ export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext;
         oh: s.oh,
         adv: s.adv,
         cr: s.cr,
+        tv: s.tv ?? 0,
         crTemperature: s.crT,
         bankCapacity: s.bankCapacity,
         negatives: s.nNeg,
