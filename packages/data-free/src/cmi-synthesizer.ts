@@ -23,9 +23,9 @@ import { horizontalFlip, sampleFlips } from './horizontal-flip.js';
 import { ImageBank, type ImageBankStore } from './image-bank.js';
 import { instanceMeanFeatures } from './instance-mean-features.js';
 import { randomCropWithPadding, sampleCropOffsets } from './random-crop.js';
-import { totalVariationLoss } from './total-variation.js';
 import { randomResizedCrop, sampleResizedCropBoxes } from './random-resized-crop.js';
 import { keptBatchDiagnostics } from './synthesis-diagnostics.js';
+import { totalVariationLoss } from './total-variation.js';
 
 /** Any differentiable x → logits function (KiOP passes the fused prompt model, e.g. SMB). */
 export type StudentFn = (x: tf.Tensor4D) => tf.Tensor2D;

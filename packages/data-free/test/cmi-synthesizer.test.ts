@@ -174,7 +174,7 @@ describe('CMISynthesizer', () => {
       };
       const seen: CmiIterationLosses[] = [];
       const syn = new CMISynthesizer({ teacher, generator: recording, config: { ...tiny, iterations: 1, tv }, onIteration: (_i, l) => seen.push(l) });
-      images.length = 0; // drop the shape probe
+      tf.dispose(images.splice(0)); // drop the shape probe
       await syn.synthesize();
       const prior = totalVariationLoss(images[0]!);
       const expected = (await prior.data())[0]!;
