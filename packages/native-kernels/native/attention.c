@@ -30,7 +30,7 @@
  * AVX-512 register: the loops over c are marked `omp simd`, without which the compiler unrolled them into d scalar
  * multiply-adds); the products with Kᵀ and Vᵀ run on a transposed copy of the head, vectorised over its rows, so no
  * dot product ends in a horizontal sum (every sum is taken over c in order, fixed by the shapes alone); and the head
- * width d is a compile-time constant in the specialised versions below (16: the heads of the CPU studies' ViTs).
+ * width d is a compile-time constant in the specialised versions below (SPECIALISED).
  * A [64, 17, 64] call of 4 heads (the KDP student's teacher) on a 2 vCPU AMD EPYC: 564–588 → 432–449 µs forward,
  * 529–547 → 411–449 µs backward (scripts/bench/attention-call.ts; scripts/bench/README.md).
  * Rows of q, k, v, o and their gradients are `s` floats apart; P and dS are contiguous [Lq, Lk].
@@ -198,21 +198,52 @@ CLONES static void attention_head(const float *restrict q, const float *restrict
   head_forward(q, k, v, o, p, kt, lq, lk, d, s, scale);
 }
 
-CLONES static void attention_head16(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o, float *restrict p,
-                                    float *restrict kt, int64_t lq, int64_t lk, int64_t s, float scale) {
-  head_forward(q, k, v, o, p, kt, lq, lk, 16, s, scale);
-}
-
 CLONES static void attention_head_grad(const float *restrict dout, const float *restrict q, const float *restrict k, const float *restrict v,
                                        const float *restrict p, float *restrict dq, float *restrict dk, float *restrict dv, float *restrict ds,
                                        float *restrict vt, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale) {
   head_backward(dout, q, k, v, p, dq, dk, dv, ds, vt, lq, lk, d, s, scale);
 }
 
-CLONES static void attention_head_grad16(const float *restrict dout, const float *restrict q, const float *restrict k, const float *restrict v,
-                                         const float *restrict p, float *restrict dq, float *restrict dk, float *restrict dv, float *restrict ds,
-                                         float *restrict vt, int64_t lq, int64_t lk, int64_t s, float scale) {
-  head_backward(dout, q, k, v, p, dq, dk, dv, ds, vt, lq, lk, 16, s, scale);
+/*
+ * The same loops with the head width d a compile-time constant, so that a row's accumulators (d floats: one to four
+ * AVX-512 registers) stay in registers. With d a run-time value the compiler kept them on the stack: every
+ * multiply-add of the gradient's dK/dV and dQ loops loaded and stored its accumulator (`perf annotate`, heads of 64:
+ * the ViT-tiny of the bench). [32, 65, 192] of 3 heads, 2 vCPU AMD EPYC: forward 1593–1665 → 1236–1264 µs, gradient
+ * 3169–3247 → 2469–2549 µs (scripts/bench/attention-call.ts, old and new addon alternating).
+ */
+typedef void (*HeadForward)(const float *restrict, const float *restrict, const float *restrict, float *restrict, float *restrict,
+                            float *restrict, int64_t, int64_t, int64_t, float);
+typedef void (*HeadBackward)(const float *restrict, const float *restrict, const float *restrict, const float *restrict, const float *restrict,
+                             float *restrict, float *restrict, float *restrict, float *restrict, float *restrict, int64_t, int64_t, int64_t,
+                             float);
+
+#define SPECIALISED_HEAD(D)                                                                                                                 \
+  CLONES static void attention_head##D(const float *restrict q, const float *restrict k, const float *restrict v, float *restrict o,        \
+                                       float *restrict p, float *restrict kt, int64_t lq, int64_t lk, int64_t s, float scale) {             \
+    head_forward(q, k, v, o, p, kt, lq, lk, D, s, scale);                                                                                  \
+  }                                                                                                                                         \
+  CLONES static void attention_head_grad##D(const float *restrict dout, const float *restrict q, const float *restrict k,                  \
+                                            const float *restrict v, const float *restrict p, float *restrict dq, float *restrict dk,      \
+                                            float *restrict dv, float *restrict ds, float *restrict vt, int64_t lq, int64_t lk, int64_t s, \
+                                            float scale) {                                                                                  \
+    head_backward(dout, q, k, v, p, dq, dk, dv, ds, vt, lq, lk, D, s, scale);                                                              \
+  }
+
+SPECIALISED_HEAD(16)
+SPECIALISED_HEAD(32)
+SPECIALISED_HEAD(64)
+
+/* Head widths with their own loops (16: the CPU studies' ViTs; 32; 64: the bench's ViT-tiny); others run the generic ones. */
+static const struct {
+  int64_t d;
+  HeadForward forward;
+  HeadBackward backward;
+} SPECIALISED[] = {{16, attention_head16, attention_head_grad16}, {32, attention_head32, attention_head_grad32}, {64, attention_head64, attention_head_grad64}};
+
+static int specialised_index(int64_t d) {
+  for (size_t i = 0; i < sizeof(SPECIALISED) / sizeof(SPECIALISED[0]); i++)
+    if (SPECIALISED[i].d == d) return (int)i;
+  return -1;
 }
 
 /* v = [N, H, Lq, Lk, D]: N ≥ 0, the rest ≥ 1, H divides D. */
@@ -244,6 +275,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   const float *q = heap + v[5], *k = heap + v[6], *vv = heap + v[7];
   float *o = heap + v[8], *p = heap + v[9];
   /* Kᵀ of one head per thread (d·Lk floats, padded), allocated once per thread, not per head */
+  const int sp = specialised_index(d);
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
@@ -257,7 +289,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
       if (!kt) continue;
       const int64_t i = t / h, c = (t - i * h) * d;
       const float *qh = q + i * lq * dm + c, *kh = k + i * lk * dm + c, *vh = vv + i * lk * dm + c;
-      if (d == 16) attention_head16(qh, kh, vh, o + i * lq * dm + c, p + t * lq * lk, kt, lq, lk, dm, (float)scale);
+      if (sp >= 0) SPECIALISED[sp].forward(qh, kh, vh, o + i * lq * dm + c, p + t * lq * lk, kt, lq, lk, dm, (float)scale);
       else attention_head(qh, kh, vh, o + i * lq * dm + c, p + t * lq * lk, kt, lq, lk, d, dm, (float)scale);
     }
     free(kt);
@@ -282,6 +314,7 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
       !heap_range_ok(env, len, v[9], b * lq * lk) || !heap_range_ok(env, len, v[10], nq) || !heap_range_ok(env, len, v[11], nk) || !heap_range_ok(env, len, v[12], nk))
     return NULL;
   /* dS and Vᵀ of one head per thread (Lq·Lk + d·Lk floats, Vᵀ padded), allocated once per thread, not per head */
+  const int sp = specialised_index(d);
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
@@ -297,7 +330,7 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
       const float *g = heap + v[5] + qo, *qh = heap + v[6] + qo, *kh = heap + v[7] + ko, *vh = heap + v[8] + ko, *ph = heap + v[9] + t * lq * lk;
       float *dqh = heap + v[10] + qo, *dkh = heap + v[11] + ko, *dvh = heap + v[12] + ko;
       float *vt = ds + lq * lk;
-      if (d == 16) attention_head_grad16(g, qh, kh, vh, ph, dqh, dkh, dvh, ds, vt, lq, lk, dm, (float)scale);
+      if (sp >= 0) SPECIALISED[sp].backward(g, qh, kh, vh, ph, dqh, dkh, dvh, ds, vt, lq, lk, dm, (float)scale);
       else attention_head_grad(g, qh, kh, vh, ph, dqh, dkh, dvh, ds, vt, lq, lk, d, dm, (float)scale);
     }
     free(ds);

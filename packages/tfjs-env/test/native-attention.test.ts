@@ -36,7 +36,7 @@ describe.skipIf(!nativeBuilt)('fused scaled dot-product attention (native) match
   });
 
   // [N, Lq, Lk, D, H, spread]: a ViT's heads (17 tokens, prefix keys: Lk > Lq), odd sizes, one query, one head (D = d),
-  // and a call large enough for the threads
+  // calls large enough for the threads; head widths d = 16, 32 and 64 (own loops) and others (generic loops)
   const cases: Array<[number, number, number, number, number, number]> = [
     [2, 3, 3, 8, 2, 1],
     [6, 17, 25, 32, 2, 1],
@@ -44,6 +44,7 @@ describe.skipIf(!nativeBuilt)('fused scaled dot-product attention (native) match
     [3, 1, 9, 8, 1, 1],
     [4, 17, 17, 64, 4, 6], // peaked attention: large scores, the softmax's max-shift matters
     [16, 65, 65, 128, 4, 1], // 8.7 M multiply-adds: over the threads
+    [8, 65, 67, 192, 3, 1], // heads of 64 (the bench's ViT-tiny): the specialised loops of d = 64
   ];
   for (const [n, lq, lk, d, h, spread] of cases) {
     it(`o and the gradients wrt q, k, v: N ${n}, Lq ${lq}, Lk ${lk}, D ${d}, ${h} heads${spread > 1 ? ', peaked' : ''}`, async () => {
