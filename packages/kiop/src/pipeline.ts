@@ -67,6 +67,31 @@ function realStream(p: KiopParticipant, config: KiopConfig, role: string, seedOf
 }
 
 /**
+ * The prompt core (`promptSizes[0]`) holds each dataset's images as its KiOP transform gives them (MNIST and
+ * Fashion-MNIST resized to 32 px, as the reference) and the synthetic images are drawn at the core's size for models
+ * trained on those images: a core of another size is refused here, before any work, instead of with a shape error
+ * at the first evaluation. Participants without test images (stand-ins) are not checked.
+ */
+function checkCoreSize(core: number, participants: readonly KiopParticipant[]): void {
+  for (const p of participants) {
+    if (!(p.test?.count > 0)) continue;
+    let side: readonly number[] = [];
+    for (const { x, y } of evalBatches(subset(p.test, [0]), { batchSize: 1, transform: kiopTransform(p.dataset, 'test') })) {
+      side = x.shape.slice(1, 3);
+      x.dispose();
+      y.dispose();
+    }
+    if (side[0] === core && side[1] === core) continue;
+    throw new ConfigError(
+      `promptSizes[0] = ${core} is the prompt core, which holds the ${p.dataset} images as the dataset's transform gives ` +
+        `them: ${side.join('×')} px. Set promptSizes[0] to ${side[0]} (the canvas, the last size, may grow), or use ` +
+        `models trained on ${core}-px images with a transform that gives them.`,
+      { field: 'promptSizes', value: core, imageSize: side, dataset: p.dataset },
+    );
+  }
+}
+
+/**
  * Builds a {@link KiopContext} from frozen models, their datasets and a config: the nested prompt
  * (`promptSizes`), the random label mapping(s) (disjoint slices for several sources), CMI synthesizers, test
  * sets, the real host stream (KiOP-B) and the bank augmentations. Returns a `dispose` for what it created.
@@ -74,6 +99,7 @@ function realStream(p: KiopParticipant, config: KiopConfig, role: string, seedOf
 export function createKiopContext(input: KiopPipelineInput): { ctx: KiopContext; dispose(): void } {
   const { config, host, sources } = input;
   const imageSize = config.promptSizes[0]!;
+  checkCoreSize(imageSize, [host, ...sources]);
   const rng = Rng.fromSeed(config.seed);
   const prompt = new SegmentedPrompt({ sizes: config.promptSizes, channels: host.model.inputChannels });
   const mappings = createLabelMappings(

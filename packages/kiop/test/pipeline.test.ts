@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '@promptkd/core';
 import { loadDataset, takePerClass, type ImageDataset } from '@promptkd/datasets/node';
 import { CmiGenerator, bnOverrideTensors, createModel, type FunctionalClassifier } from '@promptkd/models';
 import {
@@ -217,5 +218,32 @@ describe('synthesis.colour', () => {
       source.dispose();
       expect(tf.memory().numTensors).toBe(before);
     }
+  });
+});
+
+describe('promptSizes[0] (the prompt core)', () => {
+  it('must be the size the datasets’ transform gives: a core of 40 for 32-px images is refused before any work', () => {
+    const before = tf.memory().numTensors;
+    const host = net(10, 1);
+    const source = net(10, 2);
+    let generators = 0;
+    const make = (promptSizes: number[]) =>
+      createKiopContext({
+        config: kiopConfigSchema.parse({ ...kiopPresets.smoke, variant: 'kiopB', seed: 1, promptSizes }),
+        host: { dataset: 'mnist', model: host, test: data.mnist!.test, train: data.mnist!.train },
+        sources: [{ dataset: 'fashionMnist', model: source, test: data.fashionMnist!.test }],
+        createGenerator: ({ nz, ngf, imageSize, channels, seed }) => {
+          generators++;
+          return new CmiGenerator({ nz, ngf, imageSize, channels, seed });
+        },
+      });
+    expect(() => make([40, 44, 48])).toThrow(ConfigError);
+    expect(() => make([40, 44, 48])).toThrow(/promptSizes\[0\] = 40 is the prompt core, which holds the mnist images as the dataset's transform gives them: 32×32 px\. Set promptSizes\[0\] to 32/);
+    expect(generators).toBe(0);
+    const { dispose } = make([32, 36, 48]); // the core of the presets: accepted
+    dispose();
+    host.dispose();
+    source.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
