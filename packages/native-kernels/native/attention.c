@@ -207,8 +207,8 @@ CLONES static void attention_head_grad(const float *restrict dout, const float *
 /*
  * The same loops with the head width d a compile-time constant, so that a row's accumulators (d floats: one to four
  * AVX-512 registers) stay in registers. With d a run-time value the compiler kept them on the stack: every
- * multiply-add of the gradient's dK/dV and dQ loops loaded and stored its accumulator (`perf annotate`, heads of 64:
- * the ViT-tiny of the bench). [32, 65, 192] of 3 heads, 2 vCPU AMD EPYC: forward 1593–1665 → 1236–1264 µs, gradient
+ * multiply-add of the gradient's dK/dV and dQ loops loaded and stored its accumulator (`perf annotate` on heads of 64,
+ * the width of the papers' ViT sizes Ti, S and B). [32, 65, 192] of 3 heads, 2 vCPU AMD EPYC: forward 1593–1665 → 1236–1264 µs, gradient
  * 3169–3247 → 2469–2549 µs (scripts/bench/attention-call.ts, old and new addon alternating).
  */
 typedef void (*HeadForward)(const float *restrict, const float *restrict, const float *restrict, float *restrict, float *restrict,
@@ -233,7 +233,7 @@ SPECIALISED_HEAD(16)
 SPECIALISED_HEAD(32)
 SPECIALISED_HEAD(64)
 
-/* Head widths with their own loops (16: the CPU studies' ViTs; 32; 64: the bench's ViT-tiny); others run the generic ones. */
+/* Head widths with their own loops (16: the CPU studies' ViTs; 32; 64: ViT-Ti, -S, -B); others run the generic ones. */
 static const struct {
   int64_t d;
   HeadForward forward;
