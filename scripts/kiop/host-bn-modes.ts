@@ -4,9 +4,11 @@
  * canvas costs from what the BN mode costs. 100 test images per class, the datasets' KiOP test transform.
  * `node --conditions=@promptkd/source --import tsx scripts/kiop/host-bn-modes.ts <host.safetensors> <dataset>`
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import type { ApplyOptions, ClassifierModel } from '@promptkd/core';
 import { evalBatches, kiopTransform } from '@promptkd/datasets';
 import { loadDataset, takePerClass } from '@promptkd/datasets/node';
+import { evaluate } from '@promptkd/models/node';
 import { initBackend } from '@promptkd/tfjs-env';
 import { loadHost } from '@promptkd/serve';
 
@@ -18,16 +20,15 @@ if (!file || !dataset) {
 await initBackend({ backend: 'wasm', native: 'auto', log: () => undefined });
 const host = await loadHost(file);
 const test = takePerClass(await loadDataset(dataset, { split: 'test' }), 100);
+// the host as evaluate() sees it, with its BatchNorm on batch statistics
+const batchStatistics: ClassifierModel = Object.create(host.model, {
+  apply: { value: (x: tf.Tensor4D, options: ApplyOptions = {}) => host.model.apply(x, { ...options, bnStatistics: 'batch' }) },
+});
 const modes = [
-  ['running statistics (batches of 256)', {}, 256],
-  ['batch statistics (batches of 32)', { bnStatistics: 'batch' }, 32],
+  ['running statistics (batches of 256)', host.model, 256],
+  ['batch statistics (batches of 32)', batchStatistics, 32],
 ] as const;
-for (const [label, options, batchSize] of modes) {
-  let correct = 0;
-  for (const { x, y } of evalBatches(test, { batchSize, transform: kiopTransform(dataset, 'test') })) {
-    const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(host.model.apply(x as tf.Tensor4D, { training: false, ...options }).logits, 1), y as tf.Tensor), 'int32')));
-    correct += hits.dataSync()[0]!;
-    tf.dispose([hits, x as tf.Tensor, y as tf.Tensor]);
-  }
-  console.log(`${dataset} host, ${label}: ${((100 * correct) / test.count).toFixed(1)} % of ${test.count}`);
+for (const [label, model, batchSize] of modes) {
+  const { accuracy, examples } = await evaluate(model, evalBatches(test, { batchSize, transform: kiopTransform(dataset, 'test') }));
+  console.log(`${dataset} host, ${label}: ${(100 * accuracy).toFixed(1)} % of ${examples}`);
 }
