@@ -246,6 +246,16 @@ static int specialised_index(int64_t d) {
   return -1;
 }
 
+/* A thread's scratch of n floats inside a parallel region; NULL (and *failed set) when out of memory. */
+static float *thread_scratch(size_t n, int *failed) {
+  float *x = (float *)malloc(sizeof(float) * n);
+  if (!x) {
+#pragma omp atomic write
+    *failed = 1;
+  }
+  return x;
+}
+
 /* v = [N, H, Lq, Lk, D]: N ≥ 0, the rest ≥ 1, H divides D. */
 static int attention_sizes_ok(napi_env env, const int64_t *v, const char *fn) {
   if (v[0] < 0 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[4] % v[1] != 0) {
@@ -279,11 +289,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
-    float *kt = (float *)malloc(sizeof(float) * (size_t)(d * padded(lk)));
-    if (!kt) {
-#pragma omp atomic write
-      failed = 1;
-    }
+    float *kt = thread_scratch((size_t)(d * padded(lk)), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < b; t++) {
       if (!kt) continue;
@@ -318,11 +324,7 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
-    float *ds = (float *)malloc(sizeof(float) * (size_t)(lq * lk + d * padded(lk)));
-    if (!ds) {
-#pragma omp atomic write
-      failed = 1;
-    }
+    float *ds = thread_scratch((size_t)(lq * lk + d * padded(lk)), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < b; t++) {
       if (!ds) continue;
