@@ -27,6 +27,11 @@ function attentionProductFlops(k: KernelRecord, q: number, key: number): number 
   return 2 * (n as number) * (lq as number) * ((k.inputShapes[key] as Shape)[1] as number) * (d as number);
 }
 
+/** 2·rows·in·out summed over a ViT block kernel's weight matrices (its rank-2 inputs). */
+function vitBlockProducts(k: KernelRecord, rows: number): number {
+  return k.inputShapes.filter((s) => s?.length === 2).reduce((a, s) => a + 2 * rows * (s?.[0] as number) * (s?.[1] as number), 0);
+}
+
 /** FLOPs of promptkd's fused kernels that do products (name → rule on input/output shapes). */
 export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {
   // x [M, K] · w [K, N] (+ b)
@@ -35,6 +40,25 @@ export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {
   PromptkdAttention: (k) => 2 * attentionProductFlops(k, 0, 1),
   // inputs dy, q, k, v, p: dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q
   PromptkdAttentionGrad: (k) => 4 * attentionProductFlops(k, 1, 2),
+  // x [N, L, D], the four weight matrices (the rank-2 inputs) and prefix keys and values [N|1, Lp, D] (rank 3, in
+  // pairs): the four products of the N·L rows, and attention's two over L + ΣLp keys
+  PromptkdVitBlock: (k) => {
+    const [n, l, d] = k.inputShapes[0] as [number, number, number];
+    const prefixKeys = k.inputShapes.slice(1).filter((s) => s?.length === 3).reduce((a, s) => a + (s?.[1] as number), 0) / 2;
+    return vitBlockProducts(k, n * l) + 2 * 2 * n * l * (l + prefixKeys) * d;
+  },
+  // outputs [y [N, L, D], qkv, p [N, H, L, Lk], h, u]: the same products
+  PromptkdVitBlockTrain: (k) => {
+    const [n, l, d] = k.outputShapes[0] as [number, number, number];
+    return vitBlockProducts(k, n * l) + 2 * 2 * n * l * ((k.outputShapes[2] as Shape)[3] as number) * d;
+  },
+  // output dx [N, L, D]; the input gradient of each product (the frozen weights take none) and attention's four
+  // gradient products over Lk keys (p [N, H, L, Lk], the one rank-4 input)
+  PromptkdVitBlockGrad: (k) => {
+    const [n, l, d] = k.outputShapes[0] as [number, number, number];
+    const p = k.inputShapes.find((s) => s?.length === 4) as Shape;
+    return vitBlockProducts(k, n * l) + 4 * 2 * n * l * (p[3] as number) * d;
+  },
 };
 
 const RULES: Record<string, (k: KernelRecord) => number> = {

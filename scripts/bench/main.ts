@@ -56,6 +56,8 @@ interface Row {
   flopsRule?: string;
   stepMs?: number;
   stepRunsMs?: number[];
+  /** Steps per timed run (MIN_RUN_MS): each of `stepRunsMs` is a run's time per step. */
+  stepsPerRun?: number;
   forwardMs?: number;
   gflops?: number;
   /** GFLOP/s of the large matmul on the same backend/variant, and this row's share of it. */
@@ -82,6 +84,8 @@ interface TorchWorkload {
   batch: number;
   step_ms: number;
   step_runs_ms: number[];
+  /** Steps per timed run (as ours). */
+  steps_per_run?: number;
   rss_peak_mib?: number;
   params_trainable: number;
   params_frozen: number;
@@ -137,7 +141,15 @@ function useVariant(variant: Variant, addon: NativeKernelsAddon | undefined, def
 }
 
 /** A reference step to alternate with ours (PyTorch's, timed in its own process); returns its milliseconds. */
-type Partner = () => Promise<number>;
+/** One run of the reference: `steps` steps in a row; milliseconds per step. */
+type Partner = (steps?: number) => Promise<number>;
+
+/**
+ * A timed run lasts at least this long: a shorter step runs k times in a row per run, on both sides, and the run's
+ * time per step is what counts. A single step of a few ms shares its run with whatever the other process's threads
+ * and V8's collector happen to do in those ms (the KDP step: single steps of 13–48 ms for a median of 21).
+ */
+const MIN_RUN_MS = 300;
 
 /** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend (and the partner's times, if any). */
 async function timeMatmul(n: number, runs: number, partner?: Partner): Promise<{ ms: number; runsMs: number[]; gflops: number; partnerRuns?: number[] }> {
@@ -179,13 +191,19 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
   try {
     for (let i = 0; i < warmup; i++) step();
     if (partner) for (let i = 0; i < warmup; i++) await partner();
+    const k = warmup > 0 ? Math.min(20, Math.max(1, Math.ceil(MIN_RUN_MS / timeIt(step, 1, 0)[0]!))) : 1;
+    row.stepsPerRun = k;
+    const run = (): void => {
+      for (let i = 0; i < k; i++) step();
+    };
     const before = tf.memory().numTensors;
     meter?.reset();
     let times: number[];
-    if (partner) ({ ours: times, partner: row.partnerRuns } = await timePaired(step, partner, runs, 0));
-    else times = timeIt(step, runs, 0);
+    if (partner) ({ ours: times, partner: row.partnerRuns } = await timePaired(run, () => partner(k), runs, 0));
+    else times = timeIt(run, runs, 0);
+    times = times.map((t) => t / k);
     // Without a warm-up the first step creates the optimizer's slots, which is not a leak: only count after one.
-    if (warmup > 0) row.leakedTensorsPerStep = (tf.memory().numTensors - before) / runs;
+    if (warmup > 0) row.leakedTensorsPerStep = (tf.memory().numTensors - before) / (runs * k);
     row.stepRunsMs = times.map((t) => Math.round(t));
     row.stepMs = median(times);
     row.gflops = flops.step / row.stepMs / 1e6;
@@ -213,7 +231,9 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
 const fmtMs = (ms?: number): string => (ms === undefined ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 const fmtG = (g?: number): string => (g === undefined ? '–' : g.toFixed(g < 1 ? 3 : 1));
 const fmtRuns = (r: Row): string =>
-  r.stepMs === undefined ? '–' : `${fmtMs(r.stepMs)}${r.stepRunsMs && r.stepRunsMs.length > 1 ? ` (${r.stepRunsMs.map((t) => Math.round(t)).join(', ')})` : ''}`;
+  r.stepMs === undefined
+    ? '–'
+    : `${fmtMs(r.stepMs)}${r.stepRunsMs && r.stepRunsMs.length > 1 ? ` (${r.stepRunsMs.map((t) => Math.round(t)).join(', ')})` : ''}${r.stepsPerRun && r.stepsPerRun > 1 ? `, runs of ${r.stepsPerRun}` : ''}`;
 const fmtMiB = (m?: number): string => (m === undefined ? '–' : m >= 1024 ? `${(m / 1024).toFixed(2)} Gi` : m.toFixed(0));
 /** `tensors / heap / RSS` for ours (heap only on wasm), `RSS` for PyTorch. */
 const fmtMemory = (r: Row): string =>
@@ -408,8 +428,8 @@ export async function main(argv: string[]): Promise<void> {
           if (pairing) {
             try {
               setup = await server.setup(name, { batch, spec: m.torchSpec });
-              partner = async () => {
-                const r = await server.step();
+              partner = async (steps) => {
+                const r = await server.step(steps);
                 losses.push(r.loss);
                 return r.ms;
               };
@@ -421,7 +441,7 @@ export async function main(argv: string[]): Promise<void> {
           Object.assign(row, timed);
           if (server && paired && setup && partnerRuns) {
             const mem = await server.memory();
-            paired.models[name] = { ...(setup as TorchWorkload), step_ms: median(partnerRuns), step_runs_ms: partnerRuns, rss_peak_mib: mem.rss_peak_mib, loss: losses.at(-1) ?? NaN };
+            paired.models[name] = { ...(setup as TorchWorkload), step_ms: median(partnerRuns), step_runs_ms: partnerRuns, steps_per_run: timed.stepsPerRun, rss_peak_mib: mem.rss_peak_mib, loss: losses.at(-1) ?? NaN };
           }
           if (peak && row.gflops) row.pctPeak = (100 * row.gflops) / peak;
           console.log(`  step ${fmtRuns(row)}, ${fmtG(row.gflops)} GFLOP/s, loss ${row.loss?.toPrecision(4)}`);
@@ -600,6 +620,7 @@ function mergeTorch(rows: Row[], t: TorchResult, models: readonly string[]): voi
       flopsRule: tw.flops_rule,
       stepMs: tw.step_ms,
       stepRunsMs: tw.step_runs_ms.map((x) => Math.round(x)),
+      ...(tw.steps_per_run ? { stepsPerRun: tw.steps_per_run } : {}),
       ...(tw.rss_peak_mib !== undefined ? { rssPeakMiB: tw.rss_peak_mib } : {}),
       gflops,
       ...(t.peak ? { pctPeak: (100 * gflops) / t.peak.gflops } : {}),

@@ -53,9 +53,9 @@ export class TorchServer {
     return this.request<TorchSetup>({ op: 'setup', model, batch: opts.batch ?? null, n: opts.n, spec: opts.spec ?? null });
   }
 
-  /** Runs one step of the current workload; its milliseconds (timed in Python) and loss. */
-  step(): Promise<{ ms: number; loss: number | null }> {
-    return this.request({ op: 'step' });
+  /** Runs `steps` steps of the current workload in a row; milliseconds per step (timed in Python) and the last loss. */
+  step(steps = 1): Promise<{ ms: number; loss: number | null }> {
+    return this.request({ op: 'step', steps });
   }
 
   /** PyTorch's RSS high-water mark (MiB) since the last `setup` (which resets it on Linux). */

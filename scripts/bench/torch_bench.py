@@ -17,7 +17,7 @@ can alternate our steps with PyTorch's (both then see the same machine load):
                                                    -> the workload's fields above without the times (`spec`: a
                                                       study workload's shapes from models.ts, see study_workload)
   {"op": "setup", "model": "matmul", "n": n}       -> {"n": n}
-  {"op": "step"}                                   -> {"ms": time of one step (or matmul), "loss": ...}
+  {"op": "step", "steps": k (default 1)}         -> {"ms": time per step of k in a row (or matmul), "loss": ...}
   {"op": "memory"}                                 -> {"rss_peak_mib": RSS high-water mark since the setup}
   {"op": "quit"}
 Called by `npm run bench` when `import torch` works; see scripts/bench/README.md.
@@ -788,9 +788,11 @@ def serve():
                         "flops_rule": w.flops_rule,
                     }
             elif req["op"] == "step":
+                steps = int(req.get("steps", 1))
                 t0 = time.perf_counter()
-                loss = current()
-                res = {"ms": (time.perf_counter() - t0) * 1000, "loss": loss}
+                for _ in range(steps):
+                    loss = current()
+                res = {"ms": (time.perf_counter() - t0) * 1000 / steps, "loss": loss}
             else:
                 res = {"error": f"unknown op {req['op']}"}
         except Exception as e:  # report and keep serving

@@ -15,6 +15,8 @@ export interface PromptedForwardOptions {
   readonly appendPrefixes?: ReadonlyArray<PrefixKV | undefined>;
   /** Return each block's output (feature distillation). */
   readonly blockOutputs?: boolean;
+  /** No gradient will be taken through this forward (a frozen teacher, evaluation): see `PromptableForwardOptions`. */
+  readonly noGrad?: boolean;
 }
 
 /** Outputs of {@link PromptedClassifier.forward}. */
@@ -60,6 +62,7 @@ export class PromptedClassifier implements Learner {
       prefixes,
       ...(options.extraTokens ? { extraTokens: options.extraTokens } : {}),
       ...(options.blockOutputs ? { blockOutputs: true } : {}),
+      ...(options.noGrad ? { noGrad: true } : {}),
     });
     const [n, , d] = out.tokens.shape;
     const cls = tf.reshape(tf.slice(out.tokens, [0, 0, 0], [n, 1, d]), [n, d]) as tf.Tensor2D;
@@ -81,7 +84,7 @@ export class PromptedClassifier implements Learner {
 
   predict(x: tf.Tensor4D, query: tf.Tensor2D, hi: number): tf.Tensor2D {
     return tf.tidy(() => {
-      const { logits } = this.forward(x, query, { training: false });
+      const { logits } = this.forward(x, query, { training: false, noGrad: true });
       return tf.slice(logits, [0, 0], [logits.shape[0], hi]);
     });
   }

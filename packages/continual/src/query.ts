@@ -14,7 +14,7 @@ export type QueryFunction = (x: tf.Tensor4D) => tf.Tensor2D;
 export function clsQueryFunction(queryVit: PromptableViT): QueryFunction {
   return (x) =>
     tf.tidy(() => {
-      const { tokens } = queryVit.forward(x);
+      const { tokens } = queryVit.forward(x, { noGrad: true });
       const [n, , d] = tokens.shape;
       return stopGradient(tf.reshape(tf.slice(tokens, [0, 0, 0], [n, 1, d]), [n, d])) as tf.Tensor2D;
     });

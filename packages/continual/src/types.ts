@@ -30,6 +30,11 @@ export interface PromptableForwardOptions {
   readonly extraTokens?: tf.Tensor3D;
   /** Also return every block's output (before the final norm). */
   readonly blockOutputs?: boolean;
+  /**
+   * No gradient will be taken through this forward (a frozen teacher, evaluation): the backbone may run each block as
+   * one fused kernel (`noGrad` of `@promptkd/models`' ViT).
+   */
+  readonly noGrad?: boolean;
 }
 
 /** Result of a prompted ViT forward pass. */

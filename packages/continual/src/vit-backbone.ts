@@ -20,6 +20,7 @@ export function fromVisionTransformer(vit: VisionTransformer): PromptableViT {
         ...(options.prefixes ? { prefixes: options.prefixes } : {}),
         ...(options.extraTokens ? { extraTokens: options.extraTokens } : {}),
         taps: options.blockOutputs ? ['tokens', ...blockTaps] : ['tokens'],
+        ...(options.noGrad ? { noGrad: true } : {}),
       });
       out.logits.dispose();
       const tokens = out.taps.tokens as tf.Tensor3D;

@@ -11,6 +11,7 @@ export * from './channel-affine.js';
 export * from './batch-norm-training.js';
 export * from './scaled-dot-attention.js';
 export * from './linear.js';
+export * from './vit-block.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

@@ -12,7 +12,7 @@ export interface TeacherSource {
 /** z^T on the current task's columns for a batch, eval mode, detached: `[N, hi − lo]`. */
 export function teacherTaskLogits(teacher: PromptedClassifier, x: tf.Tensor4D, query: tf.Tensor2D, ctx: TaskContext): tf.Tensor2D {
   return tf.tidy(() => {
-    const { logits } = teacher.forward(x, query, { training: false });
+    const { logits } = teacher.forward(x, query, { training: false, noGrad: true });
     return stopGradient(tf.slice(logits, [0, ctx.lo], [logits.shape[0], ctx.hi - ctx.lo]));
   });
 }
@@ -32,7 +32,7 @@ export class LiveTeacher implements TeacherSource {
     const cached = need === 'none' ? this.cachedLogits?.(ctx.task) : undefined;
     if (cached) return { logits: tf.gather(cached, tf.tensor1d(batch.indices, 'int32')) };
     if (need === 'none') return { logits: teacherTaskLogits(this.teacher, batch.x, batch.query, ctx) };
-    const out = this.teacher.forward(batch.x, batch.query, { training: false, blockOutputs: true });
+    const out = this.teacher.forward(batch.x, batch.query, { training: false, blockOutputs: true, noGrad: true });
     const blocks = (out.blocks ?? []).map((b) => stopGradient(b));
     const logits = stopGradient(tf.slice(out.logits, [0, ctx.lo], [out.logits.shape[0], ctx.hi - ctx.lo]));
     return need === 'last' ? { logits, last: blocks[blocks.length - 1] as tf.Tensor3D } : { logits, last: blocks[blocks.length - 1] as tf.Tensor3D, blocks };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng, ShapeError, linear, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
+import { ConfigError, Rng, ShapeError, fusedVitBlock, linear, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { LayerNorm, Linear, gelu, tap, type ForwardContext } from './layers.js';
 import { init } from './param-store.js';
@@ -30,6 +30,12 @@ export interface VitApplyOptions extends ApplyOptions {
    * (KDP's KD token, DeiT's distillation token). Their final normed outputs are the `extra` tap.
    */
   readonly extraTokens?: tf.Tensor;
+  /**
+   * No gradient will be taken through this forward (a frozen teacher, evaluation, cached logits): each block runs as
+   * one fused kernel where the backend has it (`fusedVitBlock` of `@promptkd/core`; the native kernels on wasm), the
+   * same values to rounding. A gradient asked for through such a forward fails with a ConfigError.
+   */
+  readonly noGrad?: boolean;
 }
 
 /** Config of {@link VisionTransformer} (timm `VisionTransformer`). */
@@ -70,6 +76,21 @@ function forBatch(t: tf.Tensor, n: number): tf.Tensor3D {
   return tf.tile(u, [n, 1, 1]);
 }
 
+/** Prefix keys and values must be `[N|1, Lp, D]` with the same Lp, for a batch of N. */
+function checkPrefix(prefix: BlockPrefix | undefined, d: number, n: number): void {
+  for (const p of [prefix?.prepend, prefix?.append]) {
+    if (p && (p.key.rank !== 3 || p.key.shape[2] !== d || p.value.rank !== 3 || p.value.shape[2] !== d || p.key.shape[1] !== p.value.shape[1])) {
+      throw new ShapeError(
+        `Prefix key/value must be [N, Lp, ${d}] with equal Lp; got key [${p.key.shape.join(', ')}], value [${p.value.shape.join(', ')}].`,
+        { key: p.key.shape, value: p.value.shape },
+      );
+    }
+    for (const t of p ? [p.key, p.value] : []) {
+      if (t.shape[0] !== n && t.shape[0] !== 1) throw new ShapeError(`Prefix/extra tokens have batch ${t.shape[0]}, expected ${n} or 1.`, { actual: t.shape });
+    }
+  }
+}
+
 /**
  * timm multi-head self-attention with optional prefix tuning:
  * `softmax(q·[P_K^pre; K; P_K^app]ᵀ·d_h^-½)·[P_V^pre; V; P_V^app]`, then the output projection.
@@ -81,14 +102,7 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   const [n, l, d] = x.shape;
   if (d % heads !== 0) throw new ConfigError(`Width ${d} is not divisible by ${heads} heads.`, { field: 'heads' });
   const dh = d / heads;
-  for (const p of [prefix?.prepend, prefix?.append]) {
-    if (p && (p.key.rank !== 3 || p.key.shape[2] !== d || p.value.rank !== 3 || p.value.shape[2] !== d || p.key.shape[1] !== p.value.shape[1])) {
-      throw new ShapeError(
-        `Prefix key/value must be [N, Lp, ${d}] with equal Lp; got key [${p.key.shape.join(', ')}], value [${p.value.shape.join(', ')}].`,
-        { key: p.key.shape, value: p.value.shape },
-      );
-    }
-  }
+  checkPrefix(prefix, d, n);
   const qkv = linear(tf.reshape(x, [n * l, d]), w.qkvWeight, w.qkvBias);
   // [N·L, 3D] → q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
   const [q, k0, v0] = tf.split(tf.reshape(qkv, [n, l, 3 * d]), 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
@@ -221,7 +235,29 @@ export class VisionTransformer extends FunctionalClassifier {
     return tf.reshape(emb, [n, gh * gw, this.dim]);
   }
 
-  private block(b: Block, x: tf.Tensor3D, prefix: BlockPrefix | undefined): tf.Tensor3D {
+  /**
+   * The block as one fused kernel, or undefined where the backend lacks it: with no gradient (`noGrad`), or
+   * differentiable wrt its input and prefixes when every weight of the block is frozen (prompt tuning).
+   */
+  private fusedBlock(b: Block, x: tf.Tensor3D, prefix: BlockPrefix | undefined, noGrad: boolean): tf.Tensor3D | undefined {
+    const weights = [b.norm1.weight, b.norm1.bias, b.qkv.weight, b.qkv.bias, b.proj.weight, b.proj.bias, b.norm2.weight, b.norm2.bias, b.fc1.weight, b.fc1.bias, b.fc2.weight, b.fc2.bias];
+    if (!noGrad && weights.some((v) => v?.trainable)) return undefined;
+    checkPrefix(prefix, this.dim, x.shape[0]);
+    // the kernel takes one batch size per prefix (N or 1); keys and values given differently are composed
+    if ([prefix?.prepend, prefix?.append].some((p) => p && p.key.shape[0] !== p.value.shape[0])) return undefined;
+    const w = {
+      ln1Gamma: b.norm1.weight, ln1Beta: b.norm1.bias, qkvWeight: b.qkv.weight, qkvBias: b.qkv.bias, projWeight: b.proj.weight, projBias: b.proj.bias,
+      ln2Gamma: b.norm2.weight, ln2Beta: b.norm2.bias, fc1Weight: b.fc1.weight, fc1Bias: b.fc1.bias, fc2Weight: b.fc2.weight, fc2Bias: b.fc2.bias,
+    };
+    const p = {
+      prependKey: prefix?.prepend?.key, prependValue: prefix?.prepend?.value, appendKey: prefix?.append?.key, appendValue: prefix?.append?.value,
+    };
+    return fusedVitBlock(x, w, this.heads, b.norm1.eps, p, !noGrad);
+  }
+
+  private block(b: Block, x: tf.Tensor3D, prefix: BlockPrefix | undefined, noGrad: boolean): tf.Tensor3D {
+    const fused = this.fusedBlock(b, x, prefix, noGrad);
+    if (fused) return fused;
     const a = multiHeadAttention(b.norm1.apply(x), {
       qkvWeight: b.qkv.weight as tf.Tensor2D,
       qkvBias: b.qkv.bias as tf.Tensor1D | undefined,
@@ -257,7 +293,7 @@ export class VisionTransformer extends FunctionalClassifier {
     let h: tf.Tensor3D = tf.concat(seq, 1);
     const prefixes = options.prefixes as Readonly<Record<number, BlockPrefix | undefined>> | undefined;
     this.blocks.forEach((b, i) => {
-      h = this.block(b, h, prefixes?.[i]);
+      h = this.block(b, h, prefixes?.[i], options.noGrad === true);
       tap(ctx, `blocks.${i}`, h);
     });
     const tokens = this.norm.apply(h);

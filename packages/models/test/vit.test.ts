@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ShapeError, disposeAll } from '@promptkd/core';
+import { ConfigError, ShapeError, VIT_BLOCK_GRAD_KERNEL, VIT_BLOCK_KERNEL, VIT_BLOCK_TRAIN_KERNEL, disposeAll, hasFusedKernels } from '@promptkd/core';
 import { VisionTransformer, deserializeModel, multiHeadAttention, vitPresets } from '@promptkd/models';
 import { expectClose, expectNoTensorLeak, readFixture } from '@promptkd/testing';
 import { fixtureBytes, flat, nhwc } from './helpers.js';
@@ -161,3 +161,56 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
   return d;
 }
+
+// With the native kernels (the suite's second pass, PROMPTKD_NATIVE=1) a frozen ViT runs each block as one kernel.
+const blockKernels = [VIT_BLOCK_KERNEL, VIT_BLOCK_TRAIN_KERNEL, VIT_BLOCK_GRAD_KERNEL];
+describe.skipIf(!hasFusedKernels(...blockKernels))('ViT blocks as one kernel (native kernels active)', () => {
+  const n = 5;
+  const build = () => new VisionTransformer({ imageSize: 16, patchSize: 4, dim: 24, depth: 2, heads: 3, mlpRatio: 2, numClasses: 5, seed: 3 });
+  const inputs = () => [tf.randomNormal([n, 2, 24], 0, 1, 'float32', 1), tf.randomNormal([n, 2, 24], 0, 1, 'float32', 2),
+    tf.randomNormal([1, 3, 24], 0, 1, 'float32', 3), tf.randomNormal([1, 3, 24], 0, 1, 'float32', 4), tf.randomNormal([1, 1, 24], 0, 1, 'float32', 5)];
+  /** Logits and Σ r·tokens' gradients wrt the prefixes and the extra token; the kernels the pass ran. */
+  const run = async (vit: VisionTransformer, x: tf.Tensor4D, ps: tf.Tensor[], noGrad: boolean) => {
+    const apply = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) =>
+      vit.apply(x, { prefixes: [{ prepend: { key: a, value: b } }, { prepend: { key: a, value: b }, append: { key: c, value: d } }], extraTokens: e, taps: ['tokens'], noGrad });
+    let out: { logits: Float32Array; grads: Float32Array[] } | undefined;
+    const prof = await tf.profile(() => {
+      out = tf.tidy(() => {
+        const logits = apply(...(ps as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])).logits.dataSync() as Float32Array;
+        if (noGrad) return { logits, grads: [] };
+        const f = (...a: tf.Tensor[]) => tf.sum(tf.mul(apply(...(a as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])).taps.tokens as tf.Tensor, 0.1));
+        return { logits, grads: tf.grads(f)(ps).map((g) => g.dataSync() as Float32Array) };
+      });
+    });
+    return { ...(out as NonNullable<typeof out>), kernels: new Set(prof.kernels.map((k) => k.name)) };
+  };
+
+  it('a noGrad forward and the gradients through a frozen ViT equal the composition; a trainable ViT composes', async () => {
+    const vit = build();
+    const x = tf.randomUniform([n, 16, 16, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const ps = inputs();
+    const before = tf.memory().numTensors;
+    const composed = await run(vit, x, ps, false);
+    expect(blockKernels.some((k) => composed.kernels.has(k)), 'trainable ViT: composition').toBe(false);
+    const alone = await run(vit, x, ps, true);
+    expect(alone.kernels.has(VIT_BLOCK_KERNEL)).toBe(true);
+    vit.setTrainable(false);
+    const frozen = await run(vit, x, ps, false);
+    expect(frozen.kernels.has(VIT_BLOCK_TRAIN_KERNEL) && frozen.kernels.has(VIT_BLOCK_GRAD_KERNEL)).toBe(true);
+    expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+    expectClose(alone.logits, composed.logits, { rtol: 1e-4, atol: 1e-5, label: 'noGrad logits' });
+    expectClose(frozen.logits, composed.logits, { rtol: 1e-4, atol: 1e-5, label: 'frozen logits' });
+    composed.grads.forEach((g, i) => expectClose(frozen.grads[i] as Float32Array, g, { rtol: 1e-4, atol: 1e-5, label: `gradient ${i}` }));
+    tf.dispose([x, ...ps]);
+    vit.dispose();
+  });
+
+  it('refuses a gradient through a noGrad forward with a ConfigError', () => {
+    const vit = build();
+    const x = tf.randomUniform([2, 16, 16, 3]) as tf.Tensor4D;
+    const e = tf.zeros([1, 1, 24]);
+    expect(() => tf.grad((t: tf.Tensor) => tf.sum(vit.apply(x, { extraTokens: t, noGrad: true }).logits))(e)).toThrow(ConfigError);
+    tf.dispose([x, e]);
+    vit.dispose();
+  });
+});

@@ -246,6 +246,25 @@ static int specialised_index(int64_t d) {
   return -1;
 }
 
+/* One head's forward for the other kernels of the addon (transformer_block.c): the specialised loops where d has them. */
+void promptkd_attention_head(const float *q, const float *k, const float *v, float *o, float *p, float *kt, int64_t lq, int64_t lk, int64_t d, int64_t s,
+                             float scale) {
+  const int sp = specialised_index(d);
+  if (sp >= 0) SPECIALISED[sp].forward(q, k, v, o, p, kt, lq, lk, s, scale);
+  else attention_head(q, k, v, o, p, kt, lq, lk, d, s, scale);
+}
+
+/* One head's gradient for transformer_block.c (as attention_grad's work item). */
+void promptkd_attention_head_grad(const float *dout, const float *q, const float *k, const float *v, const float *p, float *dq, float *dk, float *dv, float *ds,
+                                  float *vt, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale) {
+  const int sp = specialised_index(d);
+  if (sp >= 0) SPECIALISED[sp].backward(dout, q, k, v, p, dq, dk, dv, ds, vt, lq, lk, s, scale);
+  else attention_head_grad(dout, q, k, v, p, dq, dk, dv, ds, vt, lq, lk, d, s, scale);
+}
+
+/* Floats of the Kᵀ scratch promptkd_attention_head needs for a head of width d and lk keys. */
+int64_t promptkd_attention_head_scratch(int64_t lk, int64_t d) { return d * padded(lk); }
+
 /* A thread's scratch of n floats inside a parallel region; NULL (and *failed set) when out of memory. */
 static float *thread_scratch(size_t n, int *failed) {
   float *x = (float *)malloc(sizeof(float) * n);

@@ -160,6 +160,15 @@ CLONES static void ln_rows(const float *x, const float *g, const float *b, float
   }
 }
 
+/* For the other kernels of the addon (transformer_block.c): layer norm over rows and exact GELU, on this thread. */
+void promptkd_layer_norm_rows(const float *x, const float *g, const float *b, float *y, int64_t rows, int64_t C, float eps) {
+  ln_rows(x, g, b, y, rows, C, eps);
+}
+
+void promptkd_gelu_rows(const float *x, float *y, int64_t n) { gelu_run(x, y, n); }
+
+void promptkd_gelu_grad_rows(const float *dy, const float *x, float *dx, int64_t n) { gelu_grad_run(dy, x, dx, n); }
+
 /*
  * Rows [0, rows) of the backward pass: dx, and this block's partial dγ = Σ dy·x̂, dβ = Σ dy (pg, pb, length C).
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ, x̂ = (x − μ)·rstd.
@@ -185,6 +194,11 @@ CLONES static void ln_grad_rows(const float *dy, const float *x, const float *ga
       dxr[c] = rs * (dyr[c] * gam[c] - mg - xh * mgx);
     }
   }
+}
+
+/* dx of layer norm over rows, on this thread (transformer_block.c); pg, pb: scratch of C floats each. */
+void promptkd_layer_norm_grad_rows(const float *dy, const float *x, const float *gam, float *dx, float *pg, float *pb, int64_t rows, int64_t C, float eps) {
+  ln_grad_rows(dy, x, gam, dx, pg, pb, rows, C, eps);
 }
 
 /* layerNorm(heap, rows, C, xOff, gammaOff, betaOff, yOff, eps): y = (x − μ)/√(σ² + ε)·γ + β over the last axis. */

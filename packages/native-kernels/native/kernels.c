@@ -74,6 +74,17 @@ static void sgemm_rm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alph
   promptkd_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/*
+ * Row-major C = alpha·op(A)·op(B) + beta·C on the calling thread, for work items inside a parallel region
+ * (transformer_block.c): oneDNN's SGEMM (engine oneDNN) or the built-in one — never OpenBLAS, whose pthread build would
+ * start threads of its own under OpenMP's.
+ */
+void promptkd_thread_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                           float beta, float *c, int64_t ldc) {
+  if (use_onednn && promptkd_onednn_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+  promptkd_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 /* Threads of one SGEMM call (OpenBLAS's and the built-in one's). */
 static int blas_threads(void) {
 #ifdef PROMPTKD_HAVE_OPENBLAS
@@ -505,6 +516,8 @@ napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
 napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
 /* Defined in attention.c: scaled dot-product attention, forward and backward. */
 napi_value promptkd_register_attention(napi_env env, napi_value exports);
+/* Defined in transformer_block.c: a pre-norm ViT block forward in one call. */
+napi_value promptkd_register_transformer_block(napi_env env, napi_value exports);
 /* Defined in channel_affine.c: the per-channel affine map (eval-mode batch norm, optionally ReLU'd) and its gradient. */
 napi_value promptkd_register_channel_affine(napi_env env, napi_value exports);
 
@@ -528,6 +541,7 @@ static napi_value init(napi_env env, napi_value exports) {
   promptkd_register_pooling(env, exports);
   promptkd_register_optimizers(env, exports);
   promptkd_register_attention(env, exports);
+  promptkd_register_transformer_block(env, exports);
   promptkd_register_channel_affine(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }
