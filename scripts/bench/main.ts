@@ -2,6 +2,7 @@
  * `npm run bench`: training-step benchmarks of promptkd's TensorFlow.js setup against PyTorch, in one table.
  * See scripts/bench/README.md for the workloads, the FLOP counting and the flags.
  */
+import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
@@ -58,6 +59,8 @@ interface Row {
   stepRunsMs?: number[];
   /** Steps per timed run (MIN_RUN_MS): each of `stepRunsMs` is a run's time per step. */
   stepsPerRun?: number;
+  /** Warm-up steps before the timed runs (`--warmup`, and at least MIN_WARMUP_MS of them). */
+  warmupSteps?: number;
   forwardMs?: number;
   gflops?: number;
   /** GFLOP/s of the large matmul on the same backend/variant, and this row's share of it. */
@@ -151,6 +154,13 @@ type Partner = (steps?: number) => Promise<number>;
  */
 const MIN_RUN_MS = 300;
 
+/**
+ * Warm-up lasts at least this long as well as `--warmup` steps (both sides run the same number of steps): V8 compiles
+ * tfjs's paths over the first hundred-odd steps of a workload of many small kernels (the KDP step fell from 22 to 12 ms
+ * per step over its first 150 steps), so one warm-up step measured the compiler, not the step.
+ */
+const MIN_WARMUP_MS = 3000;
+
 /** Median milliseconds and GFLOP/s of an n×n·n×n matmul on the active backend (and the partner's times, if any). */
 async function timeMatmul(n: number, runs: number, partner?: Partner): Promise<{ ms: number; runsMs: number[]; gflops: number; partnerRuns?: number[] }> {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1) as tf.Tensor2D;
@@ -189,8 +199,14 @@ async function benchModel(m: BenchModel, flops: Flops, runs: number, warmup: num
     l.dispose();
   };
   try {
-    for (let i = 0; i < warmup; i++) step();
-    if (partner) for (let i = 0; i < warmup; i++) await partner();
+    let warmed = 0;
+    const w0 = performance.now();
+    while (warmed < warmup || (warmup > 0 && performance.now() - w0 < MIN_WARMUP_MS)) {
+      step();
+      warmed++;
+    }
+    if (partner && warmed > 0) await partner(warmed);
+    row.warmupSteps = warmed;
     const k = warmup > 0 ? Math.min(20, Math.max(1, Math.ceil(MIN_RUN_MS / timeIt(step, 1, 0)[0]!))) : 1;
     row.stepsPerRun = k;
     const run = (): void => {
@@ -661,7 +677,7 @@ function printTable(rows: Row[], models: readonly string[], runs: number, warmup
     ]);
   }
   console.log(
-    `\nstep = forward + backward + optimizer (FLOPs per workload: scripts/bench/README.md); median of ${runs} runs after ${warmup} warm-up ` +
+    `\nstep = forward + backward + optimizer (FLOPs per workload: scripts/bench/README.md); median of ${runs} runs after ${warmup} warm-up (and at least ${MIN_WARMUP_MS / 1000} s of them) ` +
       `(cpu backend: ${cpuRuns} run, no warm-up); % of matmul peak = GFLOP/s ÷ the matmul row of the same backend/variant`,
   );
   console.log(t.toString());

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from './stop-gradient.js';
 import * as z from 'zod';
-import { ConfigError, Rng, type TaskContext } from '@promptkd/core';
+import { ConfigError, Rng, codaAttention, type TaskContext } from '@promptkd/core';
 import { blockIndices, evenLength, positiveInt } from './method-config.js';
 import { splitPrefix } from './prefix-tuning.js';
 import { uniqueName } from './prompt-init.js';
-import { l2Normalize } from './similarity.js';
 import type { ClPromptMethod, PrefixKV, PromptSelection, SelectOptions } from './types.js';
 
 /** Schema of the CODA-Prompt hyper-parameters (validated when the registry creates the method). */
@@ -176,12 +175,8 @@ export class CodaPrompt implements ClPromptMethod {
       const k = rowsOf(K);
       const a = rowsOf(A);
       const p = rowsOf(P);
-      // α_{n,k} = <q_n ⊙ A_k, K̂_k> / max(‖q_n ⊙ A_k‖, eps)
-      const kHat = l2Normalize(k);
-      const num = tf.matMul(q, tf.transpose(tf.mul(a, kHat)));
-      const den = tf.maximum(tf.sqrt(tf.matMul(tf.square(q), tf.transpose(tf.square(a)))), 1e-12);
-      const alpha = tf.div(num, den); // [N, f]
-      const prompt = tf.reshape(tf.matMul(alpha, p), [n, len, d]) as tf.Tensor3D;
+      // α_{n,k} = <q_n ⊙ A_k, K̂_k> / max(‖q_n ⊙ A_k‖, eps), prompt_n = Σ_k α_{n,k} P_k (one fused kernel where the backend has it)
+      const prompt = tf.reshape(codaAttention(q, k, a, p), [n, len, d]) as tf.Tensor3D;
       prefixes[l] = splitPrefix(prompt);
       if (options.training && orthoMu > 0) {
         const term = tf.mul(tf.addN([orthoPenalty(k), orthoPenalty(a), orthoPenalty(p)]), orthoMu) as tf.Scalar;

@@ -12,6 +12,7 @@ export * from './batch-norm-training.js';
 export * from './scaled-dot-attention.js';
 export * from './linear.js';
 export * from './vit-block.js';
+export * from './coda-attention.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

@@ -516,7 +516,9 @@ napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports);
 napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
 /* Defined in attention.c: scaled dot-product attention, forward and backward. */
 napi_value promptkd_register_attention(napi_env env, napi_value exports);
-/* Defined in transformer_block.c: a pre-norm ViT block forward in one call. */
+/* Defined in coda_attention.c: CODA-Prompt's prompt from a query, forward and backward. */
+napi_value promptkd_register_coda_attention(napi_env env, napi_value exports);
+/* Defined in transformer_block.c: a frozen pre-norm ViT block, forward and backward. */
 napi_value promptkd_register_transformer_block(napi_env env, napi_value exports);
 /* Defined in channel_affine.c: the per-channel affine map (eval-mode batch norm, optionally ReLU'd) and its gradient. */
 napi_value promptkd_register_channel_affine(napi_env env, napi_value exports);
@@ -542,6 +544,7 @@ static napi_value init(napi_env env, napi_value exports) {
   promptkd_register_optimizers(env, exports);
   promptkd_register_attention(env, exports);
   promptkd_register_transformer_block(env, exports);
+  promptkd_register_coda_attention(env, exports);
   promptkd_register_channel_affine(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }
