@@ -27,6 +27,13 @@ function attentionProductFlops(k: KernelRecord, q: number, key: number): number 
   return 2 * (n as number) * (lq as number) * ((k.inputShapes[key] as Shape)[1] as number) * (d as number);
 }
 
+/** 2·N·M·(dqProducts·Dq + eProducts·E) of the CODA-Prompt kernels (q and p at inputs `first` and `first` + 3). */
+function codaFlops(k: KernelRecord, first: number, dqProducts: number, eProducts: number): number {
+  const [n, dq] = k.inputShapes[first] as [number, number];
+  const [m, e] = k.inputShapes[first + 3] as [number, number];
+  return 2 * n * m * (dqProducts * dq + eProducts * e);
+}
+
 /** 2·rows·in·out summed over a ViT block kernel's weight matrices (its rank-2 inputs). */
 function vitBlockProducts(k: KernelRecord, rows: number): number {
   return k.inputShapes.filter((s) => s?.length === 2).reduce((a, s) => a + 2 * rows * (s?.[0] as number) * (s?.[1] as number), 0);
@@ -40,6 +47,10 @@ export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {
   PromptkdAttention: (k) => 2 * attentionProductFlops(k, 0, 1),
   // inputs dy, q, k, v, p: dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q
   PromptkdAttentionGrad: (k) => 4 * attentionProductFlops(k, 1, 2),
+  // q [N, Dq], k, a [M, Dq], p [M, E]: the products q·(a ⊙ k̂)ᵀ and q²·(a²)ᵀ over Dq, and α·p over M
+  PromptkdCodaAttention: (k) => codaFlops(k, 0, 2, 1),
+  // inputs dy, q, k, a, p: dα = dy·pᵀ and dP = αᵀ·dy over E; G = dnumᵀ·q, H = dSᵀ·q² and dq's two products over Dq
+  PromptkdCodaAttentionGrad: (k) => codaFlops(k, 1, 4, 2),
   // x [N, L, D], the four weight matrices (the rank-2 inputs) and prefix keys and values [N|1, Lp, D] (rank 3, in
   // pairs): the four products of the N·L rows, and attention's two over L + ΣLp keys
   PromptkdVitBlock: (k) => {
