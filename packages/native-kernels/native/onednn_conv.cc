@@ -137,10 +137,20 @@ extern "C" const char *promptkd_onednn_version(void) {
  */
 constexpr int64_t kMinFilterGradPixels = 64;
 
+/*
+ * Input gradients of convolutions with at most this many input channels (an image's first layer) and at least
+ * kMinFewChannelPixels input pixels go to col2im: oneDNN 2.6 spreads their 3-channel output poorly (the KiOP `cpu`
+ * synthesis's 64-px host: dy [32, 64, 64, 32], filters [3, 3, 3, 32], 2 vCPU AMD EPYC: 8.95 ms on oneDNN, 6.35 ms as
+ * col2im with the built-in SGEMM and 5.64 ms with OpenBLAS's), while at 32 px the two were even (1.42 / 1.32 ms).
+ */
+constexpr int64_t kMaxFewChannels = 4;
+constexpr int64_t kMinFewChannelPixels = 64 * 64;
+
 extern "C" int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float *w, float *y, const char **error) {
   Dims d;
   if (!dims_of(g, &d)) return 0;
   if (kind == PROMPTKD_CONV_BACKWARD_FILTER && g[13] * g[14] < kMinFilterGradPixels) return 0;
+  if (kind == PROMPTKD_CONV_BACKWARD_INPUT && g[3] <= kMaxFewChannels && g[1] * g[2] >= kMinFewChannelPixels) return 0;
   try {
     auto &s = runtime();
     Key key;

@@ -19,7 +19,8 @@ const char *promptkd_onednn_version(void);
  * One NHWC convolution with `g` = n, h, w, ci, co, kh, kw, sh, sw, dh, dw, padTop, padLeft, outH, outW and filters
  * [kh, kw, ci, co]. FORWARD: y = conv(x, w). BACKWARD_INPUT: x = dL/dx from w and dy = y. BACKWARD_FILTER:
  * w = dL/dw from x and dy = y. Returns 1 when done, 0 when declined (no oneDNN, or a geometry it is not given),
- * -1 on a oneDNN error with `*error` set. Filter gradients of outputs under 8×8 pixels are declined (im2col is faster).
+ * -1 on a oneDNN error with `*error` set. Filter gradients of outputs under 8×8 pixels and input gradients of at most 4
+ * channels at 64×64 pixels or more are declined (im2col and col2im are faster).
  */
 int promptkd_onednn_conv(int kind, const int64_t *g, float *x, float *w, float *y, const char **error);
 

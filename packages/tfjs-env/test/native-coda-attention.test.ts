@@ -8,7 +8,7 @@ import { nativeBuilt, vals, withNativeKernels, type Vals } from './native-helper
 /** The prompts and the gradients of Σ r·out wrt q, k, a, p on the current backend (fused on wasm, composed on cpu). */
 function valueAndGrads(data: Float32Array[], shapes: number[][]): Vals[] {
   return tf.tidy(() => {
-    const [q, k, a, p, r] = data.map((d, i) => tf.tensor(d, shapes[i] as number[])) as tf.Tensor2D[];
+    const [q, k, a, p, r] = data.map((d, i) => tf.tensor2d(d, shapes[i] as [number, number]));
     const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(codaAttention(...(t as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D])), r as tf.Tensor));
     const inputs = [q, k, a, p] as tf.Tensor[];
     return [vals(codaAttention(q as tf.Tensor2D, k as tf.Tensor2D, a as tf.Tensor2D, p as tf.Tensor2D)), ...tf.grads(f)(inputs).map(vals)];

@@ -166,6 +166,9 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
         [[600, 1100], [600, 1100], 'large, equal'],
         [[600, 1100], [1100], 'large, trailing vector'],
         [[600, 1], [600, 1100], 'large, row broadcast'],
+        [[3, 1, 5], [3, 4, 5], '[A,1,C] op [A,B,C]: once per leading entry'],
+        [[4, 1, 1, 6], [4, 3, 5, 6], '[N,1,1,C] op [N,H,W,C] (the gradient of a per-image mean)'],
+        [[4, 3, 5, 6], [4, 3, 1, 1], '[N,H,W,C] op [N,H,1,1]'],
       ];
       for (const op of OPS) {
         it(op, async () => {
@@ -206,14 +209,15 @@ describe.skipIf(!built)('native element-wise, reduction and layout kernels match
       it('broadcasts the addon does not cover, and int32, fall back with the right result', async () => {
         const a = rand([3, 1, 5]);
         const b = rand([3, 4, 5]);
-        await check('Multiply', { a, b }, {}, '[A,1,C] op [A,B,C]', { native: false });
+        const d = rand([1, 4, 5]);
+        await check('Multiply', { a: d, b: a }, {}, '[1,B,C] op [A,1,C]', { native: false });
         const c = rand([4, 1]);
         await check('Add', { a: b, b: c }, {}, '[A,B,C] op [B,1]', { native: false });
         const i = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
         const three = tf.scalar(3, 'int32');
         await check('Add', { a: i, b: i }, {}, 'int32', { native: false });
         await check('Multiply', { a: i, b: three }, {}, 'int32 scalar', { native: false });
-        tf.dispose([a, b, c, i, three]);
+        tf.dispose([a, b, c, d, i, three]);
         expect(tf.memory().numTensors).toBe(tensorsAtStart);
       });
 

@@ -22,6 +22,8 @@ const CONVS: Array<{ n: number; h: number; w: number; ci: number; co: number; k:
   { n: 2, h: 9, w: 10, ci: 32, co: 48, k: 3, s: 1, pad: 'same' },
   { n: 3, h: 10, w: 9, ci: 64, co: 32, k: 3, s: 2, pad: 'same' },
   { n: 2, h: 6, w: 6, ci: 48, co: 64, k: 1, s: 2, pad: 'valid' },
+  // an image's first layer at 64 px: its input gradient goes to col2im, not oneDNN (onednn_conv.cc)
+  { n: 2, h: 64, w: 64, ci: 3, co: 8, k: 3, s: 1, pad: 'same' },
 ];
 /** 18.9 M multiply-adds, above the size below which oneDNN calls run on one thread (2^24): all threads run it. */
 const LARGE_CONV = { n: 2, h: 16, w: 16, ci: 64, co: 64, k: 3, s: 1, pad: 'same' as Pad };
