@@ -1,6 +1,7 @@
 /**
  * Dev aid: steady-state time of one bench workload's training step, alone in its process (no PyTorch alternating).
- * `node --conditions=@promptkd/source --import tsx scripts/bench/steady-state.ts kdp-cpu-student [steps=60] [warmup=5]`
+ * `node --conditions=@promptkd/source --import tsx scripts/bench/steady-state.ts kdp-cpu-student [steps=60] [warmup=5] [runs=1]`
+ * With `runs` > 1 it prints each run's time per step (`runs` runs of `steps` steps): how the step settles after warm-up.
  * Environment knobs it is meant for: PROMPTKD_ONE_THREAD_MACS, PROMPTKD_NATIVE_THREADS, PROMPTKD_NATIVE_ENGINE.
  */
 import { initBackend } from '@promptkd/tfjs-env';
@@ -20,8 +21,12 @@ const step = (): void => {
   l.dispose();
 };
 for (let i = 0; i < warmup; i++) step();
-const t0 = performance.now();
-for (let i = 0; i < steps; i++) step();
-console.log(`${name}: ${((performance.now() - t0) / steps).toFixed(1)} ms/step over ${steps} steps after ${warmup}`);
+const perRun: string[] = [];
+for (let r = 0; r < Number(process.argv[5] ?? 1); r++) {
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  perRun.push(((performance.now() - t0) / steps).toFixed(1));
+}
+console.log(`${name}: ${perRun.join(', ')} ms/step over ${perRun.length > 1 ? `${perRun.length} runs of ` : ''}${steps} steps after ${warmup}`);
 session.dispose();
 m.dispose();

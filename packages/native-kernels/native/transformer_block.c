@@ -281,6 +281,49 @@ static int64_t chunk_samples(const Block *b) {
   return per < 1 ? 1 : per;
 }
 
+/* A chunk's work: samples [s0, s1) of `b` with a thread's scratch `base` and the call's `ctx`. */
+typedef void (*ChunkFn)(const Block *b, float *base, void *ctx, int64_t s0, int64_t s1);
+
+/* fn over the chunks of whole samples, split over the threads, each thread with a scratch of `floats`; 0 when out of memory. */
+static int over_chunks(const Block *b, int64_t floats, ChunkFn fn, void *ctx) {
+  const int64_t n = b->n, per = chunk_samples(b), chunks = (n + per - 1) / per;
+  int failed = 0;
+#pragma omp parallel if (chunks > 1)
+  {
+    float *base = (float *)malloc(sizeof(float) * (size_t)floats);
+    if (!base) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+      if (!base) continue;
+      fn(b, base, ctx, c * per, c * per + per < n ? c * per + per : n);
+    }
+    free(base);
+  }
+  return !failed;
+}
+
+static void forward_chunk(const Block *b, float *base, void *kept, int64_t s0, int64_t s1) {
+  const Scratch s = scratch_parts(base, b, chunk_samples(b) * b->l);
+  block_chunk(b, &s, (const Kept *)kept, s0, s1);
+}
+
+/* What the backward's chunks share: the kept tensors, dy, dx and the prefix gradients. */
+typedef struct {
+  const Kept *kept;
+  const float *dy;
+  float *dx;
+  const PrefixGrads *pg;
+} GradArgs;
+
+static void grad_chunk(const Block *b, float *base, void *args, int64_t s0, int64_t s1) {
+  const GradArgs *g = (const GradArgs *)args;
+  const GradScratch s = grad_scratch_parts(base, b, chunk_samples(b) * b->l);
+  block_grad_chunk(b, &s, g->kept, g->dy, g->dx, g->pg, s0, s1);
+}
+
 /*
  * vitBlock(heap, N, L, D, H, hidden, Lpre, preBatch, Lapp, appBatch, x, ln1g, ln1b, qkvW, qkvB, projW, projB, ln2g, ln2b,
  * fc1W, fc1B, fc2W, fc2B, preK, preV, appK, appV, y, qkvKept, pKept, hKept, uKept, eps): x and y [N, L, D]; weights
@@ -305,26 +348,8 @@ static napi_value vit_block(napi_env env, napi_callback_info info) {
       !output(env, heap, len, o[18], rows * 3 * dm, !keep, &kept.qkv) || !output(env, heap, len, o[19], n * b.heads * l * keys_of(&b), !keep, &kept.p) ||
       !output(env, heap, len, o[20], rows * dm, !keep, &kept.h) || !output(env, heap, len, o[21], rows * b.hidden, !keep, &kept.u))
     return NULL;
-  if (n == 0) return NULL;
-  const int64_t per = chunk_samples(&b), chunks = (n + per - 1) / per;
-  int failed = 0;
-#pragma omp parallel if (chunks > 1)
-  {
-    float *base = (float *)malloc(sizeof(float) * (size_t)scratch_floats(&b, per * l));
-    if (!base) {
-#pragma omp atomic write
-      failed = 1;
-    }
-    Scratch s = {0};
-    if (base) s = scratch_parts(base, &b, per * l);
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-      if (!base) continue;
-      block_chunk(&b, &s, keep ? &kept : NULL, c * per, c * per + per < n ? c * per + per : n);
-    }
-    free(base);
-  }
-  if (failed) napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the transformer block");
+  if (n > 0 && !over_chunks(&b, scratch_floats(&b, chunk_samples(&b) * l), forward_chunk, keep ? &kept : NULL))
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the transformer block");
   return NULL;
 }
 
@@ -355,26 +380,9 @@ static napi_value vit_block_grad(napi_env env, napi_callback_info info) {
       !output(env, heap, len, o[24], pre, !b.lpre, &pg.prev) || !output(env, heap, len, o[25], app, !b.lapp, &pg.appk) ||
       !output(env, heap, len, o[26], app, !b.lapp, &pg.appv))
     return NULL;
-  if (n == 0) return NULL;
-  const int64_t per = chunk_samples(&b), chunks = (n + per - 1) / per;
-  int failed = 0;
-#pragma omp parallel if (chunks > 1)
-  {
-    float *base = (float *)malloc(sizeof(float) * (size_t)grad_scratch_floats(&b, per * l));
-    if (!base) {
-#pragma omp atomic write
-      failed = 1;
-    }
-    GradScratch s = {0};
-    if (base) s = grad_scratch_parts(base, &b, per * l);
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-      if (!base) continue;
-      block_grad_chunk(&b, &s, &kept, dy, dx, &pg, c * per, c * per + per < n ? c * per + per : n);
-    }
-    free(base);
-  }
-  if (failed) napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the transformer block gradient");
+  GradArgs g = {&kept, dy, dx, &pg};
+  if (n > 0 && !over_chunks(&b, grad_scratch_floats(&b, chunk_samples(&b) * l), grad_chunk, &g))
+    napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory for the transformer block gradient");
   return NULL;
 }
 

@@ -55,6 +55,8 @@ const vitBlockGrad = (addon: NativeKernelsAddon): NativeKernel | undefined => {
     const [n, l, d, h, f, lpre, lapp] = sizes(inputs, args.attrs) as [number, number, number, number, number, number, number];
     const dx = be.makeOutput([n, l, d], 'float32');
     const given = PREFIXES.filter((name) => inputs[name]);
+    // fusedVitBlock tiles prefixes given once for the batch before the forward that keeps what this gradient reads
+    if (given.some((name) => (inputs[name] as tf.TensorInfo).shape[0] !== n)) throw new Error(`promptkd: ${VIT_BLOCK_GRAD_KERNEL} needs prefixes of batch ${n}`);
     const dPrefix = Object.fromEntries(given.map((name) => [name, be.makeOutput((inputs[name] as tf.TensorInfo).shape, 'float32')]));
     const off = offsetOf(be);
     run(
