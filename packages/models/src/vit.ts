@@ -240,15 +240,14 @@ export class VisionTransformer extends FunctionalClassifier {
    * differentiable wrt its input and prefixes when every weight of the block is frozen (prompt tuning).
    */
   private fusedBlock(b: Block, x: tf.Tensor3D, prefix: BlockPrefix | undefined, noGrad: boolean): tf.Tensor3D | undefined {
-    const weights = [b.norm1.weight, b.norm1.bias, b.qkv.weight, b.qkv.bias, b.proj.weight, b.proj.bias, b.norm2.weight, b.norm2.bias, b.fc1.weight, b.fc1.bias, b.fc2.weight, b.fc2.bias];
-    if (!noGrad && weights.some((v) => v?.trainable)) return undefined;
-    checkPrefix(prefix, this.dim, x.shape[0]);
-    // the kernel takes one batch size per prefix (N or 1); keys and values given differently are composed
-    if ([prefix?.prepend, prefix?.append].some((p) => p && p.key.shape[0] !== p.value.shape[0])) return undefined;
     const w = {
       ln1Gamma: b.norm1.weight, ln1Beta: b.norm1.bias, qkvWeight: b.qkv.weight, qkvBias: b.qkv.bias, projWeight: b.proj.weight, projBias: b.proj.bias,
       ln2Gamma: b.norm2.weight, ln2Beta: b.norm2.bias, fc1Weight: b.fc1.weight, fc1Bias: b.fc1.bias, fc2Weight: b.fc2.weight, fc2Bias: b.fc2.bias,
     };
+    if (!noGrad && Object.values(w).some((v) => v?.trainable)) return undefined;
+    checkPrefix(prefix, this.dim, x.shape[0]);
+    // the kernel takes one batch size per prefix (N or 1); keys and values given differently are composed
+    if ([prefix?.prepend, prefix?.append].some((p) => p && p.key.shape[0] !== p.value.shape[0])) return undefined;
     const p = {
       prependKey: prefix?.prepend?.key, prependValue: prefix?.prepend?.value, appendKey: prefix?.append?.key, appendValue: prefix?.append?.value,
     };

@@ -17,6 +17,7 @@
 #include "clones.h"
 #include "mathf.h"
 #include "napi_args.h"
+#include "shared_loops.h"
 
 /*
  * Multiply-adds (of one of the two products) of a call from which its heads are split over the threads. Below it one

@@ -17,12 +17,9 @@
 
 #include "clones.h"
 #include "napi_args.h"
+#include "shared_loops.h"
 
 #define CODA_EPS 1e-12f
-
-/* Defined in kernels.c: row-major C = alpha·op(A)·op(B) + beta·C on the calling thread. */
-void promptkd_thread_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                           float beta, float *c, int64_t ldc);
 
 /* The forward's intermediate values: 1/max(‖k_j‖, ε) [M], w = a ⊙ k̂ and a² [M, Dq], q² [N, Dq], √S and α [N, M]. */
 typedef struct {

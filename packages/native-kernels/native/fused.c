@@ -13,6 +13,7 @@
 
 #include "mathf.h"
 #include "napi_args.h"
+#include "shared_loops.h"
 
 #include "clones.h"
 

@@ -16,6 +16,7 @@
 #include "onednn_conv.h"
 #include "onednn_matmul.h"
 #include "sgemm.h"
+#include "shared_loops.h"
 
 #ifdef PROMPTKD_HAVE_OPENBLAS
 extern void openblas_set_num_threads(int);

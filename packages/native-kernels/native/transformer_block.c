@@ -23,19 +23,8 @@
 
 #include "clones.h"
 #include "napi_args.h"
+#include "shared_loops.h"
 
-/* Defined in kernels.c, fused.c and attention.c. */
-void promptkd_thread_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                           float beta, float *c, int64_t ldc);
-void promptkd_layer_norm_rows(const float *x, const float *g, const float *b, float *y, int64_t rows, int64_t C, float eps);
-void promptkd_gelu_rows(const float *x, float *y, int64_t n);
-void promptkd_attention_head(const float *q, const float *k, const float *v, float *o, float *p, float *kt, int64_t lq, int64_t lk, int64_t d, int64_t s,
-                             float scale);
-int64_t promptkd_attention_head_scratch(int64_t lk, int64_t d);
-void promptkd_attention_head_grad(const float *dout, const float *q, const float *k, const float *v, const float *p, float *dq, float *dk, float *dv, float *ds,
-                                  float *vt, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale);
-void promptkd_gelu_grad_rows(const float *dy, const float *x, float *dx, int64_t n);
-void promptkd_layer_norm_grad_rows(const float *dy, const float *x, const float *gam, float *dx, float *pg, float *pb, int64_t rows, int64_t C, float eps);
 
 /*
  * Rows of a chunk: whole samples, about this many rows (the KDP studies' batches of 64 samples of 17–19 tokens: 10–11
