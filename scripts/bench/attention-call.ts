@@ -1,6 +1,7 @@
 /**
- * Dev aid: the fused attention kernel and its gradient per call, at the CPU studies' shapes (KDP teacher and student,
- * the bench's ViT), 200 calls after 20. Compare addons with `PROMPTKD_NATIVE_ADDON=<file>`.
+ * Dev aid: the fused attention kernels and their gradients per call — `PromptkdAttention` (q, k, v apart) and
+ * `PromptkdQkvAttention` (from a packed qkv) — at the CPU studies' shapes (KDP teacher and student, the bench's
+ * ViT), 200 calls after 20. Compare addons with `PROMPTKD_NATIVE_ADDON=<file>`.
  * `node --conditions=@promptkd/source --import tsx scripts/bench/attention-call.ts`
  */
 import * as tf from '@tensorflow/tfjs';
@@ -24,6 +25,12 @@ for (const [n, l, d, heads] of SHAPES) {
   const [o, p] = tf.engine().runKernel('PromptkdAttention', { q: q!, k: k!, v: v! }, attrs) as tf.Tensor[];
   const forward = time(() => tf.dispose(tf.engine().runKernel('PromptkdAttention', { q: q!, k: k!, v: v! }, attrs) as tf.Tensor[]));
   const gradient = time(() => tf.dispose(tf.engine().runKernel('PromptkdAttentionGrad', { dy: dy!, q: q!, k: k!, v: v!, p: p! }, attrs) as tf.Tensor[]));
-  console.log(`[${n}, ${l}, ${d}], ${heads} heads: forward ${forward} µs, gradient ${gradient} µs`);
-  tf.dispose([q!, k!, v!, dy!, o!, p!]);
+  const qkv = tf.concat([q!, k!, v!], 2);
+  const [, pp] = tf.engine().runKernel('PromptkdQkvAttention', { qkv }, attrs) as tf.Tensor[];
+  const packed = time(() => tf.dispose(tf.engine().runKernel('PromptkdQkvAttention', { qkv }, attrs) as tf.Tensor[]));
+  const packedGradient = time(() => tf.dispose(tf.engine().runKernel('PromptkdQkvAttentionGrad', { dy: dy!, qkv, p: pp! }, attrs) as tf.Tensor[]));
+  console.log(
+    `[${n}, ${l}, ${d}], ${heads} heads: forward ${forward} µs, gradient ${gradient} µs; from packed qkv: forward ${packed} µs, gradient ${packedGradient} µs`,
+  );
+  tf.dispose([q!, k!, v!, dy!, o!, p!, qkv, pp!]);
 }

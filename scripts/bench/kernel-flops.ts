@@ -47,6 +47,16 @@ export const FUSED_FLOPS: Record<string, (k: KernelRecord) => number> = {
   PromptkdAttention: (k) => 2 * attentionProductFlops(k, 0, 1),
   // inputs dy, q, k, v, p: dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q
   PromptkdAttentionGrad: (k) => 4 * attentionProductFlops(k, 1, 2),
+  // qkv [N, L, 3D] → o [N, L, D]: S = Q·Kᵀ and O = P·V, 2·N·L·L·D each
+  PromptkdQkvAttention: (k) => {
+    const [n, l, d] = k.outputShapes[0] as [number, number, number];
+    return 2 * 2 * n * l * l * d;
+  },
+  // inputs dy [N, L, D], qkv, p: the four gradient products
+  PromptkdQkvAttentionGrad: (k) => {
+    const [n, l, d] = k.inputShapes[0] as [number, number, number];
+    return 4 * 2 * n * l * l * d;
+  },
   // q [N, Dq], k, a [M, Dq], p [M, E]: the products q·(a ⊙ k̂)ᵀ and q²·(a²)ᵀ over Dq, and α·p over M
   PromptkdCodaAttention: (k) => codaFlops(k, 0, 2, 1),
   // inputs dy, q, k, a, p: dα = dy·pᵀ and dP = αᵀ·dy over E; G = dnumᵀ·q, H = dSᵀ·q² and dq's two products over Dq

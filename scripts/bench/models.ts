@@ -12,7 +12,7 @@
  * those a step costs (see {@link BenchModel.flopsRule} and scripts/bench/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, batchNormTraining, channelAffine, channelMoments, gelu, layerNorm, momentum } from '@promptkd/core';
+import { adam, batchNormTraining, channelAffine, channelMoments, gelu, layerNorm, momentum, qkvAttention } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
 import { ON_REQUEST, STUDY_MODELS, type WorkloadOptions } from './study-workloads.js';
 
@@ -235,12 +235,10 @@ export function vitTiny(batch = 32): BenchModel {
     let h = tf.reshape(tf.add(seq, pos), [b * tokens, d]) as tf.Tensor2D;
     for (const blk of blocks) {
       const qkv = linear(norm(h, blk.ln1), blk.qkv, blk.qkvB);
-      const qkv5 = tf.transpose(tf.reshape(qkv, [b, tokens, 3, heads, dh]), [2, 0, 3, 1, 4]); // [3,B,H,T,dh]
-      const [q, k, v] = tf.split(qkv5, 3, 0).map((t) => tf.reshape(t, [b * heads, tokens, dh]));
-      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 1 / Math.sqrt(dh)));
-      const ctx = tf.matMul(att, v as tf.Tensor3D);
+      // softmax(q·kᵀ/√dh)·v per head, read from the packed qkv ([B, T, 3, H, dh] as PyTorch reshapes it)
+      const ctx = qkvAttention(tf.reshape(qkv, [b, tokens, 3 * d]) as tf.Tensor3D, heads, 1 / Math.sqrt(dh));
       macs += 2 * b * heads * tokens * tokens * dh;
-      const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, heads, tokens, dh]), [0, 2, 1, 3]), [b * tokens, d]);
+      const merged = tf.reshape(ctx, [b * tokens, d]);
       h = tf.add(h, linear(merged as tf.Tensor2D, blk.proj, blk.projB));
       const m = linear(gelu(linear(norm(h, blk.ln2), blk.fc1, blk.fc1B)) as tf.Tensor2D, blk.fc2, blk.fc2B);
       h = tf.add(h, m);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Rng, ShapeError, fusedVitBlock, linear, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
+import { ConfigError, Rng, ShapeError, fusedVitBlock, linear, qkvAttention, scaledDotAttention, type ApplyOptions, type ModelOutput } from '@promptkd/core';
 import { FunctionalClassifier, type BaseModelConfig } from './classifier-base.js';
 import { LayerNorm, Linear, gelu, tap, type ForwardContext } from './layers.js';
 import { init } from './param-store.js';
@@ -104,6 +104,11 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   const dh = d / heads;
   checkPrefix(prefix, d, n);
   const qkv = linear(tf.reshape(x, [n * l, d]), w.qkvWeight, w.qkvBias);
+  if (!prefix?.prepend && !prefix?.append) {
+    // no prefix: the heads read from and their gradients written into qkv where they lie (one kernel each way)
+    const merged = tf.reshape(qkvAttention(tf.reshape(qkv, [n, l, 3 * d]) as tf.Tensor3D, heads, dh ** -0.5), [n * l, d]) as tf.Tensor2D;
+    return tf.reshape(linear(merged, w.projWeight, w.projBias), [n, l, d]);
+  }
   // [N·L, 3D] → q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
   const [q, k0, v0] = tf.split(tf.reshape(qkv, [n, l, 3 * d]), 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
   const ks: tf.Tensor3D[] = [];

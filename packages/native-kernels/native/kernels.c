@@ -519,6 +519,8 @@ napi_value promptkd_register_optimizers(napi_env env, napi_value exports);
 napi_value promptkd_register_attention(napi_env env, napi_value exports);
 /* Defined in coda_attention.c: CODA-Prompt's prompt from a query, forward and backward. */
 napi_value promptkd_register_coda_attention(napi_env env, napi_value exports);
+/* Defined in qkv_attention.c: multi-head self-attention from a packed qkv tensor, forward and backward. */
+napi_value promptkd_register_qkv_attention(napi_env env, napi_value exports);
 /* Defined in transformer_block.c: a frozen pre-norm ViT block, forward and backward. */
 napi_value promptkd_register_transformer_block(napi_env env, napi_value exports);
 /* Defined in channel_affine.c: the per-channel affine map (eval-mode batch norm, optionally ReLU'd) and its gradient. */
@@ -546,6 +548,7 @@ static napi_value init(napi_env env, napi_value exports) {
   promptkd_register_attention(env, exports);
   promptkd_register_transformer_block(env, exports);
   promptkd_register_coda_attention(env, exports);
+  promptkd_register_qkv_attention(env, exports);
   promptkd_register_channel_affine(env, exports);
   return promptkd_register_batch_norm_train(env, exports);
 }

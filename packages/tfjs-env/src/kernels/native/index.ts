@@ -11,6 +11,7 @@ import { ACTIVATION_GRAD_KERNELS, NATIVE_GRADIENTS } from './native-activation-g
 import { ATTENTION_KERNELS } from './native-attention.js';
 import { VIT_BLOCK_KERNELS } from './native-vit-block.js';
 import { CODA_ATTENTION_KERNELS } from './native-coda-attention.js';
+import { QKV_ATTENTION_KERNELS } from './native-qkv-attention.js';
 import type { NativeKernelFactory } from './heap.js';
 
 export type { NativeKernelsAddon } from './heap.js';
@@ -52,7 +53,7 @@ export function registerNativeKernels(addon: NativeKernelsAddon): string[] {
     tf.registerKernel({ ...existing, kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
     replaced.set(name, existing);
   }
-  for (const [name, factory] of [...FUSED_KERNELS, ...ACTIVATION_GRAD_KERNELS, ...ATTENTION_KERNELS, ...LINEAR_KERNELS, ...VIT_BLOCK_KERNELS, ...CODA_ATTENTION_KERNELS]) {
+  for (const [name, factory] of [...FUSED_KERNELS, ...ACTIVATION_GRAD_KERNELS, ...ATTENTION_KERNELS, ...LINEAR_KERNELS, ...VIT_BLOCK_KERNELS, ...CODA_ATTENTION_KERNELS, ...QKV_ATTENTION_KERNELS]) {
     const impl = added.has(name) || tf.getKernel(name, 'wasm') ? undefined : factory(addon);
     if (impl) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => impl(args)) as unknown as tf.KernelFunc });
