@@ -14,6 +14,7 @@ export * from './linear.js';
 export * from './vit-block.js';
 export * from './coda-attention.js';
 export * from './qkv-attention.js';
+export * from './bilinear-matrix.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@promptkd/core';
+import { separableResample } from './separable-resample.js';
 
 /** Per-sample top-left corner of a crop in the padded image. */
 export interface CropOffset {
@@ -14,19 +15,29 @@ export function sampleCropOffsets(n: number, padding: number, rng: Rng): CropOff
 
 /**
  * Differentiable random crop with zero padding (kornia `RandomCrop(size, padding)`, the CMI "global view"):
- * pad H and W by `padding` with zeros, then crop an H×W window at each sample's own offset.
+ * pad H and W by `padding` with zeros, then crop an H×W window at each sample's own offset. Computed as a
+ * {@link separableResample} with shift matrices (two batched products each way, exact), not one slice per image.
  *
  * @param offsets — one offset per sample in [0, 2·padding]; draw them with {@link sampleCropOffsets}.
  */
 export function randomCropWithPadding(x: tf.Tensor4D, padding: number, offsets: readonly CropOffset[]): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
+  const [n, h, w] = x.shape;
   if (offsets.length !== n) throw new RangeError(`randomCropWithPadding: ${offsets.length} offsets for ${n} images`);
-  return tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
-    // One image per slice: a slice's gradient pads to its input, so slicing the whole batch would pad n full-batch
-    // tensors in the backward pass; the split's gradient is one concat.
-    const images = n === 1 ? [padded] : tf.split(padded, n, 0);
-    const crops = offsets.map((o, i) => tf.slice(images[i] as tf.Tensor4D, [0, o.top, o.left, 0], [1, h, w, c]));
-    return (crops.length === 1 ? crops[0] : tf.concat(crops, 0)) as tf.Tensor4D;
+  // window row s of sample i is image row s + top − padding: one 1 per shift-matrix row inside the image, a zero row
+  // (the padding) outside; the products with 0 and 1 are exact
+  const ry = new Float32Array(n * h * h);
+  const rx = new Float32Array(n * w * w);
+  offsets.forEach((o, i) => {
+    shiftRows(ry, i * h * h, h, o.top - padding);
+    shiftRows(rx, i * w * w, w, o.left - padding);
   });
+  return separableResample(x, ry, rx, h, w);
+}
+
+/** Rows of the `size`×`size` matrix at `at` in m: row s has a 1 at column s + shift when that lies in [0, size). */
+function shiftRows(m: Float32Array, at: number, size: number, shift: number): void {
+  for (let s = 0; s < size; s++) {
+    const col = s + shift;
+    if (col >= 0 && col < size) m[at + s * size + col] = 1;
+  }
 }

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@promptkd/core';
+import type * as tf from '@tensorflow/tfjs';
+import { bilinearMatrix, type Rng } from '@promptkd/core';
+import { separableResample } from './separable-resample.js';
 
 /** An integer crop box (torchvision `RandomResizedCrop.get_params`). */
 export interface CropBox {
@@ -46,20 +47,19 @@ export function sampleResizedCropBoxes(n: number, height: number, width: number,
 
 /**
  * Differentiable random resized crop (the CMI "local view"): each image's box is cut out and resized back to
- * H×W with bilinear interpolation (half-pixel centres, PyTorch `align_corners=False`). Gradients reach x
- * through the slice and the bilinear resize.
+ * H×W with bilinear interpolation (half-pixel centres, PyTorch `align_corners=False`; at the box's edges the nearest
+ * pixel of the box, as resizing the cut-out box does). Computed as a {@link separableResample} with the interpolation
+ * matrices of `bilinearMatrix` (@promptkd/core) instead of a slice, a resize and its gradient per image, which also
+ * gives the right gradient: tfjs 4.22's `ResizeBilinearGrad` ignores half-pixel centres. Gradients reach x.
  */
 export function randomResizedCrop(x: tf.Tensor4D, boxes: readonly CropBox[]): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
+  const [n, h, w] = x.shape;
   if (boxes.length !== n) throw new RangeError(`randomResizedCrop: ${boxes.length} boxes for ${n} images`);
-  return tf.tidy(() => {
-    // One image per slice (see randomCropWithPadding): the backward pass then concatenates instead of padding n
-    // full-batch tensors.
-    const images = n === 1 ? [x] : tf.split(x, n, 0);
-    const out = boxes.map((b, i) => {
-      const crop = tf.slice(images[i] as tf.Tensor4D, [0, b.top, b.left, 0], [1, b.height, b.width, c]);
-      return b.height === h && b.width === w ? crop : tf.image.resizeBilinear(crop, [h, w], false, true);
-    });
-    return (out.length === 1 ? out[0] : tf.concat(out, 0)) as tf.Tensor4D;
+  const ry = new Float32Array(n * h * h);
+  const rx = new Float32Array(n * w * w);
+  boxes.forEach((b, i) => {
+    ry.set(bilinearMatrix(h, h, b.top, b.height), i * h * h);
+    rx.set(bilinearMatrix(w, w, b.left, b.width), i * w * w);
   });
+  return separableResample(x, ry, rx, h, w);
 }

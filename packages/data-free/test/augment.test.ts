@@ -102,6 +102,61 @@ describe('randomResizedCrop (local view)', () => {
   });
 });
 
+describe('the views as separable resamplings equal their per-image composition', () => {
+  // the composition they replace: one slice (and bilinear resize) per image, the images concatenated
+  const composedResizedCrop = (x: tf.Tensor4D, boxes: readonly { top: number; left: number; height: number; width: number }[]): tf.Tensor4D =>
+    tf.concat(
+      boxes.map((b, i) => {
+        const crop = tf.slice(x, [i, b.top, b.left, 0], [1, b.height, b.width, x.shape[3]]);
+        return tf.image.resizeBilinear(crop, [x.shape[1], x.shape[2]], false, true);
+      }),
+      0,
+    ) as tf.Tensor4D;
+  const composedCrop = (x: tf.Tensor4D, pad: number, offsets: readonly { top: number; left: number }[]): tf.Tensor4D => {
+    const p = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+    return tf.concat(offsets.map((o, i) => tf.slice(p, [i, o.top, o.left, 0], [1, x.shape[1], x.shape[2], x.shape[3]])), 0) as tf.Tensor4D;
+  };
+  const rand = (seed: number): tf.Tensor4D => tf.randomUniform([6, 32, 28, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+
+  it('randomResizedCrop: the composition\'s values, and the adjoint of the same linear map as gradient', () => {
+    const x = rand(1);
+    const r = tf.randomNormal(x.shape, 0, 1, 'float32', 2);
+    const boxes = [...sampleResizedCropBoxes(5, 32, 28, Rng.fromSeed(3), { scale: [0.08, 1] }), { top: 0, left: 0, height: 32, width: 28 }];
+    expectClose(Array.from(randomResizedCrop(x, boxes).dataSync()), Array.from(composedResizedCrop(x, boxes).dataSync()), { atol: 1e-5 });
+    // the view is linear in x, so its gradient g of ⟨r, view(x)⟩ is the adjoint: ⟨g, u⟩ = ⟨r, view(u)⟩ for every u
+    // (zero-mean probes; the composition's gradient — tfjs 4.22's ResizeBilinearGrad ignores half-pixel centres —
+    // misses it by 3–180 % on these three)
+    const g = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(randomResizedCrop(xi as tf.Tensor4D, boxes), r)))(x);
+    for (const seed of [11, 12, 13]) {
+      const u = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+      const lhs = tf.sum(tf.mul(g, u)).dataSync()[0] as number;
+      const rhs = tf.sum(tf.mul(r, randomResizedCrop(u, boxes))).dataSync()[0] as number;
+      expect(Math.abs(lhs - rhs), `⟨g, u⟩ ${lhs} vs ⟨r, view(u)⟩ ${rhs}`).toBeLessThan(1e-4 * Math.abs(rhs));
+      u.dispose();
+    }
+    tf.dispose([x, r, g]);
+  });
+
+  it('randomCropWithPadding: the same bits, values and gradient', () => {
+    const x = rand(4);
+    const r = rand(5);
+    const offsets = sampleCropOffsets(6, 4, Rng.fromSeed(6));
+    expect(Array.from(randomCropWithPadding(x, 4, offsets).dataSync())).toEqual(Array.from(composedCrop(x, 4, offsets).dataSync()));
+    const grad = (f: (x: tf.Tensor4D) => tf.Tensor4D) => Array.from(tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(f(xi as tf.Tensor4D), r)))(x).dataSync());
+    expect(grad((xi) => randomCropWithPadding(xi, 4, offsets))).toEqual(grad((xi) => composedCrop(xi, 4, offsets)));
+    tf.dispose([x, r]);
+  });
+
+  it('leave no tensors behind', async () => {
+    const x = rand(7);
+    await expectNoTensorLeak(() => {
+      randomResizedCrop(x, sampleResizedCropBoxes(6, 32, 28, Rng.fromSeed(8))).dispose();
+      randomCropWithPadding(x, 2, sampleCropOffsets(6, 2, Rng.fromSeed(9))).dispose();
+    });
+    x.dispose();
+  });
+});
+
 describe('jitterAndFlip (DeepInversion)', () => {
   it('roll2d is a cyclic shift like torch.roll', () => {
     const x = grid(1, 2, 3);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError, type Rng } from '@promptkd/core';
-import { bilinearMatrix, resampleImage } from './bilinear-matrix.js';
+import { bilinearMatrix } from '@promptkd/core';
+import { resampleImage } from './bilinear-matrix.js';
 import type { Transform } from './transform.js';
 
 /** Options of {@link randomResizedCrop} (torchvision defaults). */

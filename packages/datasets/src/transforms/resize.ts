@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@promptkd/core';
-import { bilinearMatrix, resampleBatch } from './bilinear-matrix.js';
+import { bilinearMatrix } from '@promptkd/core';
+import { resampleBatch } from './bilinear-matrix.js';
 import type { Transform } from './transform.js';
 
 /**
