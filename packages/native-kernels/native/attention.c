@@ -267,7 +267,7 @@ void promptkd_attention_head_grad(const float *dout, const float *q, const float
 int64_t promptkd_attention_head_scratch(int64_t lk, int64_t d) { return d * padded(lk); }
 
 /* A thread's scratch of n floats inside a parallel region; NULL (and *failed set) when out of memory. */
-static float *thread_scratch(size_t n, int *failed) {
+float *promptkd_thread_scratch(size_t n, int *failed) {
   float *x = (float *)malloc(sizeof(float) * n);
   if (!x) {
 #pragma omp atomic write
@@ -309,7 +309,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
-    float *kt = thread_scratch((size_t)(d * padded(lk)), &failed);
+    float *kt = promptkd_thread_scratch((size_t)(d * padded(lk)), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < b; t++) {
       if (!kt) continue;
@@ -344,7 +344,7 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
   int failed = 0;
 #pragma omp parallel if (b * lq * lk * d >= ATTN_PAR_MIN)
   {
-    float *ds = thread_scratch((size_t)(lq * lk + d * padded(lk)), &failed);
+    float *ds = promptkd_thread_scratch((size_t)(lq * lk + d * padded(lk)), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < b; t++) {
       if (!ds) continue;

@@ -34,16 +34,6 @@
  */
 #define GEMM_MIN_D 32
 
-/* A thread's scratch of n floats inside a parallel region; NULL (and *failed set) when out of memory. */
-static float *thread_scratch(size_t n, int *failed) {
-  float *x = (float *)malloc(sizeof(float) * n);
-  if (!x) {
-#pragma omp atomic write
-    *failed = 1;
-  }
-  return x;
-}
-
 /* v = [N, H, L, D]: N ≥ 0, the rest ≥ 1, H divides D. */
 static int qkv_sizes_ok(napi_env env, const int64_t *v, const char *fn) {
   if (v[0] < 0 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[3] % v[1] != 0) {
@@ -93,8 +83,8 @@ CLONES static void softmax_grad_rows(const float *restrict p, float *restrict ds
  * qkvAttention(heap, N, H, L, D, qkvOff, oOff, pOff, scale): qkv [N, L, 3D] in; o [N, L, D] (head h's softmax((s·Q)·Kᵀ)·V
  * in its column block) and the attention P [N, H, L, L], kept for the gradient, out. Per (sample, head):
  *   S = s·Q·Kᵀ,  P = softmax(S) by rows,  O = P·V
- * the products on the SGEMM of promptkd_thread_sgemm, reading Q, K, V in place (rows 3D floats apart) and writing O
- * into its column block.
+ * for heads of GEMM_MIN_D and more the products on the SGEMM of promptkd_thread_sgemm, reading Q, K, V in place (rows
+ * 3D floats apart) and writing O into its column block; for narrower heads attention.c's loops.
  */
 static napi_value qkv_attention(napi_env env, napi_callback_info info) {
   napi_value a[9];
@@ -114,7 +104,7 @@ static napi_value qkv_attention(napi_env env, napi_callback_info info) {
 #pragma omp parallel if (items * l * l * d >= QKV_PAR_MIN)
   {
     /* the loops' scratch: a head's output rows, 3D floats apart as its inputs, then Kᵀ */
-    float *scratch = gemm ? NULL : thread_scratch((size_t)(l * 3 * dm + promptkd_attention_head_scratch(l, d)), &failed);
+    float *scratch = gemm ? NULL : promptkd_thread_scratch((size_t)(l * 3 * dm + promptkd_attention_head_scratch(l, d)), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < items; t++) {
       if (!gemm && !scratch) continue;
@@ -161,7 +151,7 @@ static napi_value qkv_attention_grad(napi_env env, napi_callback_info info) {
 #pragma omp parallel if (items * l * l * d >= QKV_PAR_MIN)
   {
     /* dS [L, L]; for the loops also the head's dy rows 3D floats apart and Vᵀ */
-    float *ds = thread_scratch((size_t)(l * l + (gemm ? 0 : l * 3 * dm + promptkd_attention_head_scratch(l, d))), &failed);
+    float *ds = promptkd_thread_scratch((size_t)(l * l + (gemm ? 0 : l * 3 * dm + promptkd_attention_head_scratch(l, d))), &failed);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < items; t++) {
       if (!ds) continue;

@@ -4,6 +4,7 @@
  */
 #ifndef PROMPTKD_SHARED_LOOPS_H
 #define PROMPTKD_SHARED_LOOPS_H
+#include <stddef.h>
 #include <stdint.h>
 
 /* kernels.c: row-major C = alpha·op(A)·op(B) + beta·C on oneDNN's SGEMM (engine oneDNN) or the built-in one. */
@@ -20,5 +21,7 @@ void promptkd_attention_head(const float *q, const float *k, const float *v, flo
 void promptkd_attention_head_grad(const float *dout, const float *q, const float *k, const float *v, const float *p, float *dq, float *dk, float *dv, float *ds,
                                   float *vt, int64_t lq, int64_t lk, int64_t d, int64_t s, float scale);
 int64_t promptkd_attention_head_scratch(int64_t lk, int64_t d);
+/* attention.c: a thread's scratch of n floats inside a parallel region; NULL (and *failed set) when out of memory. */
+float *promptkd_thread_scratch(size_t n, int *failed);
 
 #endif
