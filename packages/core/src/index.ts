@@ -15,6 +15,7 @@ export * from './vit-block.js';
 export * from './coda-attention.js';
 export * from './qkv-attention.js';
 export * from './bilinear-matrix.js';
+export * from './separable-resample.js';
 export * from './adam-update.js';
 export * from './momentum-update.js';
 export * from './fused-optimizers.js';

@@ -9,7 +9,6 @@ export * from './image-bank.js';
 export * from './horizontal-flip.js';
 export * from './random-crop.js';
 export * from './random-resized-crop.js';
-export * from './separable-resample.js';
 export * from './jitter.js';
 export * from './best-of-round.js';
 export * from './generator.js';

@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@promptkd/core';
-import { separableResample } from './separable-resample.js';
+import { separableResample, type Rng } from '@promptkd/core';
 
 /** Per-sample top-left corner of a crop in the padded image. */
 export interface CropOffset {

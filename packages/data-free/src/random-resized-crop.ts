@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { bilinearMatrix, type Rng } from '@promptkd/core';
-import { separableResample } from './separable-resample.js';
+import { bilinearMatrix, separableResample, type Rng } from '@promptkd/core';
 
 /** An integer crop box (torchvision `RandomResizedCrop.get_params`). */
 export interface CropBox {

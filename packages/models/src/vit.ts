@@ -103,32 +103,31 @@ export function multiHeadAttention(x: tf.Tensor3D, w: AttentionWeights, heads: n
   if (d % heads !== 0) throw new ConfigError(`Width ${d} is not divisible by ${heads} heads.`, { field: 'heads' });
   const dh = d / heads;
   checkPrefix(prefix, d, n);
-  const qkv = linear(tf.reshape(x, [n * l, d]), w.qkvWeight, w.qkvBias);
-  if (!prefix?.prepend && !prefix?.append) {
-    // no prefix: the heads read from and their gradients written into qkv where they lie (one kernel each way)
-    const merged = tf.reshape(qkvAttention(tf.reshape(qkv, [n, l, 3 * d]) as tf.Tensor3D, heads, dh ** -0.5), [n * l, d]) as tf.Tensor2D;
-    return tf.reshape(linear(merged, w.projWeight, w.projBias), [n, l, d]);
-  }
-  // [N·L, 3D] → q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
-  const [q, k0, v0] = tf.split(tf.reshape(qkv, [n, l, 3 * d]), 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  const qkv = tf.reshape(linear(tf.reshape(x, [n * l, d]), w.qkvWeight, w.qkvBias), [n, l, 3 * d]) as tf.Tensor3D;
+  // [N, L, D]: one fused kernel each way where the backend has it, the heads read and written in place
+  const attended = prefix && (prefix.prepend || prefix.append) ? prefixedAttention(qkv, heads, prefix, n) : qkvAttention(qkv, heads, dh ** -0.5);
+  const y = linear(tf.reshape(attended, [n * l, d]) as tf.Tensor2D, w.projWeight, w.projBias);
+  return tf.reshape(y, [n, l, d]);
+}
+
+/** Attention with the prefix keys and values around the block's own: qkv `[N, L, 3D]` → `[N, L, D]`. */
+function prefixedAttention(qkv: tf.Tensor3D, heads: number, prefix: BlockPrefix, n: number): tf.Tensor3D {
+  const dh = qkv.shape[2] / 3 / heads;
+  // q, k, v [N, L, D]; head h is the column block [h·d_h, (h+1)·d_h) of each (timm's [3, H, d_h] order)
+  const [q, k0, v0] = tf.split(qkv, 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
   const ks: tf.Tensor3D[] = [];
   const vs: tf.Tensor3D[] = [];
-  if (prefix?.prepend) {
+  if (prefix.prepend) {
     ks.push(forBatch(prefix.prepend.key, n));
     vs.push(forBatch(prefix.prepend.value, n));
   }
   ks.push(k0);
   vs.push(v0);
-  if (prefix?.append) {
+  if (prefix.append) {
     ks.push(forBatch(prefix.append.key, n));
     vs.push(forBatch(prefix.append.value, n));
   }
-  const k = ks.length === 1 ? k0 : tf.concat(ks, 1);
-  const v = vs.length === 1 ? v0 : tf.concat(vs, 1);
-  // [N, L, D]: one fused kernel where the backend has it, the heads read and written in place (no head transposes)
-  const merged = tf.reshape(scaledDotAttention(q, k, v, heads, dh ** -0.5), [n * l, d]) as tf.Tensor2D;
-  const y = linear(merged, w.projWeight, w.projBias);
-  return tf.reshape(y, [n, l, d]);
+  return scaledDotAttention(q, tf.concat(ks, 1), tf.concat(vs, 1), heads, dh ** -0.5);
 }
 
 interface Block {

@@ -2,23 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /* The interpolation matrices are `bilinearMatrix` of @promptkd/core. */
 
-/**
- * out = Ry · img · Rxᵀ for one [H, W, C] image, with Ry [H', H] and Rx [W', W] given as tensors.
- * Returns [H', W', C]. Only plain 2-D matmuls, reshapes and transposes.
- */
-export function resampleImage(img: tf.Tensor3D, ry: tf.Tensor2D, rx: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [h, w, c] = img.shape;
-    const oh = ry.shape[0];
-    const ow = rx.shape[0];
-    const rows = tf.matMul(ry, tf.reshape(img, [h, w * c])); // [H', W·C]
-    const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [oh, w, c]), [1, 0, 2]), [w, oh * c]); // [W, H'·C]
-    const cols = tf.matMul(rx, byCol); // [W', H'·C]
-    return tf.transpose(tf.reshape(cols, [ow, oh, c]), [1, 0, 2]) as tf.Tensor3D;
-  });
-}
-
-/** The same resampling applied to every image of an NHWC batch (shared matrices). Returns [N, H', W', C]. */
+/** `Ry · X · Rxᵀ` for every image of an NHWC batch with shared matrices (per-image ones: `separableResample` of core). Returns [N, H', W', C]. */
 export function resampleBatch(x: tf.Tensor4D, ry: tf.Tensor2D, rx: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;

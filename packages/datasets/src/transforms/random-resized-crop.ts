@@ -1,7 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, type Rng } from '@promptkd/core';
-import { bilinearMatrix } from '@promptkd/core';
-import { resampleImage } from './bilinear-matrix.js';
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError, ShapeError, bilinearMatrix, separableResample, type Rng } from '@promptkd/core';
 import type { Transform } from './transform.js';
 
 /** Options of {@link randomResizedCrop} (torchvision defaults). */
@@ -54,26 +52,24 @@ export function sampleResizedCropBox(
 }
 
 /**
- * Crops image n to `boxes[n]` and resizes it bilinearly (half-pixel centres, no antialias) to `size`.
- * Per sample `Ry · Xₙ · Rxᵀ` with the crop folded into the interpolation matrices ({@link bilinearMatrix}),
- * then `stack`: differentiable with an exact gradient on every backend.
+ * Crops image n to `boxes[n]` and resizes it bilinearly (half-pixel centres, no antialias) to `size`: one
+ * `separableResample` (@promptkd/core) with the crop folded into the interpolation matrices (`bilinearMatrix`),
+ * differentiable with an exact gradient on every backend.
  */
 export function cropAndResizeBoxes(x: tf.Tensor4D, boxes: readonly CropBox[], size: readonly [number, number]): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
+  const [n, h, w] = x.shape;
   if (boxes.length !== n) throw new ShapeError(`cropAndResizeBoxes: ${boxes.length} boxes for a batch of ${n}.`);
-  return tf.tidy(() => {
-    const parts = boxes.map((b, i) => {
-      if (b.y < 0 || b.x < 0 || b.h <= 0 || b.w <= 0 || b.y + b.h > h || b.x + b.w > w) {
-        throw new ShapeError(`cropAndResizeBoxes: box ${JSON.stringify(b)} leaves the ${h}x${w} image.`);
-      }
-      if (b.h === size[0] && b.w === size[1]) return tf.reshape(tf.slice(x, [i, b.y, b.x, 0], [1, b.h, b.w, c]), [b.h, b.w, c]);
-      const img = tf.reshape(tf.slice(x, [i, 0, 0, 0], [1, h, w, c]), [h, w, c]) as tf.Tensor3D;
-      const ry = tf.tensor2d(bilinearMatrix(h, size[0], b.y, b.h), [size[0], h]);
-      const rx = tf.tensor2d(bilinearMatrix(w, size[1], b.x, b.w), [size[1], w]);
-      return resampleImage(img, ry, rx);
-    });
-    return tf.stack(parts, 0) as tf.Tensor4D;
+  const [oh, ow] = size;
+  const ry = new Float32Array(n * oh * h);
+  const rx = new Float32Array(n * ow * w);
+  boxes.forEach((b, i) => {
+    if (b.y < 0 || b.x < 0 || b.h <= 0 || b.w <= 0 || b.y + b.h > h || b.x + b.w > w) {
+      throw new ShapeError(`cropAndResizeBoxes: box ${JSON.stringify(b)} leaves the ${h}x${w} image.`);
+    }
+    ry.set(bilinearMatrix(h, oh, b.y, b.h), i * oh * h);
+    rx.set(bilinearMatrix(w, ow, b.x, b.w), i * ow * w);
   });
+  return separableResample(x, ry, rx, oh, ow);
 }
 
 /** torchvision `RandomResizedCrop(size, scale, ratio)` with a box drawn per image. Differentiable with respect to `x`. */

@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Per-image linear resampling that is separable in height and width: `out[n] = R_y[n] · x[n] · R_x[n]ᵀ` for every
  * channel, with `R_y[n]` `[H', H]` and `R_x[n]` `[W', W]`. Crops at integer offsets (0/1 shift matrices, zero rows
- * outside the image: zero padding) and bilinear resizes are such maps, so a batch of per-image crops or crop-and-resize
- * views is two batched products and two transposes each way, instead of a slice, a resize and a pad (the slice's
- * gradient) per image. The matrices are constants: gradients reach `x` only.
+ * outside the image: zero padding) and bilinear crop-and-resizes ({@link bilinearMatrix} gives their rows) are such
+ * maps, so a batch of per-image views is two batched products and two transposes each way, instead of a slice, a
+ * resize and a pad (the slice's gradient) per image. The matrices are constants: gradients reach `x` only.
  *
  * @param x — images `[N, H, W, C]`.
  * @param ry — `R_y`, `[N, H', H]` row-major.
