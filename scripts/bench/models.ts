@@ -12,7 +12,7 @@
  * those a step costs (see {@link BenchModel.flopsRule} and scripts/bench/README.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, batchNormTraining, channelAffine, channelMoments, gelu, layerNorm, momentum, qkvAttention } from '@promptkd/core';
+import { adam, batchNormTraining, channelAffine, channelMoments, gelu, globalAvgPool, l2Norm, layerNorm, momentum, qkvAttention } from '@promptkd/core';
 import { adversarialLoss } from '@promptkd/data-free';
 import { ON_REQUEST, STUDY_MODELS, type WorkloadOptions } from './study-workloads.js';
 
@@ -135,7 +135,7 @@ export function smallCnn(batch = 64): BenchModel {
     let h = tf.maxPool(tf.relu(bn(conv(inp as tf.Tensor4D, w1, 1), b1)), 2, 2, 'valid');
     h = tf.maxPool(tf.relu(bn(conv(h, w2, 1), b2)), 2, 2, 'valid');
     h = tf.relu(bn(conv(h, w3, 1), b3));
-    return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
+    return linear(globalAvgPool(h), wd, bd);
   };
   return classifier('small-cnn', batch, vars, x, y, forward, () => momentum(0.01, 0.9));
 }
@@ -187,7 +187,7 @@ export function resnet18(batch = 32): BenchModel {
       const sc = b.proj ? bn(conv(h, b.proj.w, b.stride), b.proj.n) : h;
       h = tf.relu(tf.add(o2, sc)) as tf.Tensor4D;
     }
-    return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
+    return linear(globalAvgPool(h), wd, bd);
   };
   return classifier('resnet18-cifar', batch, vars, x, y, forward, () => momentum(0.01, 0.9));
 }
@@ -336,7 +336,7 @@ function frozenResNet18(kind: 'cifar' | 'imagenet', classes: number): FrozenResN
         const sc = b.proj ? frozenBn(conv(h, b.proj.w, b.stride), b.proj.n, tap) : h;
         h = tf.relu(tf.add(o2, sc)) as tf.Tensor4D;
       }
-      return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
+      return linear(globalAvgPool(h), wd, bd);
     },
   };
 }
@@ -358,7 +358,7 @@ function frozenSmallCnn(classes: number): FrozenResNet {
       let h = tf.maxPool(frozenBn(conv(x, w1, 1), n1, undefined, true), 2, 2, 'valid');
       h = tf.maxPool(frozenBn(conv(h, w2, 1), n2, undefined, true), 2, 2, 'valid');
       h = frozenBn(conv(h, w3, 1), n3, undefined, true);
-      return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, wd, bd);
+      return linear(globalAvgPool(h), wd, bd);
     },
   };
 }
@@ -501,9 +501,9 @@ export function cmiSynthesisStep(batch = 64): BenchModel {
     const x = normalize(generate());
     const bnTerms: tf.Scalar[] = [];
     const tap: BnTap = (h, p) => {
-      const m = channelMoments(h); // promptkd's models compute BN-tap statistics with it
-      const l2 = (d: tf.Tensor): tf.Scalar => tf.sqrt(tf.sum(tf.square(d))) as tf.Scalar;
-      bnTerms.push(tf.add(l2(tf.sub(p.variance, m.variance)), l2(tf.sub(p.mean, m.mean))));
+      // promptkd's models and bnStatisticsLoss compute the BN-tap statistics and their distance with these
+      const m = channelMoments(h);
+      bnTerms.push(tf.add(l2Norm(tf.sub(p.variance, m.variance)), l2Norm(tf.sub(p.mean, m.mean))) as tf.Scalar);
     };
     const oT = teacher.forward(x, tap);
     const oS = student.forward(x);

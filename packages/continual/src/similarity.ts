@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { l2Normalize } from '@promptkd/core';
 
-/** Row-wise L2 normalisation `x / max(‖x‖, eps)` (PyTorch `F.normalize`, eps 1e-12). */
-export function l2Normalize(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
-  const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
-  return tf.div(x, tf.maximum(norm, eps));
-}
+/** Row-wise L2 normalisation `x / max(‖x‖, eps)` (PyTorch `F.normalize`, eps 1e-12); `l2Normalize` of `@promptkd/core`. */
+export { l2Normalize };
 
 /** Cosine similarity matrix `cos(q_n, K_m)`: `[N, D] × [M, D] → [N, M]`. */
 export function cosineMatrix(q: tf.Tensor2D, keys: tf.Tensor2D): tf.Tensor2D {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from '@promptkd/testing';
-import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, channelMoments, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
+import { GELU_KERNEL, LAYER_NORM_KERNEL, ShapeError, batchNormTraining, channelMoments, featureStatistics, gelu, hasFusedKernels, layerNorm } from '../src/index.js';
 
 describe('gelu and layerNorm (composed ops where no fused kernel is registered)', () => {
   // The cpu backend never has the fused kernels (the test setup may have registered them on wasm).
@@ -24,6 +24,23 @@ describe('gelu and layerNorm (composed ops where no fused kernel is registered)'
     const dm = Array.from(tf.grad((t: tf.Tensor) => tf.sum(channelMoments(t).mean))(x).dataSync());
     dm.forEach((v) => expect(v).toBeCloseTo(0.25, 6));
     expect(() => channelMoments(tf.tensor1d([1, 2]))).toThrow(ShapeError);
+  });
+
+  it('featureStatistics: batch moments per channel, spatial means per sample, and the gradient through all three, by hand', () => {
+    // [N=2, H=1, W=2, C=2]; channel 0: sample 0 → 1, 3; sample 1 → 5, 7 (μ 4, σ² 5; per sample 2 and 6)
+    const x = tf.tensor4d([1, 2, 3, 2, 5, 2, 7, 6], [2, 1, 2, 2]);
+    const { mean, variance, instanceMean } = featureStatistics(x);
+    expect(Array.from(mean.dataSync())).toEqual([4, 3]);
+    expect(Array.from(variance.dataSync())).toEqual([5, 3]);
+    expect(Array.from(instanceMean.dataSync())).toEqual([2, 2, 6, 4]);
+    // d(Σ σ² + Σ w·inst)/dx = 2(x − μ)/4 + w[n, c]/2 with w = [[1, 0], [0, 2]]
+    const w = tf.tensor2d([[1, 0], [0, 2]]);
+    const g = Array.from(tf.grad((t: tf.Tensor) => {
+      const s = featureStatistics(t as tf.Tensor4D);
+      return tf.add(tf.sum(s.variance), tf.sum(tf.mul(s.instanceMean, w)));
+    })(x).dataSync());
+    [-1.5 + 0.5, -0.5, -0.5 + 0.5, -0.5, 0.5, -0.5 + 1, 1.5, 1.5 + 1].forEach((e, i) => expect(g[i]).toBeCloseTo(e, 5));
+    expect(() => featureStatistics(tf.zeros([2, 3, 4]) as unknown as tf.Tensor4D)).toThrow(ShapeError);
   });
 
   it('gelu: x·Φ(x) at hand-derived points', () => {

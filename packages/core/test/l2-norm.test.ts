@@ -21,6 +21,21 @@ describe('l2Norm', () => {
     g.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i]![j]!, 6)));
   });
 
+  it('has tf.norm\'s gradient over several axes, all axes, and a negative axis with keepDims', () => {
+    const x = tf.randomNormal([3, 4, 5], 0, 1, 'float32', 11);
+    const w = tf.randomNormal([3], 0, 1, 'float32', 12);
+    const cases: Array<[(t: tf.Tensor) => tf.Scalar, (t: tf.Tensor) => tf.Scalar]> = [
+      [(t) => tf.sum(tf.mul(l2Norm(t, [1, 2]), w)), (t) => tf.sum(tf.mul(tf.norm(t, 'euclidean', [1, 2]), w))],
+      [(t) => tf.mul(l2Norm(t), 3) as tf.Scalar, (t) => tf.mul(tf.norm(t), 3) as tf.Scalar],
+      [(t) => tf.sum(tf.mul(l2Norm(t, -1, true), tf.reshape(w, [3, 1, 1]))), (t) => tf.sum(tf.mul(tf.norm(t, 'euclidean', -1, true), tf.reshape(w, [3, 1, 1])))],
+    ];
+    for (const [ours, ref] of cases) {
+      const a = tf.grad(ours)(x).dataSync();
+      const b = tf.grad(ref)(x).dataSync();
+      a.forEach((v, i) => expect(v).toBeCloseTo(b[i] as number, 5));
+    }
+  });
+
   it('leaves no tensor behind but its result', () => {
     const x = tf.ones([8, 8]);
     const before = tf.memory().numTensors;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, l2Norm, type Rng, ShapeError } from '@promptkd/core';
+import { ConfigError, l2Normalize, type Rng, ShapeError } from '@promptkd/core';
 
 /** Options of {@link ContrastiveHead}. */
 export interface ContrastiveHeadOptions {
@@ -59,9 +59,7 @@ export class ContrastiveHead {
     }
     return tf.tidy(() => {
       const hidden = tf.relu(tf.add(tf.matMul(features, this.w1), this.b1));
-      const out = tf.add(tf.matMul(hidden, this.w2), this.b2) as tf.Tensor2D;
-      const norm = tf.maximum(l2Norm(out, 1, true), 1e-12);
-      return tf.div(out, norm) as tf.Tensor2D;
+      return l2Normalize(tf.add(tf.matMul(hidden, this.w2), this.b2) as tf.Tensor2D, 1e-12);
     });
   }
 

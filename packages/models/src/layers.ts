@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, batchNormTraining, channelAffine, channelMoments, layerNorm, linear, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
+import { ConfigError, ShapeError, batchNormTraining, channelAffine, channelMoments, featureStatistics, layerNorm, linear, type BatchNormStatistics, type BatchNormTap, type Rng } from '@promptkd/core';
 import { init, type ParamStore } from './param-store.js';
 
 /** Per-forward state shared by the layers of one `apply` call. */
@@ -158,19 +158,23 @@ export class BatchNorm2d {
     let variance: tf.Tensor1D | undefined;
     // Plain training (no taps, whose statistics need gradients): the fused batchNormTraining op of @promptkd/core.
     let fusedY: tf.Tensor4D | undefined;
+    // A tap also reports each sample's spatial means (CMI's contrastive feature): all three in one pass.
+    let spatialMean: tf.Tensor2D | undefined;
     if (ctx.batchStatistics && !ctx.bn && this.weight && this.bias) {
       ({ y: fusedY, mean, variance } = batchNormTraining(x, this.weight, this.bias, eps));
-    } else if (ctx.batchStatistics || ctx.bn) {
+    } else if (ctx.bn) {
+      ({ mean, variance, instanceMean: spatialMean } = featureStatistics(x));
+    } else if (ctx.batchStatistics) {
       ({ mean, variance } = channelMoments(x));
     }
-    if (ctx.bn && mean && variance) {
+    if (ctx.bn && mean && variance && spatialMean) {
       ctx.bn.push({
         name: this.name,
         mean,
         variance,
         runningMean: tf.clone(this.runningMean) as tf.Tensor1D,
         runningVar: tf.clone(this.runningVar) as tf.Tensor1D,
-        spatialMean: tf.mean(x, [1, 2]) as tf.Tensor2D,
+        spatialMean,
       });
     }
     let y: tf.Tensor4D;
@@ -252,10 +256,8 @@ export function maxPool2d(x: tf.Tensor4D, kernel: number, stride: number, paddin
   return tf.maxPool(x, kernel, stride, padding === 0 ? 'valid' : padding);
 }
 
-/** Global average pooling NHWC → [N, C] (`adaptive_avg_pool2d(x, 1)` + flatten). */
-export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.mean(x, [1, 2]) as tf.Tensor2D;
-}
+/** Global average pooling NHWC → [N, C] (`adaptive_avg_pool2d(x, 1)` + flatten); `globalAvgPool` of `@promptkd/core`. */
+export { globalAvgPool } from '@promptkd/core';
 
 /**
  * `nn.AdaptiveAvgPool2d((outH, outW))` in NHWC: bin i spans [floor(i·H/outH), ceil((i+1)·H/outH)).

@@ -202,12 +202,84 @@ static napi_value channel_moments_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * featureStatistics(heap, N, P, C, xOff, meanOff, varOff, instOff): x is [N, P, C] (P = H·W); inst[n, c] = mean of
+ * x[n, ·, c]; mean[c] = mean of inst[·, c]; var[c] = Σ (x − mean)² / (N·P). Each sample's sums are its own (taken
+ * on whichever thread) and added in sample order, so the bits do not depend on the thread count.
+ */
+static napi_value feature_statistics(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  float *heap;
+  size_t len;
+  int64_t v[7];
+  if (!parse_heap_args(env, info, 8, a, &heap, &len, v, 7)) return NULL;
+  const int64_t N = v[0], P = v[1], C = v[2];
+  if (N < 1 || P < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: featureStatistics needs samples, positions and channels"), NULL;
+  if (!heap_range_ok(env, len, v[3], N * P * C) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], C) || !heap_range_ok(env, len, v[6], N * C)) return NULL;
+  const float *x = heap + v[3];
+  float *mean = heap + v[4], *var = heap + v[5], *inst = heap + v[6];
+  float *part = (float *)malloc(sizeof(float) * (size_t)(N * C));
+  if (!part) return napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory in featureStatistics"), NULL;
+  const int par = N > 1 && N * P * C >= PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t n = 0; n < N; n++) {
+    col_sums(x + n * P * C, P, C, NULL, inst + n * C);
+    for (int64_t c = 0; c < C; c++) inst[n * C + c] /= (float)P;
+  }
+  combine(inst, N, C, 1.0f / (float)N, mean);
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t n = 0; n < N; n++) col_sums(x + n * P * C, P, C, mean, part + n * C);
+  combine(part, N, C, 1.0f / (float)(N * P), var);
+  free(part);
+  return NULL;
+}
+
+/*
+ * featureStatisticsGrad(heap, N, P, C, dMeanOff, dVarOff, dInstOff, xOff, meanOff, dxOff):
+ * dx[n, p, c] = dMean[c]/(N·P) + 2·dVar[c]·(x − mean[c])/(N·P) + dInst[n, c]/P.
+ */
+static napi_value feature_statistics_grad(napi_env env, napi_callback_info info) {
+  napi_value a[10];
+  float *heap;
+  size_t len;
+  int64_t v[9];
+  if (!parse_heap_args(env, info, 10, a, &heap, &len, v, 9)) return NULL;
+  const int64_t N = v[0], P = v[1], C = v[2], R = N * P;
+  if (N < 1 || P < 1 || C < 1) return napi_throw_range_error(env, PROMPTKD_CODE, "promptkd native: featureStatisticsGrad needs samples, positions and channels"), NULL;
+  if (!heap_range_ok(env, len, v[3], C) || !heap_range_ok(env, len, v[4], C) || !heap_range_ok(env, len, v[5], N * C) || !heap_range_ok(env, len, v[6], R * C) ||
+      !heap_range_ok(env, len, v[7], C) || !heap_range_ok(env, len, v[8], R * C))
+    return NULL;
+  const float *dm = heap + v[3], *dv = heap + v[4], *di = heap + v[5], *x = heap + v[6], *mean = heap + v[7];
+  float *dx = heap + v[8];
+  float *a1 = (float *)malloc(sizeof(float) * (size_t)C);
+  if (!a1) return napi_throw_error(env, PROMPTKD_CODE, "promptkd native: out of memory in featureStatisticsGrad"), NULL;
+  for (int64_t c = 0; c < C; c++) a1[c] = 2.0f * dv[c] / (float)R;
+#pragma omp parallel for schedule(static) if (N > 1 && R * C >= PAR_MIN)
+  for (int64_t n = 0; n < N; n++) {
+    /* this sample's constant part, dMean/R + dInst/P, for up to 256 channels at a time (on this thread's stack) */
+    float shift[256];
+    for (int64_t c0 = 0; c0 < C; c0 += 256) {
+      const int64_t c1 = c0 + 256 < C ? c0 + 256 : C;
+      for (int64_t c = c0; c < c1; c++) shift[c - c0] = dm[c] / (float)R + di[n * C + c] / (float)P;
+      for (int64_t p = 0; p < P; p++) {
+        const float *xr = x + (n * P + p) * C;
+        float *dr = dx + (n * P + p) * C;
+        for (int64_t c = c0; c < c1; c++) dr[c] = shift[c - c0] + a1[c] * (xr[c] - mean[c]);
+      }
+    }
+  }
+  free(a1);
+  return NULL;
+}
+
 napi_value promptkd_register_batch_norm_train(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchNormTrain", NULL, batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
       {"channelMoments", NULL, channel_moments, NULL, NULL, NULL, napi_default, NULL},
       {"channelMomentsGrad", NULL, channel_moments_grad, NULL, NULL, NULL, napi_default, NULL},
       {"batchNormTrainGrad", NULL, batch_norm_train_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"featureStatistics", NULL, feature_statistics, NULL, NULL, NULL, napi_default, NULL},
+      {"featureStatisticsGrad", NULL, feature_statistics_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -8,6 +8,7 @@ import {
   CHANNEL_AFFINE_KERNEL,
   CHANNEL_MOMENTS_GRAD_KERNEL,
   CHANNEL_MOMENTS_KERNEL,
+  FEATURE_STATISTICS_KERNEL,
   GELU_GRAD_KERNEL,
   GELU_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
@@ -16,6 +17,7 @@ import {
   batchNormTraining,
   channelAffine,
   channelMoments,
+  featureStatistics,
   gelu,
   hasFusedKernels,
   layerNorm,
@@ -139,6 +141,63 @@ describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the comp
       ['mean', 'variance', 'd/dx via mean', 'd/dx via variance', 'd/dx via both'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`));
     });
   }
+
+  // [32, 16, 16, 32]: above the size from which the samples are split over threads; 300 channels: two blocks of the
+  // gradient's per-sample shift.
+  for (const shape of [[3, 2, 5, 4], [2, 3, 1, 300], [32, 16, 16, 32]]) {
+    it(`featureStatistics: values and the gradient through each output and all three, shape [${shape}]`, async () => {
+      expect(hasFusedKernels(FEATURE_STATISTICS_KERNEL)).toBe(true);
+      const [n, , , c] = shape as [number, number, number, number];
+      const inputs = [tf.add(tf.mul(rand(shape), 3), 1), rand([c]), rand([c]), rand([n, c])];
+      const [xd, wm, wv, wi] = inputs.map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose(inputs);
+      const run = (): Vals[] =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xd as Float32Array, shape as [number, number, number, number]);
+          const [a, b, d] = [tf.tensor1d(wm as Float32Array), tf.tensor1d(wv as Float32Array), tf.tensor2d(wi as Float32Array, [n, c])];
+          const s = featureStatistics(x);
+          const out = [vals(s.mean), vals(s.variance), vals(s.instanceMean)];
+          const losses: Array<(t: tf.Tensor) => tf.Scalar> = [
+            (t) => tf.sum(tf.mul(featureStatistics(t as tf.Tensor4D).mean, a)),
+            (t) => tf.sum(tf.mul(featureStatistics(t as tf.Tensor4D).variance, b)),
+            (t) => tf.sum(tf.mul(featureStatistics(t as tf.Tensor4D).instanceMean, d)),
+            (t) => {
+              const f = featureStatistics(t as tf.Tensor4D);
+              return tf.addN([tf.sum(tf.mul(f.mean, a)), tf.norm(tf.sub(f.variance, b)), tf.sum(tf.square(tf.sub(f.instanceMean, d)))]) as tf.Scalar;
+            },
+          ];
+          for (const f of losses) out.push(vals(tf.grad(f)(x)));
+          return out;
+        });
+      const before = tf.memory().numTensors;
+      const ours = run();
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await onCpu(run);
+      ['mean', 'variance', 'instance mean', 'd/dx via mean', 'd/dx via variance', 'd/dx via instance mean', 'd/dx via all three'].forEach((what, i) =>
+        expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`),
+      );
+    });
+  }
+
+  it('featureStatistics: the same bits for 1 and 2 threads', () => {
+    const x = tf.add(rand([32, 16, 16, 32]), 0.5);
+    const w = rand([32, 32]);
+    const run = (): Float32Array[] =>
+      tf.tidy(() => {
+        const s = featureStatistics(x as tf.Tensor4D);
+        const dx = tf.grad((t: tf.Tensor) => {
+          const f = featureStatistics(t as tf.Tensor4D);
+          return tf.add(tf.sum(f.variance), tf.sum(tf.mul(f.instanceMean, w)));
+        })(x as tf.Tensor4D);
+        return [s.mean, s.variance, s.instanceMean, dx].map((t) => t.dataSync() as Float32Array);
+      });
+    addon().setThreads(1);
+    const one = run();
+    addon().setThreads(2);
+    const two = run();
+    one.forEach((a, i) => expect(Buffer.from((two[i] as Float32Array).buffer).equals(Buffer.from(a.buffer)), `output ${i}`).toBe(true));
+    tf.dispose([x, w]);
+  });
 
   it('GELU keeps NaN and saturates at ±∞ like the composition', async () => {
     const x = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0.5, 6];

@@ -7,6 +7,8 @@ import {
   CHANNEL_AFFINE_KERNEL,
   CHANNEL_MOMENTS_GRAD_KERNEL,
   CHANNEL_MOMENTS_KERNEL,
+  FEATURE_STATISTICS_GRAD_KERNEL,
+  FEATURE_STATISTICS_KERNEL,
   GELU_GRAD_KERNEL,
   GELU_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
@@ -199,6 +201,43 @@ const channelMomentsGrad: FusedFactory = (addon) => {
   };
 };
 
+/** An addon function over `[N, P, C]` data (P = H·W): the heap, the sizes, then offsets. */
+type SamplesByPositionsFn = (heap: Float32Array, n: number, p: number, c: number, ...offsets: number[]) => void;
+
+/** `[N, H·W, C]` of an NHWC tensor. */
+function samplesPositionsChannels(x: tf.TensorInfo): [number, number, number] {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  return [n, h * w, c];
+}
+
+const featureStatistics: FusedFactory = (addon) => {
+  const run = addonFunction<SamplesByPositionsFn>(addon, 'featureStatistics');
+  if (!run) return undefined;
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const b = args.backend;
+    const [n, p, c] = samplesPositionsChannels(x);
+    const outs = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([n, c], 'float32')];
+    if (n * p * c === 0) throw new Error('promptkd: featureStatistics of an empty tensor has no statistics');
+    run(heapOf(args), n, p, c, floatOffset(b, x), ...outs.map((t) => floatOffset(b, t)));
+    return outs;
+  };
+};
+
+const featureStatisticsGrad: FusedFactory = (addon) => {
+  const run = addonFunction<SamplesByPositionsFn>(addon, 'featureStatisticsGrad');
+  if (!run) return undefined;
+  return (args) => {
+    const ins = args.inputs as Record<'dMean' | 'dVariance' | 'dInstanceMean' | 'x' | 'mean', tf.TensorInfo>;
+    const b = args.backend;
+    const [n, p, c] = samplesPositionsChannels(ins.x);
+    const dx = b.makeOutput(ins.x.shape, 'float32');
+    const o = (t: tf.TensorInfo): number => floatOffset(b, t);
+    run(heapOf(args), n, p, c, o(ins.dMean), o(ins.dVariance), o(ins.dInstanceMean), o(ins.x), o(ins.mean), o(dx));
+    return dx;
+  };
+};
+
 type UpdateFn = (heap: Float32Array, n: number, ...offsetsAndHyperParameters: Array<number | boolean>) => void;
 
 /** Fresh float32 outputs shaped like `x`, one per name. */
@@ -238,7 +277,8 @@ const momentumUpdate: FusedFactory = (addon) => {
  * Kernels the wasm backend does not have at all, added with the native addon: `@promptkd/core`'s fused GELU, layer
  * norm, training-mode batch norm and the per-channel affine map of eval-mode batch norm (forward and backward), which
  * `gelu()`, `layerNorm()`, `batchNormTraining()` and `channelAffine()` use
- * when the active backend registers them, `channelMoments()` (the differentiable BN-input statistics), and the
+ * when the active backend registers them, `channelMoments()` and `featureStatistics()` (the differentiable BN-input
+ * statistics, the latter with each sample's spatial means), and the
  * fused Adam / momentum updates of `adamUpdate()` and `momentumUpdate()`.
  */
 export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, FusedFactory>([
@@ -250,6 +290,8 @@ export const FUSED_KERNELS: ReadonlyMap<string, FusedFactory> = new Map<string, 
   [BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad],
   [CHANNEL_MOMENTS_KERNEL, channelMoments],
   [CHANNEL_MOMENTS_GRAD_KERNEL, channelMomentsGrad],
+  [FEATURE_STATISTICS_KERNEL, featureStatistics],
+  [FEATURE_STATISTICS_GRAD_KERNEL, featureStatisticsGrad],
   [CHANNEL_AFFINE_KERNEL, channelAffineKernel('channelAffine')],
   [CHANNEL_AFFINE_GRAD_KERNEL, channelAffineKernel('channelAffineGrad')],
   [ADAM_UPDATE_KERNEL, adamUpdate],
