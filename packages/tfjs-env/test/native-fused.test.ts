@@ -39,6 +39,15 @@ function valueAndGrads(f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tenso
   });
 }
 
+/** Runs `run` here (it must leave no tensor behind) and on the cpu backend, and compares each named output. */
+async function expectLikeCpu(run: () => Vals[], names: readonly string[], shape: readonly number[]): Promise<void> {
+  const before = tf.memory().numTensors;
+  const ours = run();
+  expect(tf.memory().numTensors).toBe(before);
+  const ref = await onCpu(run);
+  names.forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`));
+}
+
 describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the composed ops on the cpu backend', () => {
   const addon = withNativeKernels();
 
@@ -134,11 +143,7 @@ describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the comp
           for (const f of losses) out.push(vals(tf.grad(f)(x)));
           return out;
         });
-      const before = tf.memory().numTensors;
-      const ours = run();
-      expect(tf.memory().numTensors).toBe(before);
-      const ref = await onCpu(run);
-      ['mean', 'variance', 'd/dx via mean', 'd/dx via variance', 'd/dx via both'].forEach((what, i) => expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`));
+      await expectLikeCpu(run, ['mean', 'variance', 'd/dx via mean', 'd/dx via variance', 'd/dx via both'], shape);
     });
   }
 
@@ -169,13 +174,7 @@ describe.skipIf(!nativeBuilt)('fused GELU and layer norm (native) match the comp
           for (const f of losses) out.push(vals(tf.grad(f)(x)));
           return out;
         });
-      const before = tf.memory().numTensors;
-      const ours = run();
-      expect(tf.memory().numTensors).toBe(before);
-      const ref = await onCpu(run);
-      ['mean', 'variance', 'instance mean', 'd/dx via mean', 'd/dx via variance', 'd/dx via instance mean', 'd/dx via all three'].forEach((what, i) =>
-        expectMatches(ours[i] as Vals, ref[i] as Vals, `${what} [${shape}]`),
-      );
+      await expectLikeCpu(run, ['mean', 'variance', 'instance mean', 'd/dx via mean', 'd/dx via variance', 'd/dx via instance mean', 'd/dx via all three'], shape);
     });
   }
 
