@@ -12,7 +12,7 @@ const evalHost = { ...reference, hostBnTrainMode: false } as const;
 /**
  * Presets are data. `paper` holds the reference hyper-parameters (kiop-spec §1.3; for GPU users);
  * `cpu` is the CPU study (one pair, four variants and the real-data reference: 48 min on 2 cores); `demo` is the
- * README's main job (12.5 min on 2 cores from scratch with the built-in kernels at 273634e; 14.9–16.0 min on slower machines);
+ * README's main job (12.9 min on 2 cores from scratch with the built-in kernels at 4233e93; 14.9–16.0 min on slower machines);
  * `smoke` is for tests (seconds; its diagnostics read 32 images instead of 256).
  * `cpu` and `demo` were budgeted from measurements (apps/kiop-bench/RESULTS.md): a 64-px canvas, two synthesis
  * rounds per epoch with a narrower generator (ngf 32) and fewer generator iterations than the paper's 200, and the
